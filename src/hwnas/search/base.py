@@ -1,0 +1,119 @@
+"""The Strategy contract (ask/tell) and the Trial record it learns from.
+
+A strategy only proposes and learns: it never evaluates and never touches
+storage. The study asks it for architectures, evaluates them (in process, in a
+pool or on a cluster), writes each record, and only then tells the strategy.
+Resuming a study is therefore: make a fresh strategy, tell it every stored
+trial in order, and go on asking.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hwnas.objectives import Constraint, Objective
+from hwnas.spaces.base import Arch, ChoiceSpace
+
+COMPLETE, FAILED, RUNNING = "complete", "failed", "running"
+
+
+@dataclass
+class Trial:
+    """One distinct, evaluated architecture."""
+
+    number: int
+    key: str
+    arch: dict
+    state: str = RUNNING
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.state == COMPLETE
+
+    def values(self, objectives: Sequence[Objective]) -> np.ndarray:
+        """Objective values, each turned into one to minimise (NaN where missing)."""
+        return np.array(
+            [o.sign * float(self.metrics[o.metric]) if o.metric in self.metrics else math.nan for o in objectives]
+        )
+
+    def feasible(self, constraints: Sequence[Constraint]) -> bool:
+        return self.ok and all(c.satisfied(self.metrics) for c in constraints)
+
+
+class Strategy(ABC):
+    """Proposes architectures and learns from evaluated trials.
+
+    Lifecycle: ``setup`` once, then any interleaving of ``ask`` and ``tell``.
+    ``ask`` should avoid architectures already told (the study serves repeats
+    from cache and does not count them against the budget, but they waste a
+    proposal). ``tell`` receives trials in evaluation order, failed ones too.
+    """
+
+    #: registry name
+    name: str = "strategy"
+
+    def setup(
+        self,
+        space: ChoiceSpace,
+        objectives: Sequence[Objective],
+        constraints: Sequence[Constraint] = (),
+        seed: int = 0,
+    ) -> None:
+        self.space = space
+        self.objectives = list(objectives)
+        self.constraints = list(constraints)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.trials: list[Trial] = []
+        self.seen: set[str] = set()
+
+    @abstractmethod
+    def ask(self, n: int) -> list[Arch]:
+        """Up to ``n`` architectures to evaluate next (at least one)."""
+
+    def tell(self, trials: Sequence[Trial]) -> None:
+        """Learn from evaluated trials. Subclasses extend; call ``super().tell``."""
+        for t in trials:
+            self.trials.append(t)
+            self.seen.add(t.key)
+
+    def options(self) -> dict:
+        """The strategy's settings, stored with a study (a resumed study must use the same)."""
+        return {}
+
+    # -------------------------------------------------------------- helpers for subclasses
+    def completed(self) -> list[Trial]:
+        return [t for t in self.trials if t.ok]
+
+    def objective_matrix(self, trials: Sequence[Trial]) -> np.ndarray:
+        if not trials:
+            return np.zeros((0, len(self.objectives)))
+        return np.stack([t.values(self.objectives) for t in trials])
+
+    def violation(self, trials: Sequence[Trial]) -> np.ndarray:
+        """Total constraint violation of each trial (0 = feasible)."""
+        v = np.zeros(len(trials))
+        for c in self.constraints:
+            v += c.violation(np.array([t.metrics.get(c.metric, np.nan) for t in trials], dtype=float))
+        return v
+
+    def unseen_genes(self, genes: np.ndarray) -> np.ndarray:
+        """Rows of ``genes`` whose canonical form was not told yet, without repeats, order kept."""
+        if len(genes) == 0:
+            return genes
+        canon = self.space.canonical_genes(genes)
+        out, keys = [], set(self.seen)
+        for g, c in zip(genes, canon):
+            k = self.space.format(self.space.from_genes(c))
+            if k not in keys:
+                keys.add(k)
+                out.append(g)
+        return np.array(out, dtype=np.int64).reshape(-1, genes.shape[1])
