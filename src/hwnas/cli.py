@@ -30,7 +30,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     wanted = argv[0] if argv and argv[0] in COMMANDS else None
     for name, module in COMMANDS.items():
         if wanted is not None and name != wanted:
-            sub.add_parser(name, help="(run 'hwnas %s -h')" % name)
+            sub.add_parser(name, help=f"(run 'hwnas {name} -h')")
             continue
         try:
             mod = importlib.import_module(module)

@@ -1,0 +1,117 @@
+"""Tabular evaluator: look up an architecture's metrics in a CSV or Parquet file.
+
+Any file with an architecture column (text form of the space, e.g. NB201
+strings) and numeric columns works; objectives pick columns by name, so a new
+device, runtime or task is a new column and no code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hwnas.errors import DataError, EvaluationFailed, InvalidArchitecture
+from hwnas.evaluators.base import Evaluator
+from hwnas.spaces.base import ChoiceSpace
+
+_READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file, with errors that name the file."""
+    path = Path(path)
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise DataError(f"table {path}: unsupported file type {path.suffix!r}; use one of {sorted(_READERS)}")
+    if not path.exists():
+        raise DataError(f"table {path}: file not found")
+    try:
+        return reader(path)
+    except Exception as e:  # pandas/pyarrow raise many types
+        raise DataError(f"table {path}: cannot read it: {e}") from None
+
+
+class TableEvaluator(Evaluator):
+    """Metrics looked up by architecture in a table.
+
+    ``columns`` are the metrics to return (objectives and constraints); each
+    must exist and be numeric. Every architecture string is parsed up front, so
+    a malformed row is reported at load time with its line number. A NaN in a
+    requested column makes that architecture's evaluation fail (recorded, the
+    search goes on). An architecture missing from the table is looked up by its
+    canonical form; if no equivalent row exists, the evaluation fails.
+    """
+
+    def __init__(
+        self,
+        source: str | Path | pd.DataFrame,
+        space: ChoiceSpace,
+        columns: Sequence[str] | None = None,
+        arch_column: str = "arch",
+    ):
+        self.source = "<dataframe>" if isinstance(source, pd.DataFrame) else str(source)
+        frame = source.copy() if isinstance(source, pd.DataFrame) else read_table(source)
+        self.space = space
+        self.arch_column = arch_column
+        if arch_column not in frame.columns:
+            raise DataError(
+                f"table {self.source}: no architecture column {arch_column!r}; columns are {list(frame.columns)}"
+            )
+        numeric = [c for c in frame.columns if c != arch_column and pd.api.types.is_numeric_dtype(frame[c])]
+        if columns is None:
+            columns = numeric
+        for c in columns:
+            if c not in frame.columns:
+                raise DataError(f"table {self.source}: unknown column {c!r}; numeric columns are {numeric}")
+            if c not in numeric:
+                coerced = pd.to_numeric(frame[c], errors="coerce")
+                bad = frame[c].notna() & coerced.isna()
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise DataError(
+                    f"table {self.source}: column {c!r} must be numeric, but row {row + 1} "
+                    f"(line {row + 2}) holds {frame[c].iloc[row]!r}"
+                )
+        self.metrics = tuple(columns)
+        self.frame = frame
+        self._values = frame[list(columns)].to_numpy(dtype=float)
+        self._exact: dict[str, int] = {}
+        self._canon: dict[str, int] = {}
+        genes = []
+        for i, text in enumerate(frame[arch_column].tolist()):
+            try:
+                g = space.to_genes(space.parse(text) if isinstance(text, str) else text)
+            except InvalidArchitecture as e:
+                raise DataError(
+                    f"table {self.source}: row {i + 1} (line {i + 2}), column {arch_column!r}: {e}"
+                ) from None
+            genes.append(g)
+        self.genes = np.stack(genes) if genes else np.zeros((0, len(space.dimensions)), dtype=np.int64)
+        canon = space.canonical_genes(self.genes) if len(genes) else self.genes
+        for i, (g, c) in enumerate(zip(self.genes, canon)):
+            self._exact.setdefault(space.format(space.from_genes(g)), i)
+            self._canon.setdefault(space.format(space.from_genes(c)), i)
+
+    def row_of(self, arch) -> int | None:
+        """Row index holding ``arch`` (exactly, else an equivalent architecture), or None."""
+        text = self.space.format(arch)
+        row = self._exact.get(text)
+        if row is None:
+            row = self._canon.get(self.space.key(arch))
+        return row
+
+    def evaluate(self, arch) -> dict[str, float]:
+        row = self.row_of(arch)
+        if row is None:
+            raise EvaluationFailed(f"architecture {self.space.format(arch)} is not in table {self.source}")
+        values = self._values[row]
+        for c, v in zip(self.metrics, values):
+            if not math.isfinite(v):
+                raise EvaluationFailed(f"table {self.source}: row {row + 1} (line {row + 2}), column {c!r} is {v}")
+        return dict(zip(self.metrics, values.tolist()))
+
+    def describe(self) -> dict:
+        return {"type": "table", "source": self.source, "arch_column": self.arch_column, "columns": list(self.metrics)}

@@ -1,0 +1,202 @@
+"""Persistent study records: in memory, or any SQLAlchemy database (SQLite file by default, PostgreSQL by URL).
+
+Contract (every backend honours it):
+- a study is identified by name and carries a *fingerprint* (space, evaluator,
+  objectives, constraints, strategy); re-opening it with another fingerprint is
+  refused with a message listing what differs;
+- each trial is written as ``running`` before it is evaluated and rewritten as
+  ``complete`` or ``failed`` after, each write its own committed transaction, so
+  a killed process loses at most the evaluations that were in flight; those
+  stay ``running`` and are evaluated again on resume, never counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from hwnas.errors import ConfigError, StudyMismatch
+from hwnas.search.base import RUNNING, Trial
+
+
+def fingerprint_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Human-readable differences between two JSON fingerprints."""
+    diffs = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k, "<absent>"), new.get(k, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs += fingerprint_diff(a, b, f"{prefix}{k}.")
+        elif a != b:
+            diffs.append(f"{prefix}{k}: stored {json.dumps(a)} vs now {json.dumps(b)}")
+    return diffs
+
+
+class Storage(ABC):
+    """Where a study's trials live."""
+
+    @abstractmethod
+    def open_study(self, name: str, fingerprint: dict) -> None:
+        """Create the study, or check that the stored one has the same fingerprint."""
+
+    @abstractmethod
+    def trials(self, name: str) -> list[Trial]:
+        """All trials of the study, in creation order."""
+
+    @abstractmethod
+    def write(self, name: str, trial: Trial) -> None:
+        """Insert or update one trial (keyed by its architecture key), durably."""
+
+    @abstractmethod
+    def delete_running(self, name: str) -> list[Trial]:
+        """Remove trials left ``running`` by an interrupted process; return them."""
+
+
+class InMemoryStorage(Storage):
+    """Keeps trials in a dict; for benchmarks and tests."""
+
+    def __init__(self) -> None:
+        self._studies: dict[str, dict] = {}
+        self._trials: dict[str, dict[str, Trial]] = {}
+
+    def open_study(self, name: str, fingerprint: dict) -> None:
+        if name in self._studies:
+            diffs = fingerprint_diff(self._studies[name], fingerprint)
+            if diffs:
+                raise StudyMismatch(f"study {name!r} was created with another configuration: " + "; ".join(diffs))
+        else:
+            self._studies[name] = fingerprint
+            self._trials[name] = {}
+
+    def trials(self, name: str) -> list[Trial]:
+        return sorted(self._trials[name].values(), key=lambda t: t.number)
+
+    def write(self, name: str, trial: Trial) -> None:
+        self._trials[name][trial.key] = Trial(**vars(trial))
+
+    def delete_running(self, name: str) -> list[Trial]:
+        gone = [t for t in self._trials[name].values() if t.state == RUNNING]
+        for t in gone:
+            del self._trials[name][t.key]
+        return gone
+
+
+_meta = sa.MetaData()
+_studies = sa.Table(
+    "hwnas_studies",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("fingerprint", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+_trials = sa.Table(
+    "hwnas_trials",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("study_id", sa.Integer, sa.ForeignKey("hwnas_studies.id"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("arch", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("duration_s", sa.Float, nullable=False, default=0.0),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("study_id", "key", name="uq_trial_key"),
+)
+
+
+def storage_url(spec: str | Path) -> str:
+    """A plain path becomes a SQLite URL; URLs (``sqlite:///``, ``postgresql://``...) pass through."""
+    spec = str(spec)
+    if "://" in spec:
+        return spec
+    path = Path(spec).expanduser()
+    if path.suffix.lower() not in (".db", ".sqlite", ".sqlite3"):
+        raise ConfigError(f"storage {spec!r}: a file path must end in .db, .sqlite or .sqlite3, or give a database URL")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+class SQLStorage(Storage):
+    """Trials in a relational database through SQLAlchemy; SQLite by file path, anything else by URL."""
+
+    def __init__(self, spec: str | Path):
+        self.url = storage_url(spec)
+        self.engine = sa.create_engine(self.url)
+        if self.engine.dialect.name == "sqlite":
+            @sa.event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_conn, _record):  # durability on kill -9, readers beside the writer
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=FULL")
+                cur.close()
+        try:
+            _meta.create_all(self.engine)
+        except sa.exc.DatabaseError as e:
+            raise ConfigError(f"storage {spec}: not a usable database: {e.orig}") from None
+        self._ids: dict[str, int] = {}
+
+    def open_study(self, name: str, fingerprint: dict) -> None:
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(_studies).where(_studies.c.name == name)).first()
+            if row is None:
+                res = conn.execute(
+                    _studies.insert().values(name=name, fingerprint=json.dumps(fingerprint, sort_keys=True),
+                                             created_at=time.time())
+                )
+                self._ids[name] = int(res.inserted_primary_key[0])
+                return
+            diffs = fingerprint_diff(json.loads(row.fingerprint), json.loads(json.dumps(fingerprint)))
+            if diffs:
+                raise StudyMismatch(
+                    f"study {name!r} in {self.url} was created with another configuration: " + "; ".join(diffs)
+                    + ". Use another study name or storage file to start afresh."
+                )
+            self._ids[name] = int(row.id)
+
+    def _sid(self, name: str) -> int:
+        if name not in self._ids:
+            raise KeyError(f"study {name!r} is not open")
+        return self._ids[name]
+
+    def trials(self, name: str) -> list[Trial]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(_trials).where(_trials.c.study_id == self._sid(name)).order_by(_trials.c.number)
+            ).all()
+        return [
+            Trial(number=r.number, key=r.key, arch=json.loads(r.arch), state=r.state,
+                  metrics=json.loads(r.metrics), error=r.error, duration_s=r.duration_s)
+            for r in rows
+        ]
+
+    def write(self, name: str, trial: Trial) -> None:
+        sid = self._sid(name)
+        values = dict(number=trial.number, arch=json.dumps(trial.arch, sort_keys=True), state=trial.state,
+                      metrics=json.dumps(trial.metrics), error=trial.error, duration_s=trial.duration_s,
+                      updated_at=time.time())
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                _trials.update().where((_trials.c.study_id == sid) & (_trials.c.key == trial.key)).values(**values)
+            )
+            if res.rowcount == 0:
+                conn.execute(_trials.insert().values(study_id=sid, key=trial.key, **values))
+
+    def delete_running(self, name: str) -> list[Trial]:
+        gone = [t for t in self.trials(name) if t.state == RUNNING]
+        if gone:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    _trials.delete().where((_trials.c.study_id == self._sid(name)) & (_trials.c.state == RUNNING))
+                )
+        return gone
+
+
+def open_storage(spec: str | Path | None) -> Storage:
+    """``None`` -> in memory; a path or URL -> SQL storage."""
+    return InMemoryStorage() if spec is None else SQLStorage(spec)
