@@ -1,0 +1,134 @@
+"""Search configuration files (YAML), validated into clear errors that name the field and what is allowed.
+
+A config names a space, an evaluator, objectives, optional constraints, a
+strategy, an executor and the study (storage, budget, seed). Paths are
+relative to the config file. Configs with a top-level ``supernet:`` section
+describe the train-once pipeline instead (see ``hwnas.supernet.config``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hwnas.errors import ConfigError
+from hwnas.objectives import Constraint, Objective
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "<top level>"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        lines.append(f"{loc}: {msg}" + (f" (got {e['input']!r})" if e["type"] != "missing" and "input" in e
+                                        and not isinstance(e["input"], dict) else ""))
+    return f"{source}: invalid configuration:\n  " + "\n  ".join(lines)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SpaceConfig(_Strict):
+    name: str = "nb201"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class TableEvaluatorConfig(_Strict):
+    type: Literal["table"] = "table"
+    path: str
+    arch_column: str = "arch"
+
+
+class StrategyConfig(_Strict):
+    name: str | None = None  # None -> the default strategy
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExecutorConfig(_Strict):
+    name: Literal["serial", "process", "ray"] = "serial"
+    workers: int = Field(2, ge=1)
+    address: str | None = None
+
+
+class StudyConfig(_Strict):
+    name: str = "study"
+    storage: str | None = "hwnas.db"
+    budget: int = Field(100, ge=1)
+    batch_size: int | None = Field(None, ge=1)
+    seed: int = 0
+
+
+class SearchConfig(_Strict):
+    space: SpaceConfig = Field(default_factory=SpaceConfig)
+    evaluator: TableEvaluatorConfig
+    objectives: list[str] = Field(min_length=1)
+    constraints: list[str] = Field(default_factory=list)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    study: StudyConfig = Field(default_factory=StudyConfig)
+
+    @field_validator("space", mode="before")
+    @classmethod
+    def _space_shorthand(cls, v):
+        return {"name": v} if isinstance(v, str) else v
+
+    @field_validator("objectives")
+    @classmethod
+    def _objectives(cls, v):
+        for text in v:
+            Objective.parse(text)
+        return v
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints(cls, v):
+        for text in v:
+            Constraint.parse(text)
+        return v
+
+    def parsed_objectives(self) -> list[Objective]:
+        return [Objective.parse(t) for t in self.objectives]
+
+    def parsed_constraints(self) -> list[Constraint]:
+        return [Constraint.parse(t) for t in self.constraints]
+
+
+def read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config {path}: file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config {path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {path}: expected a mapping at the top level, got {type(raw).__name__}")
+    return raw
+
+
+def load_search_config(path: str | Path) -> SearchConfig:
+    """Read and validate a search config; relative paths become relative to the config's folder."""
+    path = Path(path)
+    raw = read_yaml(path)
+    try:
+        cfg = SearchConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, str(path))) from None
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    base = path.resolve().parent
+    cfg.evaluator.path = str(_resolve(base, cfg.evaluator.path))
+    if cfg.study.storage and "://" not in cfg.study.storage:
+        cfg.study.storage = str(_resolve(base, cfg.study.storage))
+    return cfg
+
+
+def _resolve(base: Path, p: str) -> Path:
+    q = Path(p).expanduser()
+    return q if q.is_absolute() else (base / q)

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+
+from hwnas.errors import InvalidArchitecture
+from hwnas.spaces import NB201Space, get_space
+
+S = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+
+
+def test_parse_format_roundtrip_and_size():
+    space = NB201Space()
+    assert space.size == 15625
+    arch = space.parse(S)
+    assert arch["edge_0_1"] == "nor_conv_3x3" and arch["edge_2_3"] == "skip_connect"
+    assert space.format(arch) == S
+    rng = np.random.default_rng(0)
+    for g in space.sample_genes(rng, 50):
+        a = space.from_genes(g)
+        assert space.parse(space.format(a)) == a
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|", "3 groups"),
+    ("|conv9~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|", "unknown operation"),
+    ("|nor_conv_3x3~1|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|", "op~0"),
+    ("|nor_conv_3x3~0|+|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|", "2 incoming"),
+])
+def test_malformed_strings_are_refused_with_reason(bad, words):
+    with pytest.raises(InvalidArchitecture, match=words):
+        NB201Space().parse(bad)
+
+
+def test_canonical_removes_only_code_that_never_runs():
+    space = NB201Space()
+    # node 1 feeds nothing that reaches the output (edges 1->2 and 1->3 are none, 2->3 none):
+    # edge 0->1 never runs, whatever its op
+    a = "|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|skip_connect~0|none~1|none~2|"
+    b = "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|none~1|none~2|"
+    assert space.key(a) == space.key(b) == "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
+    # an edge leaving a node that only receives zeros still runs: not merged
+    c = "|none~0|+|none~0|none~1|+|nor_conv_3x3~0|skip_connect~1|none~2|"
+    d = "|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|"
+    assert space.key(c) != space.key(d)
+    genes = space.enumerate_genes()
+    canon = space.canonical_genes(genes)
+    assert len({tuple(r) for r in canon}) == 12205
+    # canonical form is idempotent
+    assert (space.canonical_genes(canon) == canon).all()
+
+
+def test_canonical_classes_share_measured_latency(nb201_csv):
+    import pandas as pd
+
+    space = NB201Space()
+    df = pd.read_csv(nb201_csv)
+    keys = [space.key(a) for a in df.arch]
+    spread = df.assign(k=keys).groupby("k")["pi5_onnx_latency_ms"].agg(lambda x: x.max() - x.min())
+    assert len(spread) == 12205
+    assert spread.max() == 0.0
+
+
+def test_features_distinguish_live_and_executed_edges():
+    space = NB201Space()
+    g = space.genes_matrix([space.parse(S)])
+    f = space.features(g)
+    assert f.shape == (1, 71)
+    assert space.encode([S]).shape == (1, 71)
+    # executed one-hot has exactly 6 ones
+    assert f[0, :30].sum() == 6
+
+
+def test_operators_stay_in_space_and_mutation_changes_something():
+    space = get_space("nb201")
+    rng = np.random.default_rng(1)
+    g = space.sample_genes(rng, 200)
+    m = space.mutate_genes(g, rng)
+    assert ((m != g).sum(1) >= 1).all()
+    assert (m >= 0).all() and (m < space.cardinalities).all()
+    x = space.crossover_genes(g[:100], g[100:], rng)
+    assert ((x == g[:100]) | (x == g[100:])).all()
+
+
+def test_unknown_space_name():
+    from hwnas.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="nb201"):
+        get_space("nope")
