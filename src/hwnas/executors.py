@@ -60,7 +60,7 @@ class RayExecutor(Executor):
             raise ConfigError("executor 'ray' needs Ray: pip install 'hwnas[ray]'") from None
         self.ray = ray
         if not ray.is_initialized():
-            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False)
         self.num_cpus = num_cpus_per_task
 
     def run(self, fn, evaluator, archs):
