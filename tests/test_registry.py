@@ -1,0 +1,50 @@
+"""Cost models by name; a missing module breaks only its own name."""
+
+import pytest
+
+from hwnas.errors import ConfigError
+from hwnas.hardware import registry
+from hwnas.hardware.accelerator import AcceleratorModel
+from hwnas.hardware.base import CostEvaluator, CostModel, Workload
+from hwnas.hardware.count import CountModel
+from hwnas.hardware.layers import Layer
+from hwnas.hardware.registry import available_cost_models, get_cost_model
+
+
+def test_names_and_construction():
+    assert {"count", "measure", "lut", "predictor", "accelerator", "roofline"} <= set(available_cost_models())
+    assert isinstance(get_cost_model("count"), CountModel)
+    acc = get_cost_model("accelerator", preset="edge_npu")
+    assert isinstance(acc, AcceleratorModel) and acc.config.rows == 16
+    w = Workload("n", [Layer("conv", 3, 8, 8, 8, kernel=3), Layer("linear", 8 * 64, 10)], (1, 3, 8, 8))
+    for name in ("count", "accelerator", "roofline"):
+        m = get_cost_model(name)
+        assert isinstance(m, CostModel) and m.name == name
+        assert set(m.cost(w)) == set(m.units)
+
+
+def test_unknown_name_and_bad_options():
+    with pytest.raises(ConfigError, match="'warp' unknown"):
+        get_cost_model("warp")
+    with pytest.raises(ConfigError, match="'count': bad options"):
+        get_cost_model("count", nonsense=1)
+
+
+def test_missing_module_breaks_only_its_name(monkeypatch):
+    monkeypatch.setitem(registry.COST_MODELS, "ghost", ("hwnas.hardware.no_such_module", "Ghost"))
+    with pytest.raises(ConfigError, match="'ghost' is unavailable.*no_such_module"):
+        get_cost_model("ghost")
+    assert isinstance(get_cost_model("count"), CountModel)
+
+
+def test_cost_evaluator_over_a_space_like_object():
+    class Tiny:
+        name = "tiny"
+
+        def workload(self, arch):
+            return Workload(str(arch), [Layer("conv", 3, arch, 8, 8, kernel=3)], (1, 3, 8, 8))
+
+    ev = CostEvaluator(get_cost_model("accelerator"), prefix="npu_")
+    ev.bind(Tiny())
+    small, big = ev.evaluate(8), ev.evaluate(64)
+    assert "npu_energy_mj" in small and big["npu_energy_mj"] > small["npu_energy_mj"]
