@@ -1,0 +1,269 @@
+"""Latency lookup table: each distinct kernel measured once, summed per network, then calibrated.
+
+A network's layer list is cut into *kernels* the way inference runtimes fuse them
+(a conv/linear with the batch norm and activation that follow it; an add with
+its activation), as nn-Meter does; each distinct kernel shape is turned into a
+tiny ``torch`` module and its latency measured once on the local runtime
+(:func:`hwnas.hardware.measure.measure_latency`, ONNX Runtime by default).
+
+Summing kernel latencies over-counts what a whole network does not pay per
+kernel (one session call instead of one per kernel, warm caches), so the sum is
+calibrated on a few whole-network measurements with a least-squares fit
+``latency = a * sum + b * n_kernels + c``. The table is saved as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from hwnas.errors import ConfigError, CostModelError, DataError
+from hwnas.hardware.base import CostModel, Workload
+from hwnas.hardware.layers import Layer
+
+FORMAT = "hwnas-lut/1"
+_MAIN = ("conv", "dwconv", "linear")
+_ACTS = ("relu", "hswish", "sigmoid")
+
+#: measure(module, input_shape) -> median latency in ms
+MeasureFn = Callable[[object, tuple], float]
+
+
+# ----------------------------------------------------------------------------------------- kernels
+def group_kernels(layers: Sequence[Layer]) -> list[tuple[Layer, ...]]:
+    """Cut a layer list into runtime kernels: conv/linear [+ bn] [+ activation], add [+ activation], rest alone."""
+    out: list[tuple[Layer, ...]] = []
+    i, n = 0, len(layers)
+    while i < n:
+        head = layers[i]
+        group = [head]
+        i += 1
+        if head.op in _MAIN:
+            if i < n and layers[i].op == "bn" and layers[i].in_channels == head.out_channels:
+                group.append(layers[i])
+                i += 1
+        if head.op in (*_MAIN, "add") and i < n and layers[i].op in _ACTS \
+                and layers[i].in_channels == group[-1].out_channels:
+            group.append(layers[i])
+            i += 1
+        out.append(tuple(group))
+    return out
+
+
+def kernel_key(kernel: Iterable[Layer]) -> str:
+    """A stable string key of a kernel's shapes (layer names do not matter)."""
+    return "|".join(",".join(str(v) for v in layer.shape_key()) for layer in kernel)
+
+
+def input_shape_of(layer: Layer) -> tuple[int, ...]:
+    """The tensor shape the layer's module is fed (1-D layers, ``in_h == 1``, take (B, C, W))."""
+    if layer.op == "linear":
+        pos = layer.in_h * layer.in_w
+        return (layer.batch, layer.in_channels) if pos == 1 else (layer.batch, pos, layer.in_channels)
+    if layer.in_h == 1:
+        return (layer.batch, layer.in_channels, layer.in_w)
+    return (layer.batch, layer.in_channels, layer.in_h, layer.in_w)
+
+
+def layer_module(layer: Layer, dims: int):
+    """A fresh torch module computing ``layer`` on a ``dims``-D tensor (same padding, as Layer assumes)."""
+    one_d = dims == 3
+    k, s = layer.kernel, layer.stride
+    if layer.op in ("conv", "dwconv"):
+        conv = nn.Conv1d if one_d else nn.Conv2d
+        pad = "same" if s == 1 else k // 2
+        return conv(layer.in_channels, layer.out_channels, k, s, pad, groups=layer.groups, bias=layer.bias)
+    if layer.op == "linear":
+        return nn.Linear(layer.in_channels, layer.out_channels, bias=layer.bias)
+    if layer.op == "bn":
+        return (nn.BatchNorm1d if one_d else nn.BatchNorm2d)(layer.in_channels).eval()
+    if layer.op in _ACTS:
+        return {"relu": nn.ReLU, "hswish": nn.Hardswish, "sigmoid": nn.Sigmoid}[layer.op]()
+    if layer.op in ("avgpool", "maxpool"):
+        if layer.op == "avgpool":
+            pool = nn.AvgPool1d if one_d else nn.AvgPool2d
+        else:
+            pool = nn.MaxPool1d if one_d else nn.MaxPool2d
+        return pool(k, s, ceil_mode=True)
+    if layer.op == "gap":
+        return nn.Sequential((nn.AdaptiveAvgPool1d if one_d else nn.AdaptiveAvgPool2d)(1), nn.Flatten())
+    if layer.op in ("add", "mul"):
+        return Binary(layer.op, input_shape_of(layer))
+    raise CostModelError(f"cost model 'lut' cannot build a module for layer {layer.name or '?'} of op {layer.op!r}")
+
+
+class Binary(nn.Module):
+    """x (+|*) a second tensor of the same shape, held as a constant so the module has one input."""
+
+    def __init__(self, op: str, shape: tuple[int, ...]):
+        super().__init__()
+        self.op = op
+        self.register_buffer("other", torch.randn(shape))
+
+    def forward(self, x):
+        return x + self.other if self.op == "add" else x * self.other
+
+
+def kernel_module(kernel: Sequence[Layer]):
+    """(module, input shape) of a kernel: its layers chained."""
+
+    shape = input_shape_of(kernel[0])
+    mods = [layer_module(layer, len(shape)) for layer in kernel]
+    return (mods[0] if len(mods) == 1 else nn.Sequential(*mods)).eval(), shape
+
+
+def default_measure(runtime: str = "onnxruntime", threads: int = 1, **kw) -> MeasureFn:
+    """A measure function backed by :func:`hwnas.hardware.measure.measure_latency`."""
+    try:
+        from hwnas.hardware.measure import measure_latency
+    except ImportError as e:
+        raise ConfigError(f"cost model 'lut' needs hwnas.hardware.measure to measure latency ({e})") from e
+
+    def measure(module, input_shape) -> float:
+        return float(measure_latency(module, tuple(input_shape), runtime=runtime, threads=threads, **kw).median_ms)
+
+    return measure
+
+
+# ----------------------------------------------------------------------------------------- the table
+class LatencyTable:
+    """Kernel key -> measured ms, plus the calibration ``(a, b, c)`` and how the table was made."""
+
+    def __init__(self, entries: dict[str, float] | None = None, calibration: Sequence[float] = (1.0, 0.0, 0.0),
+                 meta: dict | None = None):
+        self.entries: dict[str, float] = dict(entries or {})
+        self.calibration = tuple(float(v) for v in calibration)
+        self.meta = dict(meta or {})
+
+    def raw(self, layers: Sequence[Layer], measure: MeasureFn | None = None, where: str = "") -> tuple[float, int]:
+        """(sum of kernel latencies, number of kernels); unknown kernels measured if ``measure`` is given."""
+        total, kernels = 0.0, group_kernels(layers)
+        for kernel in kernels:
+            key = kernel_key(kernel)
+            ms = self.entries.get(key)
+            if ms is None:
+                if measure is None:
+                    names = "+".join(layer.name or layer.op for layer in kernel)
+                    raise CostModelError(
+                        f"cost model 'lut'{where}: no entry for layer {names} ({key}); rebuild the table "
+                        "with more coverage (hwnas lut build --coverage N) or allow measure_missing"
+                    )
+                module, shape = kernel_module(kernel)
+                ms = self.entries[key] = float(measure(module, shape))
+            total += ms
+        return total, len(kernels)
+
+    def predict(self, layers: Sequence[Layer], measure: MeasureFn | None = None, where: str = "") -> float:
+        s, n = self.raw(layers, measure, where)
+        a, b, c = self.calibration
+        return a * s + b * n + c
+
+    def fit(self, raws: Sequence[tuple[float, int]], measured: Sequence[float]) -> None:
+        """Least-squares calibration on whole-network measurements (scale only with fewer than 4)."""
+        s = np.array([r[0] for r in raws], float)
+        n = np.array([r[1] for r in raws], float)
+        y = np.asarray(measured, float)
+        if len(y) >= 4 and np.ptp(n) > 0:
+            X = np.stack([s, n, np.ones_like(s)], 1)
+            coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+            self.calibration = tuple(float(v) for v in coef)
+        elif len(y) >= 1:
+            self.calibration = (float((s @ y) / (s @ s)), 0.0, 0.0)
+        pred = np.array([self.calibration[0] * a + self.calibration[1] * b + self.calibration[2]
+                         for a, b in zip(s, n)])
+        self.meta["calibration_samples"] = len(y)
+        self.meta["calibration_mape"] = float(np.mean(np.abs(pred - y) / y)) if len(y) else None
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"format": FORMAT, "calibration": list(self.calibration), "meta": self.meta,
+                                    "entries": self.entries}, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> LatencyTable:
+        path = Path(path)
+        if not path.exists():
+            raise DataError(f"latency table {path} not found (build one with `hwnas lut build`)")
+        try:
+            d = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}: not JSON: {e}") from None
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise DataError(f"{path}: not a hwnas latency table (expected format {FORMAT!r})")
+        cal = d.get("calibration")
+        if not (isinstance(cal, list) and len(cal) == 3 and all(isinstance(v, (int, float)) for v in cal)):
+            raise DataError(f"{path}: 'calibration' must be a list of three numbers [a, b, c]")
+        entries = d.get("entries")
+        if not isinstance(entries, dict) or not all(isinstance(v, (int, float)) and v >= 0 and math.isfinite(v)
+                                                    for v in entries.values()):
+            raise DataError(f"{path}: 'entries' must map kernel keys to finite latencies >= 0 (ms)")
+        return cls(entries, cal, d.get("meta"))
+
+
+def build_table(space, coverage: int = 300, samples: int = 12, seed: int = 0,
+                measure: MeasureFn | None = None, log: Callable[[str], None] | None = None) -> LatencyTable:
+    """Measure every kernel met in ``coverage`` sampled architectures (plus the largest and smallest),
+    then calibrate on ``samples`` whole networks measured end to end."""
+    measure = measure or default_measure()
+    rng = np.random.default_rng(seed)
+    archs = [space.sample(rng) for _ in range(coverage)]
+    for extra in ("largest", "smallest"):
+        if hasattr(space, extra):
+            archs.append(getattr(space, extra)())
+    kernels: dict[str, tuple[Layer, ...]] = {}
+    for arch in archs:
+        for k in group_kernels(space.workload(arch).layers):
+            kernels.setdefault(kernel_key(k), k)
+    table = LatencyTable(meta={"space": getattr(space, "name", "?"), "coverage_archs": len(archs),
+                               "seed": seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    t0 = time.perf_counter()
+    for i, (key, kernel) in enumerate(kernels.items()):
+        module, shape = kernel_module(kernel)
+        table.entries[key] = float(measure(module, shape))
+        if log and (i + 1) % 50 == 0:
+            log(f"measured {i + 1}/{len(kernels)} kernels ({time.perf_counter() - t0:.0f} s)")
+    raws, measured = [], []
+    for arch in [space.sample(rng) for _ in range(samples)]:
+        w = space.workload(arch)
+        raws.append(table.raw(w.layers, measure))
+        measured.append(float(measure(w.build(), w.input_shape)))
+    table.fit(raws, measured)
+    table.meta["kernels"] = len(table.entries)
+    if log:
+        log(f"{len(table.entries)} kernels; calibration {table.calibration} "
+            f"(fit error {table.meta.get('calibration_mape')})")
+    return table
+
+
+class LookupTableModel(CostModel):
+    """``latency_ms`` from a saved :class:`LatencyTable` (``path``), or a table object."""
+
+    name = "lut"
+    units = {"latency_ms": "ms"}
+
+    def __init__(self, path: str | Path | None = None, table: LatencyTable | None = None,
+                 measure_missing: bool = False):
+        if (path is None) == (table is None):
+            raise ConfigError("cost model 'lut': give exactly one of path= (a JSON table) or table=")
+        self.path = str(path) if path is not None else None
+        self.table = table if table is not None else LatencyTable.load(path)
+        self._measure = default_measure() if measure_missing else None
+
+    def cost(self, workload: Workload) -> dict[str, float]:
+        if not workload.layers:
+            raise CostModelError(f"cost model 'lut': workload {workload.key!r} has no layers")
+        where = f" ({self.path})" if self.path else ""
+        return {"latency_ms": self.table.predict(workload.layers, self._measure, where)}
+
+    def describe(self) -> dict:
+        return {"cost_model": self.name, "path": self.path, "calibration": list(self.table.calibration),
+                "kernels": len(self.table.entries)}
