@@ -1,0 +1,58 @@
+"""Random search: uniform samples from the space, never repeating an evaluated architecture.
+
+The baseline every other strategy is reported beside ("random search is a strong baseline").
+Also home of the two helpers every strategy uses to keep its proposals fresh.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwnas.search.base import Strategy
+from hwnas.spaces.base import Arch
+
+
+def fresh_genes(strategy: Strategy, genes: np.ndarray, taken: set[str]) -> np.ndarray:
+    """Rows of ``genes`` whose canonical architecture is neither told to ``strategy`` nor in ``taken``.
+
+    Order is kept, repeats dropped; the keys of the rows returned are added to ``taken``.
+    """
+    space = strategy.space
+    genes = np.asarray(genes, dtype=np.int64).reshape(-1, len(space.cardinalities))
+    if len(genes) == 0:
+        return genes
+    out = []
+    for g, c in zip(genes, space.canonical_genes(genes)):
+        key = space.format(space.from_genes(c))
+        if key not in strategy.seen and key not in taken:
+            taken.add(key)
+            out.append(g)
+    return np.array(out, dtype=np.int64).reshape(-1, genes.shape[1])
+
+
+def random_unseen_genes(strategy: Strategy, n: int, taken: set[str] | None = None, tries: int = 20) -> np.ndarray:
+    """Up to ``n`` uniformly drawn gene rows, fresh in the sense of :func:`fresh_genes`.
+
+    Fewer rows come back only when the space is (nearly) exhausted.
+    """
+    taken = set() if taken is None else taken
+    parts, count = [], 0
+    for _ in range(tries):
+        draw = fresh_genes(strategy, strategy.space.sample_genes(strategy.rng, max(2 * (n - count), 8)), taken)
+        parts.append(draw[: n - count])
+        count += len(parts[-1])
+        if count >= n:
+            break
+    if not parts:
+        return np.zeros((0, len(strategy.space.cardinalities)), dtype=np.int64)
+    return np.vstack(parts)
+
+
+class RandomSearch(Strategy):
+    """Uniform random sampling of unseen architectures."""
+
+    name = "random"
+    preferred_batch = 10
+
+    def ask(self, n: int) -> list[Arch]:
+        return [self.space.from_genes(g) for g in random_unseen_genes(self, max(n, 1))]
