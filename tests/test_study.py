@@ -11,7 +11,7 @@ from hwnas.study import Study
 OBJ = [Objective("acc", "max"), Objective("lat_ms", "min")]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def evaluator(synthetic_nb201_table):
     return TableEvaluator(synthetic_nb201_table, NB201Space(), columns=["acc", "lat_ms"])
 
