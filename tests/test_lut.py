@@ -131,3 +131,31 @@ def test_bad_tables_and_options(tmp_path):
     with pytest.raises(ConfigError, match="exactly one"):
         LookupTableModel()
     assert main(["lut", "eval", "--lut", str(tmp_path / "none.json"), "--space", "mobilenet"]) == 2
+
+
+def test_reference_timer_orders_and_scales():
+    from hwnas.hardware.lut import ReferenceTimer
+
+    timer = ReferenceTimer(warmup=3, repeats=15)
+    assert timer.reference_ms > 0
+    small = timer(nn.ReLU(), (1, 4, 4, 4))
+    big = timer(nn.Conv2d(64, 64, 3, padding=1), (1, 64, 32, 32))
+    assert big > 5 * small > 0
+    doubled = ReferenceTimer(warmup=3, repeats=15, reference_ms=2 * timer.reference_ms)
+    assert doubled.reference_ms == 2 * timer.reference_ms
+
+
+def test_lut_cli_build_and_eval(tmp_path):
+    from hwnas.spaces import register_space
+
+    register_space("toy_lut_test", ToySpace)
+    out, rep = tmp_path / "lut.json", tmp_path / "eval.json"
+    assert main(["lut", "build", "--space", "toy_lut_test", "--out", str(out), "--coverage", "4", "--samples", "2",
+                 "--timer", "plain"]) == 0
+    d = json.loads(out.read_text())
+    assert d["format"] == "hwnas-lut/1" and d["meta"]["timer"] == "plain" and len(d["entries"]) >= 3
+    assert main(["lut", "eval", "--lut", str(out), "--space", "toy_lut_test", "--n", "3", "--json", str(rep)]) == 0
+    r = json.loads(rep.read_text())
+    assert r["n"] == 3 and len(r["rows"]) == 3 and all(x["measured_ms"] > 0 for x in r["rows"])
+    assert 0.0 <= r["within_10pct"] <= 1.0
+    assert main(["lut", "build", "--space", "toy_lut_test", "--out", str(out), "--space-options", "[1]"]) == 2

@@ -132,6 +132,60 @@ def default_measure(runtime: str = "onnxruntime", threads: int = 1, **kw) -> Mea
     return measure
 
 
+class ReferenceTimer:
+    """Drift-compensated ONNX Runtime timing for shared or throttling machines.
+
+    On a machine whose speed drifts (other jobs, frequency scaling), two plain
+    measurements of the same network can differ by 20%. Here each timed run of
+    the target is paired with a run of a fixed reference model; the median of the
+    per-pair ratios, times the reference's latency ``reference_ms`` (measured once
+    and stored with the table, so a table and later checks share one scale),
+    is the result. Drift common to both runs cancels in the ratio.
+    """
+
+    def __init__(self, threads: int = 1, warmup: int = 20, repeats: int = 200, reference_ms: float | None = None):
+        from hwnas.compress.onnx_export import ort_session, to_onnx_bytes
+
+        if threads < 1 or repeats < 3 or warmup < 0:
+            raise ConfigError(f"lut timer: threads ({threads}) >= 1, repeats ({repeats}) >= 3, warmup ({warmup}) >= 0")
+        self.threads, self.warmup, self.repeats = threads, warmup, repeats
+        self._session, self._export = ort_session, to_onnx_bytes
+        torch.manual_seed(0)
+        ref = nn.Sequential(nn.Conv2d(16, 64, 1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1, groups=64),
+                            nn.ReLU(), nn.Conv2d(64, 16, 1)).eval()
+        self._ref = self._prepare(ref, (1, 16, 8, 8))
+        if reference_ms is None:
+            run = self._ref
+            for _ in range(warmup):
+                run()
+            ts = []
+            for _ in range(max(repeats, 50)):
+                t0 = time.perf_counter()
+                run()
+                ts.append(time.perf_counter() - t0)
+            reference_ms = float(np.median(ts) * 1e3)
+        self.reference_ms = float(reference_ms)
+
+    def _prepare(self, module, shape):
+        sess = self._session(self._export(module, tuple(shape), dynamic_batch=False), self.threads)
+        feed = {sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal(shape).astype(np.float32)}
+        return lambda: sess.run(None, feed)
+
+    def __call__(self, module, input_shape) -> float:
+        run, ref = self._prepare(module, input_shape), self._ref
+        for _ in range(self.warmup):
+            run()
+            ref()
+        ratios = np.empty(self.repeats)
+        for i in range(self.repeats):
+            t0 = time.perf_counter()
+            run()
+            t1 = time.perf_counter()
+            ref()
+            ratios[i] = (t1 - t0) / (time.perf_counter() - t1)
+        return float(np.median(ratios)) * self.reference_ms
+
+
 # ----------------------------------------------------------------------------------------- the table
 class LatencyTable:
     """Kernel key -> measured ms, plus the calibration ``(a, b, c)`` and how the table was made."""
@@ -256,7 +310,11 @@ class LookupTableModel(CostModel):
             raise ConfigError("cost model 'lut': give exactly one of path= (a JSON table) or table=")
         self.path = str(path) if path is not None else None
         self.table = table if table is not None else LatencyTable.load(path)
-        self._measure = default_measure() if measure_missing else None
+        self._measure = None
+        if measure_missing:  # fill gaps with the timer the table was built with, on the same scale
+            meta = self.table.meta
+            self._measure = (ReferenceTimer(threads=meta.get("threads", 1), reference_ms=meta.get("reference_ms"))
+                             if meta.get("timer") == "reference" else default_measure(threads=meta.get("threads", 1)))
 
     def cost(self, workload: Workload) -> dict[str, float]:
         if not workload.layers:
