@@ -23,6 +23,14 @@ def test_names_and_construction():
         assert set(m.cost(w)) == set(m.units)
 
 
+def test_every_registered_name_resolves_to_its_class():
+    for name in available_cost_models():
+        cls = registry.cost_model_class(name)
+        assert issubclass(cls, CostModel) and cls.name == name
+    measured = get_cost_model("measure", repeats=5)
+    assert measured.name == "measure" and "latency_ms" in measured.units
+
+
 def test_unknown_name_and_bad_options():
     with pytest.raises(ConfigError, match="'warp' unknown"):
         get_cost_model("warp")

@@ -17,7 +17,7 @@ COST_MODELS: dict[str, tuple[str, str]] = {
     "count": ("hwnas.hardware.count", "CountModel"),
     "measure": ("hwnas.hardware.measure", "MeasuredLatency"),
     "lut": ("hwnas.hardware.lut", "LookupTableModel"),
-    "predictor": ("hwnas.hardware.latency_predictor", "LatencyPredictorModel"),
+    "predictor": ("hwnas.hardware.latency_predictor", "PredictorCostModel"),
     "accelerator": ("hwnas.hardware.accelerator", "AcceleratorModel"),
     "roofline": ("hwnas.hardware.roofline", "RooflineModel"),
 }
