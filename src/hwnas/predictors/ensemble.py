@@ -32,10 +32,25 @@ class Surrogate(ABC):
     def predict_members(self, X: np.ndarray) -> np.ndarray:
         """Predictions of every member, shape (K, n)."""
 
+    #: standard deviation of out-of-bag residuals: the noise no member can explain (set by ``fit``)
+    residual_std_: float = 0.0
+
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation over members, each shape (n,)."""
         P = self.predict_members(X)
         return P.mean(axis=0), P.std(axis=0)
+
+    def _set_residual(self, X: np.ndarray, y: np.ndarray, in_bag: np.ndarray) -> None:
+        """Residual spread from out-of-bag predictions (``in_bag``: (K, n) counts of each row in each member)."""
+        P = self.predict_members(X)
+        oob = in_bag == 0
+        counts = oob.sum(axis=0)
+        have = counts > 0
+        if have.sum() < 2:
+            self.residual_std_ = float(np.std(y - P.mean(axis=0)))
+            return
+        pred = (P * oob).sum(axis=0)[have] / counts[have]
+        self.residual_std_ = float(np.sqrt(np.mean((y[have] - pred) ** 2)))
 
 
 def _check_xy(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -83,6 +98,7 @@ class BootstrapRidge(Surrogate):
             intercepts.append(ym - xm @ beta)
         self.coef_ = np.stack(coefs)  # (K, d)
         self.intercept_ = np.array(intercepts)  # (K,)
+        self._set_residual(X, y, W)
         return self
 
     def predict_members(self, X):
@@ -110,6 +126,10 @@ class ExtraTreesEnsemble(Surrogate):
             bootstrap=True,
             random_state=self.seed,
         ).fit(X, y)
+        in_bag = np.zeros((self.n_members, len(y)))
+        for k, rows in enumerate(self.model_.estimators_samples_):
+            np.add.at(in_bag[k], rows, 1)
+        self._set_residual(X, y, in_bag)
         return self
 
     def predict_members(self, X):
@@ -128,6 +148,7 @@ class MixedEnsemble(Surrogate):
     def fit(self, X, y):
         for p in self.parts:
             p.fit(X, y)
+        self.residual_std_ = float(min(p.residual_std_ for p in self.parts))
         return self
 
     def predict_members(self, X):

@@ -66,6 +66,7 @@ class LinasStrategy(Strategy):
         inner_generations: int = 25,
         max_candidates_nd: int = 300,
         acquisition: str = "ehvi",
+        noise: float = 1.0,
     ):
         if n_init < 2:
             raise ConfigError(f"linas: n_init must be >= 2, got {n_init}")
@@ -85,6 +86,7 @@ class LinasStrategy(Strategy):
         self.inner_generations = int(inner_generations)
         self.max_candidates_nd = int(max_candidates_nd)
         self.acquisition = acquisition
+        self.noise = float(noise)
 
     def options(self) -> dict:
         return {
@@ -142,11 +144,18 @@ class LinasStrategy(Strategy):
             model.fit(X, np.log(y) if log else y)
             self._models[m] = (model, log)
 
-    def _predict(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        """Member predictions (K, n) of every modelled metric, in the metric's own units."""
+    def _predict(self, X: np.ndarray, noisy: bool = False) -> dict[str, np.ndarray]:
+        """Member predictions (K, n) of every modelled metric, in the metric's own units.
+
+        ``noisy`` adds to each member's prediction a draw of the residual noise the
+        ensemble cannot explain (measured out of bag), so that the members sample
+        what a *measurement* could show, not only where the mean may lie.
+        """
         out = {}
         for m, (model, log) in self._models.items():
             P = model.predict_members(X)
+            if noisy and self.noise > 0:
+                P = P + self.rng.normal(0.0, self.noise * model.residual_std_, P.shape)
             out[m] = np.exp(P) if log else P
         return out
 
@@ -224,7 +233,7 @@ class LinasStrategy(Strategy):
         return fresh_genes(self, np.vstack([pop] + produced[::-1]), taken)
 
     def _select(self, trials: list[Trial], X: np.ndarray, n: int) -> list[int]:
-        pred = self._predict(X)
+        pred = self._predict(X, noisy=True)
         Y = self._objective_members(pred)  # (K, m, d)
         feas = self._feasible_members(pred)  # (K, m)
         mean = Y.mean(axis=0)

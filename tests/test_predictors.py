@@ -1,0 +1,71 @@
+"""Surrogate ensembles: they fit, predict every member at once, and know their uncertainty."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwnas.errors import ConfigError
+from hwnas.predictors.ensemble import BootstrapRidge, ExtraTreesEnsemble, MixedEnsemble, make_surrogate
+
+
+def linear_data(n=120, d=6, noise=0.2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, d))
+    w = np.arange(1, d + 1, dtype=float)
+    return X, X @ w + 3.0 + rng.normal(0, noise, n), w
+
+
+@pytest.mark.parametrize("kind", ["ridge", "trees", "mixed"])
+def test_members_shape_and_mean(kind):
+    X, y, _ = linear_data()
+    m = make_surrogate(kind, n_members=8, seed=1).fit(X, y)
+    P = m.predict_members(X[:30])
+    assert P.shape == ((16 if kind == "mixed" else 8), 30)
+    mean, std = m.predict(X[:30])
+    np.testing.assert_allclose(mean, P.mean(axis=0))
+    assert (std >= 0).all() and std.max() > 0  # members disagree somewhere
+    # fits well in-sample: correlation with the targets
+    assert np.corrcoef(mean, y[:30])[0, 1] > 0.9
+
+
+def test_ridge_recovers_a_linear_function_and_the_noise_level():
+    X, y, w = linear_data(n=300, noise=0.3)
+    m = BootstrapRidge(n_members=16).fit(X, y)
+    np.testing.assert_allclose(m.coef_.mean(axis=0), w, atol=0.35)
+    assert 0.2 < m.residual_std_ < 0.45  # out-of-bag residuals estimate the true noise, 0.3
+
+
+def test_uncertainty_grows_away_from_the_data():
+    rng = np.random.default_rng(0)
+    X = rng.random((80, 3)) * 0.5  # data only in the lower half of every feature
+    y = np.sin(6 * X).sum(1)
+    for m in (BootstrapRidge(n_members=24), ExtraTreesEnsemble(n_members=24)):
+        m.fit(X, y)
+        _, near = m.predict(rng.random((200, 3)) * 0.5)
+        _, far = m.predict(3.0 + rng.random((200, 3)))
+        if isinstance(m, BootstrapRidge):
+            assert far.mean() > 2 * near.mean()
+        else:  # trees extrapolate flat, but their spread is still not smaller far away
+            assert far.mean() >= 0.8 * near.mean()
+
+
+def test_deterministic_given_seed():
+    X, y, _ = linear_data()
+    a = ExtraTreesEnsemble(seed=3).fit(X, y).predict_members(X)
+    b = ExtraTreesEnsemble(seed=3).fit(X, y).predict_members(X)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_bad_input_is_refused():
+    X, y, _ = linear_data()
+    with pytest.raises(ConfigError, match="surrogate 'svm'.*ridge"):
+        make_surrogate("svm")
+    with pytest.raises(ValueError, match="non-finite"):
+        BootstrapRidge().fit(X, np.where(np.arange(len(y)) == 3, np.nan, y))
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        BootstrapRidge().fit(X[:1], y[:1])
+    with pytest.raises(ValueError, match="expected X"):
+        BootstrapRidge().fit(X, y[:-1])
+    with pytest.raises(ConfigError):
+        MixedEnsemble([])

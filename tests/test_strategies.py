@@ -1,0 +1,204 @@
+"""Search strategies: registry, fresh proposals, budget, failures, constraints, determinism, and quality."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwnas.errors import ConfigError, EvaluationFailed
+from hwnas.evaluators.base import Evaluator
+from hwnas.objectives import Constraint, Objective
+from hwnas.search import DEFAULT_STRATEGY, available_strategies, get_strategy, register_strategy
+from hwnas.search.base import Strategy
+from hwnas.search.pareto import hypervolume, nondominated_mask
+from hwnas.search.random import RandomSearch
+from hwnas.spaces.base import ChoiceSpace, Dimension
+from hwnas.study import Study
+
+ALL = ["random", "evolution", "nsga2", "linas"]
+
+
+def make_space(dims: int = 6, choices: int = 5) -> ChoiceSpace:
+    return ChoiceSpace([Dimension(f"d{i}", tuple(range(choices))) for i in range(dims)])
+
+
+class Synthetic(Evaluator):
+    """A trade-off with interactions: expensive choices raise quality with diminishing returns.
+
+    ``fail_every``: evaluations whose gene sum is divisible by it fail (recorded, search goes on).
+    """
+
+    metrics = ("acc", "cost", "size")
+
+    def __init__(self, space: ChoiceSpace, seed: int = 0, fail_every: int | None = None):
+        rng = np.random.default_rng(seed)
+        d, c = len(space.cardinalities), int(space.cardinalities.max())
+        self.space = space
+        self.cost = rng.uniform(0.2, 2.0, (d, c))
+        self.gain = self.cost * rng.uniform(0.5, 1.5, (d, c))
+        self.pair = rng.normal(0, 0.4, (d, c))
+        self.fail_every = fail_every
+
+    def values(self, genes: np.ndarray) -> np.ndarray:
+        genes = np.atleast_2d(genes)
+        rows = np.arange(genes.shape[1])
+        g = self.gain[rows, genes].sum(1) + (self.pair[rows, genes] * np.roll(self.pair[rows, genes], 1, axis=1)).sum(1)
+        acc = 100 * (1 - np.exp(-np.maximum(g, 0) / 6))
+        cost = self.cost[rows, genes].sum(1)
+        size = (genes ** 2).sum(1).astype(float)
+        return np.stack([acc, cost, size], axis=1)
+
+    def evaluate(self, arch):
+        genes = self.space.to_genes(arch)
+        if self.fail_every and int(genes.sum()) % self.fail_every == 0:
+            raise EvaluationFailed("synthetic failure")
+        acc, cost, size = self.values(genes)[0]
+        return {"acc": float(acc), "cost": float(cost), "size": float(size)}
+
+
+OBJ2 = [Objective("acc", "max"), Objective("cost", "min")]
+
+
+def hv_ratio(ev: Synthetic, trials, objectives=OBJ2) -> float:
+    """HV ratio of the evaluated set to the true front of the whole space (median reference)."""
+    cols = [ev.metrics.index(o.metric) for o in objectives]
+    signs = np.array([o.sign for o in objectives])
+    all_F = ev.values(ev.space.enumerate_genes())[:, cols] * signs
+    ref = np.median(all_F, axis=0)
+    true = hypervolume(all_F[nondominated_mask(all_F)], ref)
+    F = np.array([t.values(objectives) for t in trials if t.ok])
+    return hypervolume(F, ref) / true
+
+
+def run(name: str, space, ev, budget: int, seed: int = 0, objectives=OBJ2, constraints=(), **options) -> Study:
+    study = Study(space, ev, objectives, get_strategy(name, **options), constraints=constraints, seed=seed)
+    study.optimize(budget)
+    return study
+
+
+# ---------------------------------------------------------------------------- registry
+def test_registry_lists_and_builds_every_strategy():
+    assert set(ALL) <= set(available_strategies())
+    assert DEFAULT_STRATEGY in available_strategies()
+    for name in ALL:
+        s = get_strategy(name)
+        assert isinstance(s, Strategy) and s.name == name
+
+
+def test_registry_errors_name_the_choices():
+    with pytest.raises(ConfigError, match="nope.*random"):
+        get_strategy("nope")
+    with pytest.raises(ConfigError, match="linas"):
+        get_strategy("linas", no_such_option=1)
+    with pytest.raises(ConfigError, match="surrogate"):
+        get_strategy("linas", surrogate="svm")
+
+
+def test_register_custom_strategy():
+    class Mine(RandomSearch):
+        name = "mine"
+
+    register_strategy("mine", Mine)
+    assert "mine" in available_strategies()
+    assert isinstance(get_strategy("mine"), Mine)
+    with pytest.raises(TypeError):
+        register_strategy("bad", dict)
+
+
+# ---------------------------------------------------------------------------- contract
+@pytest.mark.parametrize("name", ALL)
+def test_never_proposes_seen_and_respects_budget(name):
+    space = make_space(5, 4)  # 1,024 members: repeats would be likely if a strategy did not avoid them
+    ev = Synthetic(space)
+    study = run(name, space, ev, budget=60, seed=1)
+    keys = [t.key for t in study.trials]
+    assert len(keys) == 60 and len(set(keys)) == 60
+    assert study.served_from_cache == 0, f"{name} proposed an architecture it had already been told"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_deterministic_per_seed(name):
+    space = make_space()
+    ev = Synthetic(space)
+    a = [t.key for t in run(name, space, ev, budget=40, seed=3).trials]
+    b = [t.key for t in run(name, space, ev, budget=40, seed=3).trials]
+    c = [t.key for t in run(name, space, ev, budget=40, seed=4).trials]
+    assert a == b
+    assert a != c
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_failed_trials_are_handled(name):
+    space = make_space()
+    ev = Synthetic(space, fail_every=4)  # about a quarter of the space fails
+    study = run(name, space, ev, budget=50, seed=0)
+    states = [t.state for t in study.trials]
+    assert len(study.trials) == 50 and "failed" in states and "complete" in states
+    assert len({t.key for t in study.trials}) == 50
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_ask_returns_valid_archs_of_the_space(name):
+    space = make_space()
+    s = get_strategy(name)
+    s.setup(space, OBJ2, seed=0)
+    archs = s.ask(7)
+    assert 1 <= len(archs) <= 7
+    for a in archs:
+        assert space.validate(a) == a
+
+
+@pytest.mark.parametrize("name", ["evolution", "nsga2", "linas"])
+def test_three_objectives(name):
+    space = make_space()
+    ev = Synthetic(space)
+    objectives = [Objective("acc", "max"), Objective("cost", "min"), Objective("size", "min")]
+    study = run(name, space, ev, budget=45, seed=0, objectives=objectives)
+    assert len({t.key for t in study.trials}) == 45
+    assert study.pareto_front()
+
+
+def test_constraints_steer_linas_to_feasible_architectures():
+    space = make_space()
+    ev = Synthetic(space)
+    costs = ev.values(space.enumerate_genes())[:, 1]
+    bound = float(np.quantile(costs, 0.25))  # a quarter of the space is feasible
+    con = [Constraint("cost", "<=", bound)]
+    feasible = {}
+    for name in ("random", "linas"):
+        fr = []
+        for seed in range(2):
+            study = run(name, space, ev, budget=60, seed=seed, constraints=con)
+            fr.append(np.mean([t.feasible(con) for t in study.trials[20:]]))
+            assert all(t.feasible(con) for t in study.pareto_front())
+        feasible[name] = np.mean(fr)
+    assert feasible["linas"] > feasible["random"] + 0.3, feasible
+
+
+# ---------------------------------------------------------------------------- quality
+def test_default_beats_random_on_a_synthetic_problem():
+    space = make_space()
+    ev = Synthetic(space, seed=2)
+    scores = {name: [hv_ratio(ev, run(name, space, ev, budget=80, seed=s).trials) for s in range(3)]
+              for name in (DEFAULT_STRATEGY, "random")}
+    assert np.median(scores[DEFAULT_STRATEGY]) > np.median(scores["random"]) + 0.1, scores
+    assert min(scores[DEFAULT_STRATEGY]) > max(scores["random"]), scores
+
+
+def test_linas_inner_evolution_on_a_space_too_big_to_enumerate():
+    space = make_space(14, 4)  # 268 million members: the candidate set comes from the inner NSGA-II
+    assert space.enumerate_genes(100_000) is None
+    ev = Synthetic(space, seed=1)
+    opts = dict(pool_limit=100_000, inner_population=60, inner_generations=8)
+    best = {}
+    for name in ("linas", "random"):
+        study = run(name, space, ev, budget=60, seed=0, **(opts if name == "linas" else {}))
+        assert len({t.key for t in study.trials}) == 60
+        F = np.array([t.values(OBJ2) for t in study.trials[20:]])
+        best[name] = F
+    # after the initial design, the surrogate-guided proposals are better on both objectives on average
+    assert best["linas"][:, 0].mean() < best["random"][:, 0].mean()
+    assert best["linas"][:, 1].mean() < best["random"][:, 1].mean() + 1.0
+    l_front = best["linas"][nondominated_mask(best["linas"])]
+    ref = np.max(np.vstack([best["linas"], best["random"]]), axis=0)
+    assert hypervolume(l_front, ref) > hypervolume(best["random"][nondominated_mask(best["random"])], ref)
