@@ -43,6 +43,18 @@ class Storage(ABC):
         """Create the study, or check that the stored one has the same fingerprint."""
 
     @abstractmethod
+    def studies(self) -> dict[str, dict]:
+        """Every stored study's name and fingerprint."""
+
+    def load_study(self, name: str) -> dict:
+        """Open an existing study for reading; return its fingerprint."""
+        known = self.studies()
+        if name not in known:
+            raise ConfigError(f"study {name!r} not found; stored studies: {sorted(known)}")
+        self.open_study(name, known[name])
+        return known[name]
+
+    @abstractmethod
     def trials(self, name: str) -> list[Trial]:
         """All trials of the study, in creation order."""
 
@@ -70,6 +82,9 @@ class InMemoryStorage(Storage):
         else:
             self._studies[name] = fingerprint
             self._trials[name] = {}
+
+    def studies(self) -> dict[str, dict]:
+        return dict(self._studies)
 
     def trials(self, name: str) -> list[Trial]:
         return sorted(self._trials[name].values(), key=lambda t: t.number)
@@ -158,6 +173,11 @@ class SQLStorage(Storage):
                     + ". Use another study name or storage file to start afresh."
                 )
             self._ids[name] = int(row.id)
+
+    def studies(self) -> dict[str, dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(_studies.c.name, _studies.c.fingerprint)).all()
+        return {r.name: json.loads(r.fingerprint) for r in rows}
 
     def _sid(self, name: str) -> int:
         if name not in self._ids:

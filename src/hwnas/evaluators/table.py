@@ -7,6 +7,7 @@ device, runtime or task is a new column and no code.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,6 +56,8 @@ class TableEvaluator(Evaluator):
     ):
         self.source = "<dataframe>" if isinstance(source, pd.DataFrame) else str(source)
         frame = source.copy() if isinstance(source, pd.DataFrame) else read_table(source)
+        # identify the data by content, not by path: a moved file is the same study, an edited one is not
+        self.digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()).hexdigest()
         self.space = space
         self.arch_column = arch_column
         if arch_column not in frame.columns:
@@ -114,4 +117,5 @@ class TableEvaluator(Evaluator):
         return dict(zip(self.metrics, values.tolist()))
 
     def describe(self) -> dict:
-        return {"type": "table", "source": self.source, "arch_column": self.arch_column, "columns": list(self.metrics)}
+        return {"type": "table", "sha256": self.digest[:16], "arch_column": self.arch_column,
+                "columns": list(self.metrics)}
