@@ -36,14 +36,17 @@ class MobileNetSpace(TrainableSpace):
 
     name = "mobilenet"
 
-    def __init__(self, input_shape: Sequence[int] = (1, 8, 8), num_classes: int = 10, stem: int = 16,
-                 stages: Sequence[Sequence[int]] = ((16, 1, 2), (24, 2, 3), (32, 2, 3)), head: int = 64,
+    def __init__(self, input_shape: Sequence[int] = (1, 8, 8), num_classes: int = 10, stem: int = 8,
+                 stages: Sequence[Sequence[int]] = ((12, 2, 2), (16, 1, 3), (24, 2, 2)), head: int = 48,
                  kernels: Sequence[int] = (3, 5, 7), expands: Sequence[int] = (3, 4, 6),
-                 widths: Sequence[float] = (0.5, 0.75, 1.0)):
+                 widths: Sequence[float] = (0.5, 0.75, 1.0), stem_stride: int = 1):
         self.input_shape = tuple(int(v) for v in input_shape)
         if len(self.input_shape) != 3:
             raise ConfigError(f"space.options.input_shape: mobilenet needs (channels, height, width), got {input_shape}")
         self.num_classes, self.stem, self.head = int(num_classes), int(stem), int(head)
+        if stem_stride not in (1, 2):
+            raise ConfigError(f"space.options.stem_stride: allowed 1 or 2, got {stem_stride!r}")
+        self.stem_stride = int(stem_stride)
         self.stages = [tuple(int(v) for v in s) for s in stages]
         for i, s in enumerate(self.stages):
             if len(s) != 3 or s[1] not in (1, 2) or s[2] < 1 or s[0] < 1:
@@ -66,7 +69,7 @@ class MobileNetSpace(TrainableSpace):
     def options(self) -> dict:
         return {"input_shape": list(self.input_shape), "num_classes": self.num_classes, "stem": self.stem,
                 "stages": [list(s) for s in self.stages], "head": self.head, "kernels": list(self.kernels),
-                "expands": list(self.expands), "widths": list(self.widths)}
+                "expands": list(self.expands), "widths": list(self.widths), "stem_stride": self.stem_stride}
 
     def canonical(self, arch) -> dict:
         arch = dict(self.validate(arch))
@@ -167,7 +170,7 @@ class MobileNetSupernet(Supernet):
     def forward(self, x: torch.Tensor, arch: dict) -> torch.Tensor:
         s: MobileNetSpace = self.space
         w = arch["width"]
-        x = F.relu(self.stem_bn(self.stem(x, scaled(s.stem, w))))
+        x = F.relu(self.stem_bn(self.stem(x, scaled(s.stem, w), stride=s.stem_stride)))
         for i, j, out, k, e, stride in self._plan(arch):
             x = self.blocks[i][j](x, out, k, e, stride)
         x = F.hardswish(self.head_bn(self.head(x, scaled(s.head, w))))
@@ -177,7 +180,7 @@ class MobileNetSupernet(Supernet):
         s: MobileNetSpace = self.space
         w = arch["width"]
         c = scaled(s.stem, w)
-        layers: list[nn.Module] = [self.stem.export(s.input_shape[0], c, 3), self.stem_bn.export(c), nn.ReLU()]
+        layers: list[nn.Module] = [self.stem.export(s.input_shape[0], c, 3, s.stem_stride), self.stem_bn.export(c), nn.ReLU()]
         for i, j, out, k, e, stride in self._plan(arch):
             layers.append(self.blocks[i][j].export(c, out, k, e, stride))
             c = out

@@ -1,0 +1,55 @@
+"""Batch-norm recalibration, sub-network accuracy and extraction.
+
+Running statistics in a supernet are a blend of every sub-network trained; they
+are wrong for any single one (BigNAS, OFA). Before a sub-network is evaluated or
+extracted, its BN statistics are recomputed exactly on a fixed calibration set
+(mean of the per-batch statistics), in a few no-grad forward passes.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hwnas.supernet.elastic import ElasticBatchNorm
+from hwnas.supernet.trainable import Supernet
+
+
+@torch.no_grad()
+def recalibrate_bn(net: Supernet, arch: dict, x: torch.Tensor, batch_size: int = 512) -> None:
+    """Recompute the BN statistics that ``arch`` uses from inputs ``x`` (train-mode statistics, exact average)."""
+    bns = [m for m in net.modules() if isinstance(m, ElasticBatchNorm)]
+    for m in bns:
+        m.start_recalibration()
+    was_training = net.training
+    net.eval()
+    try:
+        for chunk in x.split(batch_size):
+            net(chunk, arch)
+    finally:
+        for m in bns:
+            m.recalibrating = False
+        net.train(was_training)
+
+
+@torch.no_grad()
+def accuracy(model, x: torch.Tensor, y: torch.Tensor, arch: dict | None = None, batch_size: int = 1024) -> float:
+    """Top-1 accuracy in percent of a plain module (``arch=None``) or of a supernet's sub-network, in eval mode."""
+    was_training = model.training
+    model.eval()
+    correct = 0
+    try:
+        for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
+            out = model(xb) if arch is None else model(xb, arch)
+            correct += int((out.argmax(-1) == yb).sum())
+    finally:
+        model.train(was_training)
+    return 100.0 * correct / max(1, len(y))
+
+
+def extract_subnet(net: Supernet, arch, calib_x: torch.Tensor | None = None) -> nn.Module:
+    """A stand-alone module of ``arch`` with inherited weights; BN recalibrated on ``calib_x`` first when given."""
+    arch = net.space.canonical(arch)
+    if calib_x is not None:
+        recalibrate_bn(net, arch, calib_x)
+    return net.extract(arch)

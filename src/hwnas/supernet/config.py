@@ -1,0 +1,166 @@
+"""The schema of a supernet search config (a YAML with a top-level ``supernet:`` section).
+
+Everything in such a file is validated here; errors name the field and the
+allowed values. Paths are relative to the config file.
+
+.. code-block:: yaml
+
+    data: {name: digits}                  # digits | mnist1d | folder (options: {path: ...})
+    supernet:
+      space: mobilenet                    # mobilenet | nb201_net | signal1d (or any registered trainable space)
+      space_options: {}                   # input_shape / num_classes default to the data's
+      training: {epochs: 30, batch_size: 64, sandwich_random: 2}
+      checkpoint: null                    # default OUT/supernet.safetensors
+    evaluation: {split: val, calib_samples: 512}
+    latency: {runtime: onnxruntime, threads: 1}
+    search: {budget: 100, objectives: ["accuracy:max", "latency_ms:min"]}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hwnas.errors import ConfigError
+from hwnas.objectives import Constraint, Objective
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    name: Literal["digits", "mnist1d", "folder"] = "digits"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrainingConfig(_Strict):
+    """How the supernet is trained (also used for stand-alone training in benchmarks)."""
+
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    sandwich_random: int = Field(2, ge=0, description="random sub-networks per step besides largest and smallest")
+    distill: float = Field(0.5, ge=0, le=1, description="weight of in-place distillation from the largest network")
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    progressive_shrinking: bool = False
+    seed: int = 0
+    checkpoint_every: int = Field(1, ge=1, description="epochs between checkpoints")
+
+
+class SupernetConfig(_Strict):
+    space: str = "mobilenet"
+    space_options: dict[str, Any] = Field(default_factory=dict)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    checkpoint: Path | None = None
+
+
+class EvaluationConfig(_Strict):
+    split: Literal["val", "test"] = "val"
+    calib_samples: int = Field(512, ge=1, description="training samples used to recalibrate batch norm")
+
+
+class LatencyConfig(_Strict):
+    runtime: Literal["onnxruntime", "torch"] = "onnxruntime"
+    threads: int = Field(1, ge=1)
+    warmup: int = Field(10, ge=0)
+    repeats: int = Field(20, ge=3)
+    cache: Path | None = None
+
+
+class SearchSection(_Strict):
+    budget: int = Field(100, ge=1)
+    objectives: list[str] = Field(default_factory=lambda: ["accuracy:max", "latency_ms:min"])
+    constraints: list[str] = Field(default_factory=list)
+    strategy: str | None = None
+    strategy_options: dict[str, Any] = Field(default_factory=dict)
+    batch_size: int | None = Field(None, ge=1)
+    seed: int = 0
+
+    @field_validator("objectives")
+    @classmethod
+    def _objectives(cls, v):
+        if not v:
+            raise ValueError("at least one objective is needed")
+        for text in v:
+            Objective.parse(text)
+        return v
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints(cls, v):
+        for text in v:
+            Constraint.parse(text)
+        return v
+
+
+class ExportConfig(_Strict):
+    onnx: bool = True
+    tolerance: float = Field(1e-4, gt=0, description="max abs diff allowed between ONNX Runtime and PyTorch outputs")
+    plot: bool = True
+
+
+class PipelineConfig(_Strict):
+    data: DataConfig = Field(default_factory=DataConfig)
+    supernet: SupernetConfig = Field(default_factory=SupernetConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    search: SearchSection = Field(default_factory=SearchSection)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+    threads: int = Field(2, ge=1, description="torch threads for training and evaluation")
+
+    def objectives(self) -> list[Objective]:
+        return [Objective.parse(t) for t in self.search.objectives]
+
+    def constraints(self) -> list[Constraint]:
+        return [Constraint.parse(t) for t in self.search.constraints]
+
+
+def _format(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "<top level>"
+        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
+        if e["type"] == "extra_forbidden":
+            parent = PipelineConfig
+            for part in e["loc"][:-1]:
+                field = parent.model_fields.get(str(part)) if isinstance(parent, type) else None
+                parent = field.annotation if field is not None else None
+            if isinstance(parent, type) and issubclass(parent, BaseModel):
+                msg += f"; allowed fields: {sorted(parent.model_fields)}"
+        got = e.get("input")
+        lines.append(f"{loc}: {msg}" + (f" (got {got!r})" if e["type"] not in ("missing", "extra_forbidden")
+                                          and not isinstance(got, dict) else ""))
+    return f"{source}: invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_pipeline_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a supernet search config; relative paths become relative to the file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        cfg = PipelineConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_format(e, str(path))) from None
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    base = path.resolve().parent
+    if cfg.supernet.checkpoint is not None and not cfg.supernet.checkpoint.is_absolute():
+        cfg.supernet.checkpoint = base / cfg.supernet.checkpoint
+    if cfg.latency.cache is not None and not cfg.latency.cache.is_absolute():
+        cfg.latency.cache = base / cfg.latency.cache
+    p = cfg.data.options.get("path")
+    if p is not None and not Path(p).is_absolute():
+        cfg.data.options["path"] = str(base / p)
+    return cfg

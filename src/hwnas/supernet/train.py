@@ -1,0 +1,196 @@
+"""Supernet training: sandwich rule, in-place distillation, optional progressive shrinking, resumable.
+
+Each step trains the largest sub-network on the labels, then the smallest and
+``sandwich_random`` random sub-networks on a mix of the labels and the largest
+network's soft predictions (in-place distillation, BigNAS), accumulating
+gradients for one optimizer step. Progressive shrinking (OFA) first trains the
+largest network only, then makes the space's dimension groups elastic one after
+another. A checkpoint (safetensors) is written every ``checkpoint_every``
+epochs; a run that finds one for the same space, data and settings continues
+after its last epoch (batch order and architecture samples are seeded per
+epoch, so a resumed run follows the same path as an uninterrupted one).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hwnas.data.base import TaskData, batches
+from hwnas.errors import DataError
+from hwnas.supernet.checkpoint import load_checkpoint, read_metadata, save_checkpoint
+from hwnas.supernet.config import TrainingConfig
+from hwnas.supernet.trainable import Supernet
+
+Progress = Callable[[int, int, dict], None]  # (step done, total steps, info)
+
+
+@dataclass
+class TrainResult:
+    epochs_done: int
+    resumed_from: int | None
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+
+
+def make_optimizer(params, cfg: TrainingConfig) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def cosine_lr(cfg: TrainingConfig, step: int, total: int) -> float:
+    return 0.5 * cfg.lr * (1 + math.cos(math.pi * min(step, total) / max(1, total)))
+
+
+def fast_layout(x: torch.Tensor) -> torch.Tensor:
+    """Images in channels-last layout: oneDNN's depthwise-conv backward is ~2.5x faster in it on CPU."""
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+
+
+def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for g in opt.param_groups:
+        g["lr"] = lr
+
+
+class SupernetTrainer:
+    """Trains ``net`` on ``data`` with the settings ``cfg``, checkpointing to ``checkpoint`` (if given)."""
+
+    def __init__(self, net: Supernet, data: TaskData, cfg: TrainingConfig, checkpoint: str | Path | None = None):
+        self.net, self.data, self.cfg = net, data, cfg
+        self.space = net.space
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.optimizer = make_optimizer(net.parameters(), cfg)
+        self.steps_per_epoch = math.ceil(len(data.y_train) / cfg.batch_size)
+        self.total_steps = cfg.epochs * self.steps_per_epoch
+        groups = self.space.shrink_groups() if cfg.progressive_shrinking else []
+        if cfg.progressive_shrinking and not groups:
+            raise DataError(f"supernet.training.progressive_shrinking: space {self.space.name!r} has no shrink groups; "
+                            "set it to false")
+        self.groups = groups
+        self._largest_genes = self.space.to_genes(self.space.largest())
+        self._smallest_genes = self.space.to_genes(self.space.smallest())
+
+    # ------------------------------------------------------------------ identity
+    def fingerprint(self) -> dict:
+        """What a checkpoint must share with this run to be continued."""
+        return {"training": self.cfg.model_dump(exclude={"checkpoint_every"}), "data": self.data.describe()}
+
+    # ------------------------------------------------------------------ sampling
+    def phase(self, epoch: int) -> int:
+        """Progressive-shrinking phase of ``epoch`` (number of elastic dimension groups)."""
+        if not self.groups:
+            return len(self.groups)
+        return min(len(self.groups), epoch * (len(self.groups) + 1) // self.cfg.epochs)
+
+    def _fixed_mask(self, epoch: int) -> np.ndarray:
+        elastic = {n for _, names in self.groups[:self.phase(epoch)] for n in names}
+        if not self.groups:
+            return np.zeros(len(self.space.dimensions), dtype=bool)
+        return np.array([d.name not in elastic for d in self.space.dimensions])
+
+    def sample_archs(self, rng: np.random.Generator, epoch: int) -> list[dict]:
+        """Largest, smallest and random sub-networks for one step (largest first), canonical."""
+        fixed = self._fixed_mask(epoch)
+        genes = [self._largest_genes, np.where(fixed, self._largest_genes, self._smallest_genes)]
+        if self.cfg.sandwich_random:
+            rand = self.space.sample_genes(rng, self.cfg.sandwich_random)
+            rand[:, fixed] = self._largest_genes[fixed]
+            genes.extend(rand)
+        out, seen = [], set()
+        for g in genes:
+            arch = self.space.canonical(self.space.from_genes(g))
+            key = self.space.key(arch)
+            if key not in seen or not out:  # identical sub-networks in one step add nothing
+                seen.add(key)
+                out.append(arch)
+        return out
+
+    # ------------------------------------------------------------------ training
+    def step(self, x: torch.Tensor, y: torch.Tensor, archs: list[dict]) -> float:
+        """One sandwich step: ``archs[0]`` is the teacher (largest); returns the teacher's loss."""
+        cfg = self.cfg
+        self.optimizer.zero_grad(set_to_none=True)
+        x = fast_layout(x)
+        logits = self.net(x, archs[0])
+        loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+        loss.backward()
+        soft = logits.detach().softmax(-1)
+        for arch in archs[1:]:
+            out = self.net(x, arch)
+            ce = F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing)
+            kd = F.kl_div(out.log_softmax(-1), soft, reduction="batchmean")
+            ((1 - cfg.distill) * ce + cfg.distill * kd).backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+    def resume(self) -> int:
+        """Load the checkpoint if there is one for this run; return the epoch to start from."""
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return 0
+        md = read_metadata(self.checkpoint)
+        theirs = md["meta"].get("fingerprint")
+        ours = self.fingerprint()
+        if theirs != ours:
+            diff = sorted(k for k in set(ours["training"]) | set((theirs or {}).get("training", {}))
+                          if (theirs or {}).get("training", {}).get(k) != ours["training"].get(k))
+            if (theirs or {}).get("data") != ours["data"]:
+                diff.append("data")
+            raise DataError(f"checkpoint {self.checkpoint} was trained with other settings (differing: {diff}); "
+                            "delete it or set supernet.checkpoint to another file")
+        meta = load_checkpoint(self.checkpoint, self.net, self.optimizer)
+        self.history = list(meta.get("history", []))
+        return int(meta.get("epoch", 0))
+
+    def save(self, epoch: int) -> None:
+        if self.checkpoint is not None:
+            save_checkpoint(self.checkpoint, self.net, self.optimizer,
+                            {"epoch": epoch, "fingerprint": self.fingerprint(), "history": self.history})
+
+    def train(self, progress: Progress | None = None) -> TrainResult:
+        t0 = time.perf_counter()
+        self.history: list[dict] = []
+        start = self.resume()
+        resumed = start if start > 0 else None
+        cfg = self.cfg
+        self.net.train()
+        for epoch in range(start, cfg.epochs):
+            gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+            rng = np.random.default_rng([cfg.seed, epoch])
+            losses = []
+            for i, (xb, yb) in enumerate(batches(self.data.x_train, self.data.y_train, cfg.batch_size, gen)):
+                step = epoch * self.steps_per_epoch + i
+                _set_lr(self.optimizer, cosine_lr(cfg, step, self.total_steps))
+                losses.append(self.step(xb, yb, self.sample_archs(rng, epoch)))
+                if progress is not None:
+                    progress(step + 1, self.total_steps, {"epoch": epoch + 1, "loss": losses[-1]})
+            self.history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "phase": self.phase(epoch)})
+            if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
+                self.save(epoch + 1)
+        self.net.eval()
+        return TrainResult(cfg.epochs, resumed, time.perf_counter() - t0, self.history)
+
+
+def train_standalone(module: nn.Module, data: TaskData, cfg: TrainingConfig, seed: int | None = None,
+                     epochs: int | None = None) -> nn.Module:
+    """Train a plain module from scratch with the supernet's optimizer and schedule (labels only)."""
+    seed = cfg.seed if seed is None else seed
+    epochs = epochs or cfg.epochs
+    torch.manual_seed(seed)
+    opt = make_optimizer(module.parameters(), cfg)
+    steps = math.ceil(len(data.y_train) / cfg.batch_size)
+    module.train()
+    for epoch in range(epochs):
+        gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        for i, (xb, yb) in enumerate(batches(data.x_train, data.y_train, cfg.batch_size, gen)):
+            _set_lr(opt, cosine_lr(cfg, epoch * steps + i, epochs * steps))
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(module(fast_layout(xb)), yb, label_smoothing=cfg.label_smoothing).backward()
+            opt.step()
+    return module.eval()
