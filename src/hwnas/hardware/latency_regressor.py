@@ -16,11 +16,22 @@ or a free-form ridge on one-hot codes needs thousands. The priors:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import least_squares
+from scipy.optimize import lsq_linear
+
+
+def _single_thread_blas():
+    """These systems are tiny (tens of columns): BLAS threads only contend, badly so on a shared machine."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
 
 #: default shrinkage per feature group (penalty weight on a full-size contribution, relative to mean target)
 DEFAULT_SHRINK = {"op": 0.0, "edge_op": 3.0, "struct": 1.0}
@@ -50,6 +61,8 @@ class AdditiveRegressor:
     shrink: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SHRINK))
     robust_scale: float = 0.05
     nonneg_groups: tuple[str, ...] = ("op",)
+    max_iter: int = 30
+    solver: str = "trf"
 
     def fit(
         self,
@@ -76,42 +89,58 @@ class AdditiveRegressor:
         if not np.all(np.isfinite(y)) or np.any(y <= 0):
             raise ValueError("targets must be finite and positive")
         w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-        sw = np.sqrt(w)
         y_scale = float(np.mean(y))
-        col_scale = np.maximum(np.abs(X).max(axis=0), 1e-12)
+        # a column never seen in training keeps unit scale, so its prior still holds it
+        col_scale = np.maximum(np.abs(X).max(axis=0), 1.0)
         strengths = dict(self.shrink if prior is None else (prior_shrink or {}))
         lam = np.array([strengths.get(g, 0.0) for g in self.groups], dtype=np.float64)
         lam_b = strengths.get("intercept", 0.0) if prior is not None else 0.0
         mean = np.zeros(p) if prior is None else np.asarray(prior.coef, dtype=np.float64)
         mean_b = 0.0 if prior is None else float(prior.intercept)
-        pen = np.sqrt(lam) * col_scale / y_scale
+        # a tiny ridge everywhere keeps a column never seen in training (all zeros) at its prior mean
+        pen = np.sqrt(np.maximum(lam, 1e-8)) * col_scale / y_scale
         pen_b = np.sqrt(lam_b) / y_scale
         penalised = pen > 0
 
-        def residuals(theta: np.ndarray) -> np.ndarray:
-            b, c = theta[0], theta[1:]
-            fit_part = sw * ((b + X @ c) - y) / y
-            parts = [fit_part, (pen * (c - mean))[penalised]]
-            if pen_b > 0:
-                parts.append(np.array([pen_b * (b - mean_b)]))
-            return np.concatenate(parts)
+        # the model is linear: stack the relative-error rows and the prior rows into one design,
+        # then minimise the soft-L1 loss by iteratively reweighted bounded least squares
+        design = np.concatenate([np.ones((n, 1)), X], axis=1) / y[:, None]
+        prior_rows = [np.concatenate([[0.0], np.where(np.arange(p) == j, pen[j], 0.0)])
+                      for j in np.flatnonzero(penalised)]
+        prior_target = [pen[j] * mean[j] for j in np.flatnonzero(penalised)]
+        if pen_b > 0:
+            prior_rows.append(np.concatenate([[pen_b], np.zeros(p)]))
+            prior_target.append(pen_b * mean_b)
+        prior_A = np.array(prior_rows).reshape(-1, p + 1)
+        prior_b = np.array(prior_target)
 
         lower = np.full(p + 1, -np.inf)
         lower[0] = 0.0
         for j, g in enumerate(self.groups):
             if g in self.nonneg_groups:
                 lower[j + 1] = 0.0
-        if prior is None:
-            start = np.zeros(p + 1)
-            start[0] = 0.5 * float(np.min(y))
-            mean_work = X.mean(axis=0)
-            ops = np.array([g in self.nonneg_groups for g in self.groups])
-            if ops.any() and mean_work[ops].sum() > 0:
-                start[1:][ops] = (float(np.mean(y)) - start[0]) / mean_work[ops].sum()
-        else:
-            start = np.concatenate([[max(mean_b, 0.0)], np.maximum(mean, lower[1:])])
-        start = np.maximum(start, lower)
-        result = least_squares(
-            residuals, start, bounds=(lower, np.full(p + 1, np.inf)), loss="soft_l1", f_scale=self.robust_scale
-        )
-        return AdditiveFit(float(result.x[0]), result.x[1:].copy())
+        bounds = (lower, np.full(p + 1, np.inf))
+        with _single_thread_blas():
+            return self._irls(design, prior_A, prior_b, w, bounds)
+
+    def _irls(self, design, prior_A, prior_b, w, bounds) -> AdditiveFit:
+        """Iteratively reweighted bounded least squares for the soft-L1 loss on relative errors."""
+        n = design.shape[0]
+        target = np.ones(n)
+        robust = np.ones(n)
+        theta = None
+        for _ in range(self.max_iter):
+            rw = np.sqrt(w * robust)
+            A = np.concatenate([design * rw[:, None], prior_A], axis=0)
+            b = np.concatenate([target * rw, prior_b])
+            if A.shape[0] > A.shape[1]:  # same minimiser on the (p+1)-row reduced system: fast for many rows
+                q, r = np.linalg.qr(A, mode="reduced")
+                A, b = r, q.T @ b
+            new = lsq_linear(A, b, bounds=bounds, method=self.solver).x
+            done = theta is not None and np.max(np.abs(new - theta)) <= 1e-6 * (1 + np.max(np.abs(new)))
+            theta = new
+            if done:
+                break
+            rel = design @ theta - 1.0  # relative error of each row
+            robust = 1.0 / np.sqrt(1.0 + (rel / self.robust_scale) ** 2)  # soft-L1 (pseudo-Huber) weights
+        return AdditiveFit(float(theta[0]), theta[1:].copy())
