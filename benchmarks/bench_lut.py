@@ -66,7 +66,7 @@ def main() -> int:
     report["retest_reference_timer"] = retest(space, args.retest, args.seed + 2000, timer)
     report["retest_plain_measure"] = retest(space, args.retest, args.seed + 2000, plain)
     report["table_meta"] = table.meta
-    report["calibration"] = list(table.calibration)
+    report["calibration"] = table.calibration
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1))
     v = report["vs_plain"]

@@ -67,14 +67,29 @@ def test_kernel_modules_compute_the_layer_shapes(net, shape):
 
 def test_calibration_recovers_the_whole_network_relation():
     rng = np.random.default_rng(0)
-    raws = [(float(s), int(n)) for s, n in zip(rng.uniform(0.2, 2.0, 12), rng.integers(10, 40, 12))]
-    measured = [0.7 * s - 0.003 * n + 0.05 for s, n in raws]
+    raws, measured = [], []
+    for _ in range(14):
+        cnt = {"conv": int(rng.integers(5, 20)), "dwconv": int(rng.integers(2, 10)), "gap": 1}
+        sums = {"conv": cnt["conv"] * rng.uniform(0.01, 0.03), "dwconv": cnt["dwconv"] * rng.uniform(0.02, 0.05),
+                "gap": rng.uniform(0.005, 0.01)}
+        raws.append((sums, cnt))
+        # a device where isolated 1x1 convs look slower than they run in a network
+        measured.append(0.4 * sums["conv"] + 1.1 * sums["dwconv"] + 0.9 * sums["gap"]
+                        - 0.002 * sum(cnt.values()) + 0.05)
     t = LatencyTable()
     t.fit(raws, measured)
-    assert np.allclose(t.calibration, (0.7, -0.003, 0.05), atol=1e-9)
-    assert t.meta["calibration_mape"] < 1e-9
-    t.fit(raws[:2], [2 * s for s, _ in raws[:2]])  # too few for three terms: scale only
-    assert t.calibration == pytest.approx((2.0, 0.0, 0.0))
+    cal = t.calibration
+    assert cal["scale"]["conv"] == pytest.approx(0.4, abs=1e-6)
+    assert cal["scale"]["dwconv"] == pytest.approx(1.1, abs=1e-6)
+    assert t.meta["calibration_mape"] < 1e-6
+    # held-out networks from the same relation are predicted exactly
+    assert t.apply({"conv": 0.2, "dwconv": 0.1, "gap": 0.007}, {"conv": 9, "dwconv": 4, "gap": 1}) == pytest.approx(
+        0.4 * 0.2 + 1.1 * 0.1 + 0.9 * 0.007 - 0.002 * 14 + 0.05, abs=1e-6)
+    # too few networks for per-kind scales: one common scale; with fewer than 4, scale only
+    t.fit(raws[:5], measured[:5])
+    assert t.calibration["scale"] == {} and t.calibration["per_kernel"] != 0.0
+    t.fit(raws[:2], [2 * sum(s.values()) for s, _ in raws[:2]])
+    assert t.calibration["default_scale"] == pytest.approx(2.0) and t.calibration["intercept"] == 0.0
 
 
 class ToySpace:
@@ -106,11 +121,12 @@ def test_build_save_load_and_cost(tmp_path):
     path = table.save(tmp_path / "lut.json")
     model = LookupTableModel(path=path)
     w = space.workload({"c": 8, "k": 5})
-    s, n = table.raw(w.layers)
+    sums, counts = table.raw(w.layers)
     expected = sum(fake_measure(*kernel_module(g)) for g in group_kernels(w.layers))
-    assert s == pytest.approx(expected) and n == 3
-    a, b, c = table.calibration
-    assert model.cost(w)["latency_ms"] == pytest.approx(a * s + b * n + c)
+    assert sum(sums.values()) == pytest.approx(expected) and counts == {"conv": 1, "gap": 1, "linear": 1}
+    cal = table.calibration
+    manual = sum(cal["scale"].get(op, cal["default_scale"]) * v for op, v in sums.items())
+    assert model.cost(w)["latency_ms"] == pytest.approx(manual + 3 * cal["per_kernel"] + cal["intercept"])
     # a kernel the table never saw: named error, or measured when allowed
     unseen = Workload("u", [Layer("conv", 3, 32, 8, 8, 7, name="big")], (1, 3, 8, 8))
     with pytest.raises(CostModelError, match="no entry for layer big"):
@@ -125,7 +141,8 @@ def test_bad_tables_and_options(tmp_path):
     p.write_text(json.dumps({"format": "hwnas-lut/1", "calibration": [1, 0], "entries": {}}))
     with pytest.raises(DataError, match="calibration"):
         LatencyTable.load(p)
-    p.write_text(json.dumps({"format": "hwnas-lut/1", "calibration": [1, 0, 0], "entries": {"k": -1}}))
+    good_cal = {"scale": {}, "default_scale": 1.0, "per_kernel": 0.0, "intercept": 0.0}
+    p.write_text(json.dumps({"format": "hwnas-lut/1", "calibration": good_cal, "entries": {"k": -1}}))
     with pytest.raises(DataError, match="entries"):
         LatencyTable.load(p)
     with pytest.raises(ConfigError, match="exactly one"):

@@ -89,8 +89,11 @@ def run_build(args) -> int:
                        "reference_ms": getattr(measure, "reference_ms", None),
                        "build_s": time.perf_counter() - t0})
     table.save(args.out)
-    print(f"wrote {args.out}: {len(table.entries)} kernels, calibration a,b,c = "
-          f"{', '.join(f'{v:.4g}' for v in table.calibration)}, built in {table.meta['build_s']:.0f} s")
+    cal = table.calibration
+    scales = ", ".join(f"{op} x{v:.3g}" for op, v in cal["scale"].items()) or "none"
+    print(f"wrote {args.out}: {len(table.entries)} kernels; calibration: per-kind scales {scales}, others "
+          f"x{cal['default_scale']:.3g}, {cal['per_kernel'] * 1e3:+.3g} us/kernel, {cal['intercept'] * 1e3:+.3g} us; "
+          f"built in {table.meta['build_s']:.0f} s")
     return 0
 
 

@@ -187,18 +187,43 @@ class ReferenceTimer:
 
 
 # ----------------------------------------------------------------------------------------- the table
-class LatencyTable:
-    """Kernel key -> measured ms, plus the calibration ``(a, b, c)`` and how the table was made."""
+def _check_calibration(cal, where: str) -> dict:
+    ok = (isinstance(cal, dict) and isinstance(cal.get("scale"), dict)
+          and all(isinstance(v, (int, float)) and math.isfinite(v) for v in cal["scale"].values())
+          and all(isinstance(cal.get(k), (int, float)) and math.isfinite(cal[k])
+                  for k in ("default_scale", "per_kernel", "intercept")))
+    if not ok:
+        raise DataError(f"{where}: 'calibration' must be {{'scale': {{op: number}}, 'default_scale': number, "
+                        "'per_kernel': number, 'intercept': number}")
+    return {"scale": {k: float(v) for k, v in cal["scale"].items()}, "default_scale": float(cal["default_scale"]),
+            "per_kernel": float(cal["per_kernel"]), "intercept": float(cal["intercept"])}
 
-    def __init__(self, entries: dict[str, float] | None = None, calibration: Sequence[float] = (1.0, 0.0, 0.0),
+
+IDENTITY = {"scale": {}, "default_scale": 1.0, "per_kernel": 0.0, "intercept": 0.0}
+
+
+class LatencyTable:
+    """Kernel key -> measured ms, plus the calibration and how the table was made.
+
+    The calibration maps a network's per-kernel sums to its latency:
+    ``sum_op scale[op] * S_op + per_kernel * n_kernels + intercept``, where ``S_op``
+    sums the kernels whose first layer is ``op``. Kernel kinds are scaled apart
+    because isolated kernels misjudge them differently (a tiny 1x1 conv is mostly
+    call overhead when measured alone; a depthwise conv is memory-bound either way).
+    """
+
+    def __init__(self, entries: dict[str, float] | None = None, calibration: dict | None = None,
                  meta: dict | None = None):
         self.entries: dict[str, float] = dict(entries or {})
-        self.calibration = tuple(float(v) for v in calibration)
+        self.calibration = _check_calibration(calibration or IDENTITY, "calibration")
         self.meta = dict(meta or {})
 
-    def raw(self, layers: Sequence[Layer], measure: MeasureFn | None = None, where: str = "") -> tuple[float, int]:
-        """(sum of kernel latencies, number of kernels); unknown kernels measured if ``measure`` is given."""
-        total, kernels = 0.0, group_kernels(layers)
+    def raw(self, layers: Sequence[Layer], measure: MeasureFn | None = None,
+            where: str = "") -> tuple[dict[str, float], dict[str, int]]:
+        """(kernel latency sums, kernel counts) per kernel kind; unknown kernels measured if ``measure``."""
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        kernels = group_kernels(layers)
         for kernel in kernels:
             key = kernel_key(kernel)
             ms = self.entries.get(key)
@@ -211,34 +236,55 @@ class LatencyTable:
                     )
                 module, shape = kernel_module(kernel)
                 ms = self.entries[key] = float(measure(module, shape))
-            total += ms
-        return total, len(kernels)
+            op = kernel[0].op
+            sums[op] = sums.get(op, 0.0) + ms
+            counts[op] = counts.get(op, 0) + 1
+        return sums, counts
+
+    def apply(self, sums: dict[str, float], counts: dict[str, int]) -> float:
+        cal = self.calibration
+        return (sum(cal["scale"].get(op, cal["default_scale"]) * v for op, v in sums.items())
+                + cal["per_kernel"] * sum(counts.values()) + cal["intercept"])
 
     def predict(self, layers: Sequence[Layer], measure: MeasureFn | None = None, where: str = "") -> float:
-        s, n = self.raw(layers, measure, where)
-        a, b, c = self.calibration
-        return a * s + b * n + c
+        return self.apply(*self.raw(layers, measure, where))
 
-    def fit(self, raws: Sequence[tuple[float, int]], measured: Sequence[float]) -> None:
-        """Least-squares calibration on whole-network measurements (scale only with fewer than 4)."""
-        s = np.array([r[0] for r in raws], float)
-        n = np.array([r[1] for r in raws], float)
+    def fit(self, raws: Sequence[tuple[dict[str, float], dict[str, int]]], measured: Sequence[float]) -> None:
+        """Least-squares calibration on whole-network measurements.
+
+        First one scale for all kernels (``a * sum + b * n + c``; scale only with fewer than
+        4 networks); it stays the scale of kernel kinds the calibration networks lack. With at
+        least (kinds + 5) networks, each kernel kind then gets its own scale (minimum-norm least
+        squares, so kinds present in fixed number do not make the fit singular).
+        """
         y = np.asarray(measured, float)
+        if len(y) == 0:
+            return
+        ops = sorted({op for sums, _ in raws for op in sums})
+        S = np.array([[sums.get(op, 0.0) for op in ops] for sums, _ in raws], float)
+        C = np.array([[cnt.get(op, 0) for op in ops] for _, cnt in raws], float)
+        n = C.sum(1)
+        total = S.sum(1)
+        cal = {"scale": {}, "default_scale": 1.0, "per_kernel": 0.0, "intercept": 0.0}
         if len(y) >= 4 and np.ptp(n) > 0:
-            X = np.stack([s, n, np.ones_like(s)], 1)
+            (a, b, c), *_ = np.linalg.lstsq(np.stack([total, n, np.ones_like(total)], 1), y, rcond=None)
+            cal.update(default_scale=float(a), per_kernel=float(b), intercept=float(c))
+        else:
+            cal["default_scale"] = float((total @ y) / (total @ total))
+        if len(y) >= len(ops) + 2 + 3:
+            X = np.column_stack([S, n, np.ones_like(n)])
             coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-            self.calibration = tuple(float(v) for v in coef)
-        elif len(y) >= 1:
-            self.calibration = (float((s @ y) / (s @ s)), 0.0, 0.0)
-        pred = np.array([self.calibration[0] * a + self.calibration[1] * b + self.calibration[2]
-                         for a, b in zip(s, n)])
+            cal["scale"] = {op: float(v) for op, v in zip(ops, coef[:-2])}
+            cal["per_kernel"], cal["intercept"] = float(coef[-2]), float(coef[-1])
+        self.calibration = _check_calibration(cal, "calibration")
+        pred = np.array([self.apply(sums, cnt) for sums, cnt in raws])
         self.meta["calibration_samples"] = len(y)
-        self.meta["calibration_mape"] = float(np.mean(np.abs(pred - y) / y)) if len(y) else None
+        self.meta["calibration_mape"] = float(np.mean(np.abs(pred - y) / y))
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"format": FORMAT, "calibration": list(self.calibration), "meta": self.meta,
+        path.write_text(json.dumps({"format": FORMAT, "calibration": self.calibration, "meta": self.meta,
                                     "entries": self.entries}, indent=1))
         return path
 
@@ -253,9 +299,7 @@ class LatencyTable:
             raise DataError(f"{path}: not JSON: {e}") from None
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise DataError(f"{path}: not a hwnas latency table (expected format {FORMAT!r})")
-        cal = d.get("calibration")
-        if not (isinstance(cal, list) and len(cal) == 3 and all(isinstance(v, (int, float)) for v in cal)):
-            raise DataError(f"{path}: 'calibration' must be a list of three numbers [a, b, c]")
+        cal = _check_calibration(d.get("calibration"), str(path))
         entries = d.get("entries")
         if not isinstance(entries, dict) or not all(isinstance(v, (int, float)) and v >= 0 and math.isfinite(v)
                                                     for v in entries.values()):
@@ -323,5 +367,5 @@ class LookupTableModel(CostModel):
         return {"latency_ms": self.table.predict(workload.layers, self._measure, where)}
 
     def describe(self) -> dict:
-        return {"cost_model": self.name, "path": self.path, "calibration": list(self.table.calibration),
+        return {"cost_model": self.name, "path": self.path, "calibration": self.table.calibration,
                 "kernels": len(self.table.entries)}
