@@ -167,12 +167,14 @@ def test_lut_cli_build_and_eval(tmp_path):
 
     register_space("toy_lut_test", ToySpace)
     out, rep = tmp_path / "lut.json", tmp_path / "eval.json"
-    assert main(["lut", "build", "--space", "toy_lut_test", "--out", str(out), "--coverage", "4", "--samples", "2",
-                 "--timer", "plain"]) == 0
+    assert main(["lut", "build", "--space", "toy_lut_test", "--out", str(out), "--coverage", "3", "--samples", "2",
+                 "--repeats", "5"]) == 0
     d = json.loads(out.read_text())
-    assert d["format"] == "hwnas-lut/1" and d["meta"]["timer"] == "plain" and len(d["entries"]) >= 3
-    assert main(["lut", "eval", "--lut", str(out), "--space", "toy_lut_test", "--n", "3", "--json", str(rep)]) == 0
+    assert d["format"] == "hwnas-lut/1" and d["meta"]["timer"] == "reference" and len(d["entries"]) >= 3
+    assert d["meta"]["reference_ms"] > 0
+    assert main(["lut", "eval", "--lut", str(out), "--space", "toy_lut_test", "--n", "2", "--repeats", "5",
+                 "--json", str(rep)]) == 0
     r = json.loads(rep.read_text())
-    assert r["n"] == 3 and len(r["rows"]) == 3 and all(x["measured_ms"] > 0 for x in r["rows"])
+    assert r["n"] == 2 and len(r["rows"]) == 2 and all(x["measured_ms"] > 0 for x in r["rows"])
     assert 0.0 <= r["within_10pct"] <= 1.0
     assert main(["lut", "build", "--space", "toy_lut_test", "--out", str(out), "--space-options", "[1]"]) == 2

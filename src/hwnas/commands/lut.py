@@ -39,11 +39,12 @@ def _measure(timer: str, args, reference_ms: float | None = None):
     """The table's timer: ``reference`` (drift-compensated ONNX Runtime) or ``plain`` (hwnas measure)."""
     from hwnas.hardware.lut import ReferenceTimer, default_measure
 
+    reps = {} if args.repeats is None else {"repeats": args.repeats}
     if timer == "reference":
         if args.runtime != "onnxruntime":
             raise ConfigError("--timer reference times ONNX Runtime; use --timer plain for other runtimes")
-        return ReferenceTimer(threads=args.threads, reference_ms=reference_ms)
-    return default_measure(runtime=args.runtime, threads=args.threads)
+        return ReferenceTimer(threads=args.threads, reference_ms=reference_ms, **reps)
+    return default_measure(runtime=args.runtime, threads=args.threads, **reps)
 
 
 def add_parser(subparsers) -> None:
@@ -56,6 +57,7 @@ def add_parser(subparsers) -> None:
         q.add_argument("--space-options", help="JSON object of space constructor options")
         q.add_argument("--runtime", default="onnxruntime", help="runtime to measure on (default onnxruntime)")
         q.add_argument("--threads", type=int, default=1)
+        q.add_argument("--repeats", type=int, help="timed runs per measurement (default: the timer's own)")
         if name == "build":
             q.add_argument("--out", required=True, help="JSON file to write the table to")
             q.add_argument("--samples", type=int, default=12, help="whole networks measured for calibration")
