@@ -9,10 +9,10 @@ describe the train-once pipeline instead (see ``hwnas.supernet.config``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hwnas.errors import ConfigError
 from hwnas.objectives import Constraint, Objective
@@ -28,6 +28,22 @@ def format_validation_error(err: ValidationError, source: str) -> str:
         lines.append(f"{loc}: {msg}" + (f" (got {e['input']!r})" if e["type"] != "missing" and "input" in e
                                         and not isinstance(e["input"], dict) else ""))
     return f"{source}: invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _objective(text: str) -> str:
+    Objective.parse(text)
+    return text
+
+
+def _constraint(text: str) -> str:
+    Constraint.parse(text)
+    return text
+
+
+#: ``"metric:max"`` / ``"metric:min"``, checked when a config is read
+ObjectiveText = Annotated[str, AfterValidator(_objective)]
+#: ``"metric <= bound"``, checked when a config is read
+ConstraintText = Annotated[str, AfterValidator(_constraint)]
 
 
 class _Strict(BaseModel):
@@ -67,8 +83,8 @@ class StudyConfig(_Strict):
 class SearchConfig(_Strict):
     space: SpaceConfig = Field(default_factory=SpaceConfig)
     evaluator: TableEvaluatorConfig
-    objectives: list[str] = Field(min_length=1)
-    constraints: list[str] = Field(default_factory=list)
+    objectives: list[ObjectiveText] = Field(min_length=1)
+    constraints: list[ConstraintText] = Field(default_factory=list)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     study: StudyConfig = Field(default_factory=StudyConfig)
@@ -77,20 +93,6 @@ class SearchConfig(_Strict):
     @classmethod
     def _space_shorthand(cls, v):
         return {"name": v} if isinstance(v, str) else v
-
-    @field_validator("objectives")
-    @classmethod
-    def _objectives(cls, v):
-        for text in v:
-            Objective.parse(text)
-        return v
-
-    @field_validator("constraints")
-    @classmethod
-    def _constraints(cls, v):
-        for text in v:
-            Constraint.parse(text)
-        return v
 
     def parsed_objectives(self) -> list[Objective]:
         return [Objective.parse(t) for t in self.objectives]
