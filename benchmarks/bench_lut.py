@@ -9,7 +9,7 @@ measure). The test-retest noise of each ground truth (the same networks measured
 twice) is reported too: no predictor can beat the noise of what it is checked
 against.
 
-    python benchmarks/bench_lut.py --space mobilenet --coverage 100 --samples 20 --n 50
+    python benchmarks/bench_lut.py --space mobilenet --coverage 100 --samples 30 --n 50 --seed 1
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--space", default="mobilenet")
     ap.add_argument("--coverage", type=int, default=100)
-    ap.add_argument("--samples", type=int, default=20)
+    ap.add_argument("--samples", type=int, default=30)
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--retest", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)

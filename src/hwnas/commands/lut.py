@@ -1,6 +1,6 @@
 """``hwnas lut``: build a latency lookup table for a space on this machine, and check it.
 
-    hwnas lut build --space mobilenet --out lut.json [--samples 12] [--coverage 100]
+    hwnas lut build --space mobilenet --out lut.json [--samples 30] [--coverage 100]
     hwnas lut eval  --lut lut.json --space mobilenet [--n 50] [--json report.json]
 
 ``build`` measures every distinct kernel met in ``--coverage`` sampled
@@ -60,7 +60,7 @@ def add_parser(subparsers) -> None:
         q.add_argument("--repeats", type=int, help="timed runs per measurement (default: the timer's own)")
         if name == "build":
             q.add_argument("--out", required=True, help="JSON file to write the table to")
-            q.add_argument("--samples", type=int, default=12, help="whole networks measured for calibration")
+            q.add_argument("--samples", type=int, default=30, help="whole networks measured for calibration")
             q.add_argument("--coverage", type=int, default=100, help="architectures whose kernels are measured")
             q.add_argument("--seed", type=int, default=0)
             q.add_argument("--timer", choices=["reference", "plain"], default="reference",

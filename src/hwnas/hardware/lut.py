@@ -307,7 +307,7 @@ class LatencyTable:
         return cls(entries, cal, d.get("meta"))
 
 
-def build_table(space, coverage: int = 300, samples: int = 12, seed: int = 0,
+def build_table(space, coverage: int = 100, samples: int = 30, seed: int = 0,
                 measure: MeasureFn | None = None, log: Callable[[str], None] | None = None) -> LatencyTable:
     """Measure every kernel met in ``coverage`` sampled architectures (plus the largest and smallest),
     then calibrate on ``samples`` whole networks measured end to end."""
