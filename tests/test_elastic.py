@@ -8,6 +8,8 @@ from hwnas.supernet.calibrate import recalibrate_bn
 from hwnas.supernet.elastic import ElasticBatchNorm, ElasticConv, ElasticLinear
 from hwnas.supernet.trace import trace_layers
 
+torch.set_num_threads(1)  # tiny models: one thread is fastest and kind to a shared machine
+
 
 def test_conv_kernel_and_channel_slicing_match_plain_conv():
     torch.manual_seed(0)

@@ -11,6 +11,8 @@ from hwnas.spaces.nb201 import NB201Space
 from hwnas.spaces.nb201_net import NB201NetSpace
 from hwnas.spaces.signal1d import Signal1DSpace
 
+torch.set_num_threads(1)  # tiny models: one thread is fastest and kind to a shared machine
+
 SPACES = [
     (MobileNetSpace(stem=4, stages=((4, 1, 2), (6, 2, 2)), head=8), (3, 1, 8, 8)),
     (NB201NetSpace(channels=4), (3, 1, 8, 8)),

@@ -43,16 +43,20 @@ def build_space(cfg: PipelineConfig, data) -> TrainableSpace:
     from hwnas.spaces import available_spaces, get_space
 
     _import_spaces()
+    try:
+        probe = get_space(cfg.supernet.space)
+    except ConfigError as e:
+        raise ConfigError(f"supernet.space: {e}") from None
+    if not isinstance(probe, TrainableSpace):
+        trainable = [n for n in available_spaces() if isinstance(get_space(n), TrainableSpace)]
+        raise ConfigError(f"supernet.space: {cfg.supernet.space!r} is not trainable; allowed {trainable}")
     options = {"input_shape": list(data.input_shape), "num_classes": data.num_classes, **cfg.supernet.space_options}
     try:
         space = get_space(cfg.supernet.space, **options)
     except TypeError as e:
         raise ConfigError(f"supernet.space_options: {e}") from None
     except ConfigError as e:
-        raise ConfigError(f"supernet.space: {e}") from None
-    if not isinstance(space, TrainableSpace):
-        trainable = [n for n in available_spaces() if isinstance(get_space(n), TrainableSpace)]
-        raise ConfigError(f"supernet.space: {cfg.supernet.space!r} is not trainable; allowed {trainable}")
+        raise ConfigError(f"supernet.space_options: {e}") from None
     if tuple(space.input_shape) != tuple(data.input_shape):
         raise ConfigError(f"supernet.space_options.input_shape: {list(space.input_shape)} differs from the data's "
                           f"{list(data.input_shape)}")

@@ -1,0 +1,106 @@
+"""The end-to-end train-once search on a tiny config, its config errors, and resume after kill -9."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hwnas.compress.onnx_export import onnx_accuracy
+from hwnas.data import get_dataset
+from hwnas.errors import ConfigError
+from hwnas.supernet.checkpoint import read_metadata
+from hwnas.supernet.config import load_pipeline_config
+from hwnas.supernet.pipeline import FRONT_COLUMNS, run_search
+
+TINY = {
+    "data": {"name": "digits"},
+    "supernet": {"space": "mobilenet",
+                 "space_options": {"stem": 4, "stages": [[4, 2, 2], [6, 1, 2]], "head": 8, "widths": [0.5, 1.0]},
+                 "training": {"epochs": 2, "batch_size": 128, "lr": 0.01, "sandwich_random": 1}},
+    "evaluation": {"calib_samples": 256},
+    "latency": {"repeats": 3, "warmup": 1, "cache": "lat.json"},
+    "search": {"budget": 6, "strategy": "random"},
+    "threads": 1,
+}
+
+
+def _write(tmp_path: Path, cfg: dict, name: str = "c.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(cfg))
+    return p
+
+
+def test_end_to_end_front_models_and_plot(tmp_path):
+    out = tmp_path / "out"
+    assert run_search(_write(tmp_path, TINY), out) == 0
+    with open(out / "front.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and list(rows[0])[: len(FRONT_COLUMNS)] == FRONT_COLUMNS
+    x, y = get_dataset("digits").split("test")
+    for r in rows:
+        model = out / r["model"]
+        assert model.exists() and model.suffix == ".onnx"
+        assert abs(onnx_accuracy(model, x, y) - float(r["accuracy"])) <= 0.5
+        assert float(r["latency_ms"]) > 0 and int(r["macs"]) > 0 and int(r["params"]) > 0
+    lat = [float(r["latency_ms"]) for r in rows]
+    assert lat == sorted(lat)
+    assert (out / "front.png").stat().st_size > 1000
+    assert (tmp_path / "lat.json").exists()
+    # second run: reuses the checkpoint and the stored study, measures nothing new
+    before = (tmp_path / "lat.json").read_text()
+    assert run_search(_write(tmp_path, TINY), out) == 0
+    assert (tmp_path / "lat.json").read_text() == before
+
+
+@pytest.mark.parametrize("patch,message", [
+    ({"supernet": {"space": "nb201"}}, "not trainable"),
+    ({"supernet": {"space": "resnet"}}, "unknown space 'resnet'"),
+    ({"data": {"name": "cifar"}}, "data.name"),
+    ({"latency": {"runtime": "tflite"}}, "'onnxruntime' or 'torch'"),
+    ({"supernet": {"training": {"epochs": 0}}}, "supernet.training.epochs"),
+    ({"search": {"objectives": ["accuracy:up"]}}, "direction 'up' not allowed"),
+    ({"search": {"budgett": 3}}, "allowed fields"),
+])
+def test_config_errors_name_field_and_allowed_values(tmp_path, patch, message):
+    cfg = {k: dict(v) if isinstance(v, dict) else v for k, v in TINY.items()}
+    for k, v in patch.items():
+        cfg[k] = {**cfg.get(k, {}), **v}
+    with pytest.raises(ConfigError, match=message):
+        path = _write(tmp_path, cfg)
+        load_pipeline_config(path)
+        run_search(path, tmp_path / "o")
+
+
+def test_kill_during_training_then_resume(tmp_path):
+    cfg = {**TINY, "supernet": {**TINY["supernet"], "training": {**TINY["supernet"]["training"], "epochs": 6,
+                                                                 "batch_size": 256}},
+           "search": {"budget": 3, "strategy": "random"}}
+    path = _write(tmp_path, cfg)
+    out = tmp_path / "out"
+    ck = out / "supernet.safetensors"
+    cmd = [sys.executable, "-m", "hwnas.supernet.pipeline", "--config", str(path), "--out", str(out)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.time() + 120
+        while not ck.exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert ck.exists(), "no checkpoint was written"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    epoch = read_metadata(ck)["meta"]["epoch"]
+    assert 1 <= epoch < 6, "training finished before it could be interrupted"
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**env, "COLUMNS": "200"}, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resuming training from" in done.stdout
+    resumed_at = int(done.stdout.split("at epoch ")[1].split("/")[0])
+    assert resumed_at >= epoch
+    assert read_metadata(ck)["meta"]["epoch"] == 6
+    assert (out / "front.csv").exists()
