@@ -18,7 +18,7 @@ from hwnas.study import Study
 ALL = ["random", "evolution", "nsga2", "linas"]
 
 
-def make_space(dims: int = 6, choices: int = 5) -> ChoiceSpace:
+def make_space(dims: int = 5, choices: int = 4) -> ChoiceSpace:
     return ChoiceSpace([Dimension(f"d{i}", tuple(range(choices))) for i in range(dims)])
 
 
@@ -108,7 +108,7 @@ def test_register_custom_strategy():
 # ---------------------------------------------------------------------------- contract
 @pytest.mark.parametrize("name", ALL)
 def test_never_proposes_seen_and_respects_budget(name):
-    space = make_space(5, 4)  # 1,024 members: repeats would be likely if a strategy did not avoid them
+    space = make_space()  # 1,024 members: repeats would be likely if a strategy did not avoid them
     ev = Synthetic(space)
     study = run(name, space, ev, budget=60, seed=1)
     keys = [t.key for t in study.trials]
@@ -168,7 +168,7 @@ def test_constraints_steer_linas_to_feasible_architectures():
     for name in ("random", "linas"):
         fr = []
         for seed in range(2):
-            study = run(name, space, ev, budget=60, seed=seed, constraints=con)
+            study = run(name, space, ev, budget=50, seed=seed, constraints=con)
             fr.append(np.mean([t.feasible(con) for t in study.trials[20:]]))
             assert all(t.feasible(con) for t in study.pareto_front())
         feasible[name] = np.mean(fr)
@@ -177,7 +177,7 @@ def test_constraints_steer_linas_to_feasible_architectures():
 
 # ---------------------------------------------------------------------------- quality
 def test_default_beats_random_on_a_synthetic_problem():
-    space = make_space()
+    space = make_space(6, 5)
     ev = Synthetic(space, seed=2)
     scores = {name: [hv_ratio(ev, run(name, space, ev, budget=80, seed=s).trials) for s in range(3)]
               for name in (DEFAULT_STRATEGY, "random")}

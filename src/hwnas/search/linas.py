@@ -28,10 +28,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from hwnas.errors import ConfigError
 from hwnas.objectives import Constraint, Objective
 from hwnas.predictors.ensemble import SURROGATES, Surrogate, make_surrogate
+from hwnas.predictors.warp import RankWarp
 from hwnas.search.base import Strategy, Trial
 from hwnas.search.improvement import hv_improvement
 from hwnas.search.pareto import nondominated_mask
@@ -52,21 +54,21 @@ class LinasStrategy(Strategy):
     """Surrogate ensembles + vectorised candidate scoring + batch expected-hypervolume-gain selection."""
 
     name = "linas"
-    preferred_batch = 10
+    preferred_batch = 5
 
     def __init__(
         self,
-        n_init: int = 20,
+        n_init: int = 12,
         surrogate: str = "ridge",
         n_members: int = 16,
         ref_quantile: float = 0.5,
-        log_costs: bool = True,
+        warp: str = "rank",
         pool_limit: int = 100_000,
         inner_population: int = 200,
         inner_generations: int = 25,
         max_candidates_nd: int = 300,
-        acquisition: str = "ehvi",
-        noise: float = 1.0,
+        noise: float = 0.5,
+        batch: int = 5,
     ):
         if n_init < 2:
             raise ConfigError(f"linas: n_init must be >= 2, got {n_init}")
@@ -80,18 +82,22 @@ class LinasStrategy(Strategy):
         self.surrogate = surrogate
         self.n_members = int(n_members)
         self.ref_quantile = float(ref_quantile)
-        self.log_costs = bool(log_costs)
+        if warp not in ("rank", "log", "none"):
+            raise ConfigError(f"linas: warp {warp!r} not allowed; choose 'rank', 'log' or 'none'")
+        self.warp = warp
         self.pool_limit = int(pool_limit)
         self.inner_population = int(inner_population)
         self.inner_generations = int(inner_generations)
         self.max_candidates_nd = int(max_candidates_nd)
-        self.acquisition = acquisition
         self.noise = float(noise)
+        if batch < 1:
+            raise ConfigError(f"linas: batch must be >= 1, got {batch}")
+        self.preferred_batch = int(batch)
 
     def options(self) -> dict:
         return {
             "n_init": self.n_init, "surrogate": self.surrogate, "n_members": self.n_members,
-            "ref_quantile": self.ref_quantile, "log_costs": self.log_costs, "pool_limit": self.pool_limit,
+            "ref_quantile": self.ref_quantile, "warp": self.warp, "pool_limit": self.pool_limit,
             "inner_population": self.inner_population, "inner_generations": self.inner_generations,
         }
 
@@ -128,35 +134,48 @@ class LinasStrategy(Strategy):
         """Completed trials with a finite value for every modelled metric."""
         return [t for t in self.completed() if all(np.isfinite(t.metrics.get(m, np.nan)) for m in self._metrics)]
 
-    def _uses_log(self, metric: str, y: np.ndarray) -> bool:
-        if not self.log_costs or (y <= 0).any():
-            return False
+    def _warp(self, metric: str, y: np.ndarray):
+        """The target transform of one metric: a fitted RankWarp, "log" for positive costs, or None."""
+        if self.warp == "rank":
+            return RankWarp().fit(y)
         directions = {o.direction for o in self.objectives if o.metric == metric}
-        return "max" not in directions  # costs (minimised, or only constrained) are multiplicative
+        if self.warp == "log" and (y > 0).all() and "max" not in directions:
+            return "log"  # costs (minimised, or only constrained) are multiplicative
+        return None
 
     def _fit(self, trials: list[Trial]) -> None:
         X = self.space.features(self.space.genes_matrix([t.arch for t in trials]))
-        self._models: dict[str, tuple[Surrogate, bool]] = {}
+        self._models: dict[str, tuple[Surrogate, object]] = {}
         for j, m in enumerate(self._metrics):
             y = np.array([t.metrics[m] for t in trials], dtype=float)
-            log = self._uses_log(m, y)
+            warp = self._warp(m, y)
+            target = np.log(y) if warp == "log" else (warp.transform(y) if warp is not None else y)
             model = make_surrogate(self.surrogate, self.n_members, seed=self.seed * 1009 + j)
-            model.fit(X, np.log(y) if log else y)
-            self._models[m] = (model, log)
+            model.fit(X, target)
+            self._models[m] = (model, warp)
 
-    def _predict(self, X: np.ndarray, noisy: bool = False) -> dict[str, np.ndarray]:
+    def _latent(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Member predictions (K, n) of every modelled metric, in the surrogate's (warped) target space."""
+        return {m: model.predict_members(X) for m, (model, _) in self._models.items()}
+
+    def _units(self, metric: str, Z: np.ndarray) -> np.ndarray:
+        """Warped predictions back in the metric's own units (a monotone increasing map)."""
+        warp = self._models[metric][1]
+        return np.exp(Z) if warp == "log" else (warp.inverse(Z) if warp is not None else Z)
+
+    def _predict(self, X: np.ndarray, noisy: bool = False, latent: dict | None = None) -> dict[str, np.ndarray]:
         """Member predictions (K, n) of every modelled metric, in the metric's own units.
 
         ``noisy`` adds to each member's prediction a draw of the residual noise the
         ensemble cannot explain (measured out of bag), so that the members sample
         what a *measurement* could show, not only where the mean may lie.
         """
+        latent = self._latent(X) if latent is None else latent
         out = {}
-        for m, (model, log) in self._models.items():
-            P = model.predict_members(X)
+        for m, Z in latent.items():
             if noisy and self.noise > 0:
-                P = P + self.rng.normal(0.0, self.noise * model.residual_std_, P.shape)
-            out[m] = np.exp(P) if log else P
+                Z = Z + self.rng.normal(0.0, self.noise * self._models[m][0].residual_std_, Z.shape)
+            out[m] = self._units(m, Z)
         return out
 
     def _objective_members(self, pred: dict[str, np.ndarray]) -> np.ndarray:
@@ -180,7 +199,11 @@ class LinasStrategy(Strategy):
 
     # ------------------------------------------------------------------ ask
     def ask(self, n: int) -> list[Arch]:
-        n = max(int(n), 1)
+        # small dense algebra: BLAS threads only add contention (and jitter on a shared machine)
+        with threadpool_limits(limits=1):
+            return self._ask(max(int(n), 1))
+
+    def _ask(self, n: int) -> list[Arch]:
         trials = self._usable()
         taken: set[str] = set()
         if len(trials) < self.n_init or len(trials) < 2:
@@ -233,48 +256,51 @@ class LinasStrategy(Strategy):
         return fresh_genes(self, np.vstack([pop] + produced[::-1]), taken)
 
     def _select(self, trials: list[Trial], X: np.ndarray, n: int) -> list[int]:
-        pred = self._predict(X, noisy=True)
-        Y = self._objective_members(pred)  # (K, m, d)
-        feas = self._feasible_members(pred)  # (K, m)
-        mean = Y.mean(axis=0)
-        if self.acquisition == "mean":
-            Y = mean[None]
-            feas = feas.mean(axis=0, keepdims=True) >= 0.5
-        elif self.acquisition == "thompson":
-            k = self.rng.integers(0, len(Y))
-            Y, feas = Y[k:k+1], feas[k:k+1]
-        ref = np.quantile(mean, self.ref_quantile, axis=0)
+        latent = self._latent(X)
+        mean_pred = {m: self._units(m, Z.mean(axis=0, keepdims=True)) for m, Z in latent.items()}
+        mean = self._objective_members(mean_pred)[0]  # (m, d) predicted objective values
+        mean_violation = self._violation_of_mean(mean_pred)
+        d = mean.shape[1]
+        ok = mean_violation <= 0  # the region of interest is the predicted-feasible part of the space
+        region = mean[ok] if ok.sum() >= 10 else mean
+        ref = np.quantile(region, self.ref_quantile, axis=0)
+        ref = np.maximum(ref, region.min(axis=0) + 1e-9)  # keep the best predictions strictly inside
         F_obs = self.objective_matrix(trials)
-        ok = self.violation(trials) <= 0
-        front = F_obs[ok]
-        front = front[nondominated_mask(front)] if len(front) else front.reshape(0, Y.shape[-1])
-        # spread ties: a tiny positive margin keeps the reference strictly above the best predictions
-        ref = np.maximum(ref, mean.min(axis=0) + 1e-9)
+        front = F_obs[self.violation(trials) <= 0]
+        front = front[nondominated_mask(front)] if len(front) else front.reshape(0, d)
 
-        cand = np.arange(Y.shape[1])
-        if Y.shape[-1] > 2 and len(cand) > self.max_candidates_nd:
-            optimistic = Y.min(axis=0)
-            cand = best_order(optimistic, self._violation_of_mean(pred))[: self.max_candidates_nd]
+        # Screen: a candidate whose optimistic corner (best member, 3 noise deviations better)
+        # improves nothing cannot improve under any sampled member either.
+        corner = []
+        for o in self.objectives:
+            Z = latent[o.metric]
+            spread = 3.0 * self.noise * self._models[o.metric][0].residual_std_
+            best = Z.min(axis=0) - spread if o.sign > 0 else Z.max(axis=0) + spread
+            corner.append(o.sign * self._units(o.metric, best))
+        cand = np.flatnonzero(hv_improvement(np.stack(corner, axis=1), front, ref) > 0)
+        if d > 2 and len(cand) > self.max_candidates_nd:
+            cand = cand[best_order(mean[cand], mean_violation[cand])[: self.max_candidates_nd]]
+
+        pred = self._predict(X[cand], noisy=True, latent={m: Z[:, cand] for m, Z in latent.items()})
+        Y = self._objective_members(pred)  # (K, c, d) sampled measurements of the screened candidates
+        feas = self._feasible_members(pred)  # (K, c)
+        live = np.arange(len(cand))  # positions in cand still able to improve
         picks: list[int] = []
-        fallback = None
-        # a member's improvement is at most that of the optimistic corner (best value over members)
-        corner = np.where(feas.any(axis=0)[:, None], Y.min(axis=0), np.inf)
-        cand = cand[hv_improvement(corner[cand], front, ref) > 0]
-        for _ in range(min(n, Y.shape[1])):
-            gain = hv_improvement(Y[:, cand], front, ref) * feas[:, cand]
-            score = gain.mean(axis=0)
-            if len(cand) and score.max() > 0:
+        fallback: list[int] | None = None
+        for _ in range(min(n, len(mean))):
+            score = (hv_improvement(Y[:, live], front, ref) * feas[:, live]).mean(axis=0) if len(live) else live
+            if len(live) and score.max() > 0:
                 best = int(np.argmax(score))
-                i = int(cand[best])
-                positive = score > 0
-                positive[best] = False
-                cand = cand[positive]  # improvement only shrinks as the front grows
-                if feas[:, i].mean() >= 0.5:
-                    front = np.vstack([front, mean[i]])
+                j = int(live[best])
+                keep = score > 0
+                keep[best] = False
+                live = live[keep]  # improvement only shrinks as the front grows
+                i = int(cand[j])
+                if feas[:, j].mean() >= 0.5:
+                    front = np.vstack([front, mean[i]])  # believe the pick lands at its predicted mean
             else:
-                if fallback is None:
-                    fallback = [int(j) for j in best_order(mean, self._violation_of_mean(pred))]
-                    fallback.reverse()
+                if fallback is None:  # nothing is expected to improve: take the best predicted rest
+                    fallback = [int(k) for k in best_order(mean, mean_violation)][::-1]
                 i = fallback.pop()
                 while i in picks and fallback:
                     i = fallback.pop()
