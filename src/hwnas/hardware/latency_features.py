@@ -73,8 +73,18 @@ def nb201_cost_features(space, genes: np.ndarray) -> FeatureBlock:
     targets = np.array([k for k, _ in EDGES])
     computed = np.stack([executed[:, targets == node].any(axis=1) for node in (1, 2, 3)], axis=1)
     disconnected = (live != 0).sum(axis=1) == 0
+    # nodes whose value is identically zero (no non-`none` path from the input) but which are still
+    # computed, and the executed operations that read such a node: runtimes still run them
+    reach = np.ones((len(canon), 4), dtype=bool)
+    for node in (1, 2, 3):
+        into = [i for i, (k, _) in enumerate(EDGES) if k == node]
+        reach[:, node] = np.any([executed[:, i] & reach[:, EDGES[i][1]] for i in into], axis=0)
+    zero_node = computed[:, :2] & ~reach[:, 1:3]
+    sources = np.array([j for _, j in EDGES])
+    on_zero = (executed & ~reach[:, sources]).sum(axis=1)
     struct = np.concatenate(
-        [computed.astype(np.float64), disconnected[:, None].astype(np.float64), counts * disconnected[:, None]],
+        [computed.astype(np.float64), disconnected[:, None].astype(np.float64), counts * disconnected[:, None],
+         zero_node.astype(np.float64), on_zero[:, None].astype(np.float64)],
         axis=1,
     )
     names = (
@@ -83,6 +93,7 @@ def nb201_cost_features(space, genes: np.ndarray) -> FeatureBlock:
         + [f"node{n}_computed" for n in (1, 2, 3)]
         + ["disconnected"]
         + [f"disconnected*n_{op}" for op in OPS[1:]]
+        + ["node1_zero", "node2_zero", "ops_on_zero_input"]
     )
     groups = ["op"] * counts.shape[1] + ["edge_op"] * (len(EDGES) * (n_ops - 1)) + ["struct"] * struct.shape[1]
     matrix = np.concatenate([counts, edge_op.reshape(len(canon), -1), struct], axis=1)
