@@ -70,7 +70,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_table.md")
     p.add_argument("--json", type=Path, default=None, help="raw results (default: OUT with .json)")
+    p.add_argument("--merge", type=Path, nargs="+", default=None,
+                   help="only render OUT from earlier raw JSON files (e.g. runs split by strategy)")
     args = p.parse_args(argv)
+    if args.merge:
+        results: dict = {}
+        for f in args.merge:
+            for pair, by in json.loads(f.read_text()).items():
+                results.setdefault(pair, {}).update(by)
+        order = {s: i for i, s in enumerate(STRATEGIES)}
+        results = {pair: dict(sorted(by.items(), key=lambda kv: order.get(kv[0], 99))) for pair, by in results.items()}
+        command = "python benchmarks/bench_table.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        md = render(results, args, command, 0.0)
+        args.out.write_text(md)
+        print(md)
+        return 0
 
     path = shared_dir() / "benchdata" / "nb201_hw.csv"
     if not path.exists():

@@ -69,3 +69,19 @@ def test_bad_input_is_refused():
         BootstrapRidge().fit(X, y[:-1])
     with pytest.raises(ConfigError):
         MixedEnsemble([])
+
+
+def test_rank_warp_is_monotone_invertible_and_extrapolates():
+    from hwnas.predictors.warp import RankWarp
+
+    rng = np.random.default_rng(0)
+    y = np.r_[rng.normal(90, 2, 60), 10.0, 11.0, 90.0, 90.0]  # heavy left tail and ties
+    w = RankWarp().fit(y)
+    z = w.transform(y)
+    np.testing.assert_allclose(w.inverse(z), y, atol=1e-9)
+    grid = np.linspace(-4, 4, 101)
+    assert (np.diff(w.inverse(grid)) >= 0).all()
+    assert w.inverse(np.array([z.max() + 1.0]))[0] > y.max()  # a predicted improvement survives the warp
+    assert abs(z).max() < 3  # the 10% outliers no longer dominate the scale
+    with pytest.raises(ValueError):
+        RankWarp().fit(np.array([1.0]))

@@ -1,26 +1,31 @@
 """Predictor-guided multi-objective search (the default strategy), after DyNAS-T's LINAS.
 
-The loop, per batch:
+The loop, per batch (5 architectures by default):
 
 1. Fit one light ensemble surrogate per objective (and per constrained metric)
-   on every completed trial (``space.features`` as inputs; positive costs
-   modelled in log space, since latency and energy are multiplicative).
+   on every completed trial, with ``space.features`` as inputs. Targets are
+   rank-warped (Gaussian copula, :mod:`hwnas.predictors.warp`), so a few broken
+   cells at 10% accuracy or huge cells at 4x the median latency do not drag
+   the fit; the ensemble (bootstrap ridge by default) gives the spread of the
+   mean, and its out-of-bag residuals the measurement noise it cannot explain.
 2. Build the candidate set: the whole space when it is small enough to
    enumerate (NB201: 15,625 cells, 12,205 distinct), otherwise the population
    of an inner NSGA-II run on the surrogates' predictions. Either way every
    candidate is predicted in one vectorised call per ensemble member
    (DyNAS-T calls its predictor once per candidate).
-3. Pick the batch greedily by expected hypervolume improvement: for every
-   candidate, the hypervolume it would add to the current front, averaged over
-   the ensemble members (a Monte-Carlo estimate of EHVI over the surrogate's
-   uncertainty), counting nothing where a member predicts a constraint broken.
-   Each pick is added to the front at its predicted mean ("kriging believer"),
-   so the batch spreads along the front instead of piling on one spot.
+3. Pick the batch greedily by expected hypervolume improvement: each ensemble
+   member, plus a draw of the out-of-bag noise, is one sample of what the
+   candidate would *measure*; the hypervolume it would add to the current
+   front, averaged over the samples, is a Monte-Carlo EHVI. A sample that
+   breaks a constraint adds nothing. Each pick joins the front at its
+   predicted mean ("kriging believer"), so a batch spreads along the front.
+   Candidates whose most optimistic sample adds nothing are screened out first.
 
 The reference point of that hypervolume is a quantile (the median by default)
-of the predicted objective values over the candidate set: the search spends
-its budget on architectures better than a typical member of the space in
-every objective, which is the region the benchmark score also counts.
+of the predicted objective values over the (predicted-feasible) candidates:
+the search spends its budget on architectures better than a typical member
+of the space in every objective, which is the region the benchmark score
+also counts.
 """
 
 from __future__ import annotations
@@ -99,6 +104,7 @@ class LinasStrategy(Strategy):
             "n_init": self.n_init, "surrogate": self.surrogate, "n_members": self.n_members,
             "ref_quantile": self.ref_quantile, "warp": self.warp, "pool_limit": self.pool_limit,
             "inner_population": self.inner_population, "inner_generations": self.inner_generations,
+            "max_candidates_nd": self.max_candidates_nd, "noise": self.noise, "batch": self.preferred_batch,
         }
 
     # ------------------------------------------------------------------ lifecycle
