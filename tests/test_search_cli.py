@@ -127,3 +127,26 @@ def test_missing_table_and_bad_yaml(tmp_path, capsys):
     cfg.write_text("space: [unclosed\n")
     assert main(["search", "--config", str(cfg)]) == 2
     assert "not valid YAML" in capsys.readouterr().err
+
+
+def test_targets_add_cost_models_by_name(tmp_path, synthetic_nb201_table, capsys):
+    synthetic_nb201_table.to_csv(tmp_path / "table.csv", index=False)
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text(
+        "space: nb201_net\nevaluator: {type: table, path: table.csv}\n"
+        "targets:\n  - {model: accelerator, options: {preset: edge_npu}, prefix: npu_}\n  - {model: count}\n"
+        "objectives: ['acc:max', 'npu_energy_mj:min']\nconstraints: ['params <= 100000000']\n"
+        "strategy: {name: random}\nstudy: {name: t, storage: s.db, budget: 8}\n"
+    )
+    assert main(["search", "--config", str(cfg), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    header = (tmp_path / "o" / "trials.csv").read_text().splitlines()[0].split(",")
+    assert {"acc", "npu_energy_mj", "npu_latency_ms", "macs", "params"} <= set(header)
+    rows = (tmp_path / "o" / "trials.csv").read_text().splitlines()[1:]
+    assert len(rows) == 8 and all(",complete," in r for r in rows)
+    # a space without layer lists cannot be costed: said so, with the way out
+    cfg.write_text(cfg.read_text().replace("space: nb201_net", "space: nb201").replace("name: t,", "name: u,"))
+    assert main(["search", "--config", str(cfg), "--quiet"]) == 2
+    assert "space 'nb201' has none; use a trainable space (for NB201 strings: nb201_net)" in capsys.readouterr().err
+    cfg.write_text(cfg.read_text().replace("space: nb201\n", "space: nb201_net\n").replace("model: count", "model: abacus"))
+    assert main(["search", "--config", str(cfg), "--quiet"]) == 2
+    assert "cost model 'abacus' unknown" in capsys.readouterr().err

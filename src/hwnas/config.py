@@ -61,6 +61,14 @@ class TableEvaluatorConfig(_Strict):
     arch_column: str = "arch"
 
 
+class TargetConfig(_Strict):
+    """A hardware target: a cost model chosen by name (count, measure, lut, predictor, accelerator, roofline)."""
+
+    model: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    prefix: str = ""  # prepended to the model's metric names, to tell two targets apart
+
+
 class StrategyConfig(_Strict):
     name: str | None = None  # None -> the default strategy
     options: dict[str, Any] = Field(default_factory=dict)
@@ -82,7 +90,8 @@ class StudyConfig(_Strict):
 
 class SearchConfig(_Strict):
     space: SpaceConfig = Field(default_factory=SpaceConfig)
-    evaluator: TableEvaluatorConfig
+    evaluator: TableEvaluatorConfig | None = None
+    targets: list[TargetConfig] = Field(default_factory=list)
     objectives: list[ObjectiveText] = Field(min_length=1)
     constraints: list[ConstraintText] = Field(default_factory=list)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
@@ -124,8 +133,15 @@ def load_search_config(path: str | Path) -> SearchConfig:
         raise ConfigError(format_validation_error(e, str(path))) from None
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
+    if cfg.evaluator is None and not cfg.targets:
+        raise ConfigError(f"{path}: invalid configuration:\n  evaluator: needed (or at least one entry in targets)")
     base = path.resolve().parent
-    cfg.evaluator.path = str(_resolve(base, cfg.evaluator.path))
+    if cfg.evaluator is not None:
+        cfg.evaluator.path = str(_resolve(base, cfg.evaluator.path))
+    for t in cfg.targets:  # file options of cost models (lut tables, saved predictors) are relative too
+        for k in ("path", "table", "lut"):
+            if isinstance(t.options.get(k), str):
+                t.options[k] = str(_resolve(base, t.options[k]))
     if cfg.study.storage and "://" not in cfg.study.storage:
         cfg.study.storage = str(_resolve(base, cfg.study.storage))
     return cfg

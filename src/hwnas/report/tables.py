@@ -21,6 +21,8 @@ def _metric_names(objectives: Sequence[Objective], constraints: Sequence[Constra
 def print_front(front: Sequence[Trial], objectives, constraints=(), format_arch=str, title="Pareto front",
                 console: Console | None = None) -> None:
     console = console or Console()
+    if not console.is_terminal:  # a log or pipe: no reason to fold architecture strings at 80 columns
+        console = Console(file=console.file, width=max(console.width, 220))
     names = _metric_names(objectives, constraints)
     table = Table(title=f"{title} ({len(front)} architectures)")
     table.add_column("#", justify="right")
