@@ -81,10 +81,11 @@ def nb201_cost_features(space, genes: np.ndarray) -> FeatureBlock:
         reach[:, node] = np.any([executed[:, i] & reach[:, EDGES[i][1]] for i in into], axis=0)
     zero_node = computed[:, :2] & ~reach[:, 1:3]
     sources = np.array([j for _, j in EDGES])
-    on_zero = (executed & ~reach[:, sources]).sum(axis=1)
+    reads_zero = executed & ~reach[:, sources]
+    on_zero = (edge_op * reads_zero[:, :, None]).sum(axis=1)  # per operation type
     struct = np.concatenate(
         [computed.astype(np.float64), disconnected[:, None].astype(np.float64), counts * disconnected[:, None],
-         zero_node.astype(np.float64), on_zero[:, None].astype(np.float64)],
+         zero_node.astype(np.float64), on_zero],
         axis=1,
     )
     names = (
@@ -93,7 +94,8 @@ def nb201_cost_features(space, genes: np.ndarray) -> FeatureBlock:
         + [f"node{n}_computed" for n in (1, 2, 3)]
         + ["disconnected"]
         + [f"disconnected*n_{op}" for op in OPS[1:]]
-        + ["node1_zero", "node2_zero", "ops_on_zero_input"]
+        + ["node1_zero", "node2_zero"]
+        + [f"n_{op}_reading_zero" for op in OPS[1:]]
     )
     groups = ["op"] * counts.shape[1] + ["edge_op"] * (len(EDGES) * (n_ops - 1)) + ["struct"] * struct.shape[1]
     matrix = np.concatenate([counts, edge_op.reshape(len(canon), -1), struct], axis=1)

@@ -136,7 +136,10 @@ class AdditiveRegressor:
             if A.shape[0] > A.shape[1]:  # same minimiser on the (p+1)-row reduced system: fast for many rows
                 q, r = np.linalg.qr(A, mode="reduced")
                 A, b = r, q.T @ b
-            new = lsq_linear(A, b, bounds=bounds, method=self.solver).x
+            with np.errstate(invalid="ignore", over="ignore"):
+                new = lsq_linear(A, b, bounds=bounds, method=self.solver).x
+            if not np.all(np.isfinite(new)):  # the interior-point solver can break down; BVLS is exact
+                new = lsq_linear(A, b, bounds=bounds, method="bvls").x
             done = theta is not None and np.max(np.abs(new - theta)) <= 1e-6 * (1 + np.max(np.abs(new)))
             theta = new
             if done:
