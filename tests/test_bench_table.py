@@ -65,6 +65,6 @@ def test_default_strategy_beats_random_on_real_data(nb201_csv):
     frame = pd.read_csv(nb201_csv)
     objectives = [Objective("cifar10_acc", "max"), Objective("pi5_onnx_latency_ms", "min")]
     space = NB201Space()
-    got = {name: run_strategy(frame, space, objectives, name, budget=100, seeds=[0, 1])["100"]
+    got = {name: run_strategy(frame, space, objectives, name, budget=60, seeds=[0, 1])["50"]
            for name in ("linas", "random")}
     assert np.median(got["linas"]) > np.median(got["random"]) + 0.05, got

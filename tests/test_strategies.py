@@ -177,9 +177,9 @@ def test_constraints_steer_linas_to_feasible_architectures():
 
 # ---------------------------------------------------------------------------- quality
 def test_default_beats_random_on_a_synthetic_problem():
-    space = make_space(6, 5)
+    space = make_space(5, 5)
     ev = Synthetic(space, seed=2)
-    scores = {name: [hv_ratio(ev, run(name, space, ev, budget=80, seed=s).trials) for s in range(3)]
+    scores = {name: [hv_ratio(ev, run(name, space, ev, budget=60, seed=s).trials) for s in range(3)]
               for name in (DEFAULT_STRATEGY, "random")}
     assert np.median(scores[DEFAULT_STRATEGY]) > np.median(scores["random"]) + 0.1, scores
     assert min(scores[DEFAULT_STRATEGY]) > max(scores["random"]), scores
