@@ -184,7 +184,7 @@ def test_transfer_from_a_source_device_beats_fitting_from_scratch():
     tau_tuned = kendalltau(tuned.predict(ALL[test]), clean_b[test]).statistic
     tau_scratch = kendalltau(scratch.predict(ALL[test]), clean_b[test]).statistic
     assert tau_tuned > 0.9 and tau_tuned > tau_scratch + 0.02
-    assert tuned.provenance["transfer_from"] == "a"
+    assert tuned.provenance["transfer_from"] == "a" and tuned.provenance["transfer_used"] is True
 
 
 def test_layer_list_predictor_and_cost_model(tmp_path):
