@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(PY) -m hwnas.cli search --config examples/nb201_demo.yaml --out runs/demo
+	$(PY) -m hwnas.cli search --config examples/digits.yaml --out runs/demo
 
 lint: install
 	.venv/bin/ruff check src tests benchmarks
