@@ -38,6 +38,7 @@ from hwnas.hardware.systolic import (
     mapping_efficiency,
     sram_accesses,
 )
+from hwnas.plaindata import dataclass_from_dict
 
 #: ops that may run on the vector unit, and how many element operations each one costs
 VECTOR_OPS = ("avgpool", "maxpool", "gap", "add", "mul", "relu", "hswish", "sigmoid", "bn")
@@ -97,11 +98,7 @@ class AcceleratorConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> AcceleratorConfig:
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(d) - known)
-        if bad:
-            raise ConfigError(f"accelerator: unknown field(s) {bad}; allowed {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "accelerator")
 
     def to_dict(self) -> dict:
         d = asdict(self)

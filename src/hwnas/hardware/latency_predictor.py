@@ -15,7 +15,6 @@ layer lists (:class:`~hwnas.hardware.base.Workload`). Saved as plain JSON.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,6 +31,7 @@ from hwnas.hardware.latency_features import (
     nb201_cost_features,
 )
 from hwnas.hardware.latency_regressor import DEFAULT_SHRINK, AdditiveFit, AdditiveRegressor
+from hwnas.plaindata import read_json, write_json
 
 FORMAT = "hwnas.latency_predictor/1"
 
@@ -251,20 +251,11 @@ class LatencyPredictor:
         return pred
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1))
-        return path
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> LatencyPredictor:
-        path = Path(path)
-        if not path.exists():
-            raise DataError(f"predictor file {path}: not found")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise DataError(f"predictor file {path}: not JSON: {e}") from None
+        data = read_json(path, "predictor file")
         return cls.from_dict(data, source=str(path))
 
 

@@ -14,7 +14,6 @@ calibrated on a few whole-network measurements with a least-squares fit
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -27,6 +26,7 @@ from torch import nn
 from hwnas.errors import ConfigError, CostModelError, DataError
 from hwnas.hardware.base import CostModel, Workload
 from hwnas.hardware.layers import Layer
+from hwnas.plaindata import read_json, write_json
 
 FORMAT = "hwnas-lut/1"
 _MAIN = ("conv", "dwconv", "linear")
@@ -282,21 +282,13 @@ class LatencyTable:
         self.meta["calibration_mape"] = float(np.mean(np.abs(pred - y) / y))
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"format": FORMAT, "calibration": self.calibration, "meta": self.meta,
-                                    "entries": self.entries}, indent=1))
-        return path
+        return write_json(path, {"format": FORMAT, "calibration": self.calibration, "meta": self.meta,
+                                 "entries": self.entries})
 
     @classmethod
     def load(cls, path: str | Path) -> LatencyTable:
         path = Path(path)
-        if not path.exists():
-            raise DataError(f"latency table {path} not found (build one with `hwnas lut build`)")
-        try:
-            d = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}: not JSON: {e}") from None
+        d = read_json(path, "latency table", "build one with `hwnas lut build`")
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise DataError(f"{path}: not a hwnas latency table (expected format {FORMAT!r})")
         cal = _check_calibration(d.get("calibration"), str(path))

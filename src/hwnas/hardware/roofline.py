@@ -16,6 +16,7 @@ from hwnas.errors import ConfigError, CostModelError
 from hwnas.hardware.base import CostModel, Workload
 from hwnas.hardware.count import ACTIVATION_INPUTS
 from hwnas.hardware.layers import Layer
+from hwnas.plaindata import dataclass_from_dict
 
 #: op -> how its work is counted (``macs`` on the MAC units, ``elementwise`` on the vector path)
 ROOFLINE_WORK = {
@@ -48,11 +49,7 @@ class RooflineConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> RooflineConfig:
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(d) - known)
-        if bad:
-            raise ConfigError(f"roofline: unknown field(s) {bad}; allowed {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "roofline")
 
 
 def layer_work(layer: Layer, model: str = "roofline") -> tuple[str, int]:
