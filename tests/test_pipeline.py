@@ -38,7 +38,15 @@ def _write(tmp_path: Path, cfg: dict, name: str = "c.yaml") -> Path:
 
 def test_end_to_end_front_models_and_plot(tmp_path):
     out = tmp_path / "out"
-    assert run_search(_write(tmp_path, TINY), out) == 0
+    cfg = {**TINY, "targets": [{"model": "accelerator", "options": {"preset": "edge_npu"}, "prefix": "npu_"}],
+           "search": {**TINY["search"], "constraints": ["npu_energy_mj <= 1000"]}}
+    assert run_search(_write(tmp_path, cfg), out) == 0
+    from hwnas.storage import SQLStorage
+
+    storage = SQLStorage(out / "study.db")
+    storage.load_study("supernet")
+    trials = storage.trials("supernet")
+    assert len(trials) == 6 and all(t.metrics["npu_energy_mj"] > 0 and t.metrics["macs"] > 0 for t in trials)
     with open(out / "front.csv") as f:
         rows = list(csv.DictReader(f))
     assert rows and list(rows[0])[: len(FRONT_COLUMNS)] == FRONT_COLUMNS
@@ -54,7 +62,7 @@ def test_end_to_end_front_models_and_plot(tmp_path):
     assert (tmp_path / "lat.json").exists()
     # second run: reuses the checkpoint and the stored study, measures nothing new
     before = (tmp_path / "lat.json").read_text()
-    assert run_search(_write(tmp_path, TINY), out) == 0
+    assert run_search(_write(tmp_path, cfg), out) == 0
     assert (tmp_path / "lat.json").read_text() == before
 
 
@@ -66,11 +74,13 @@ def test_end_to_end_front_models_and_plot(tmp_path):
     ({"supernet": {"training": {"epochs": 0}}}, "supernet.training.epochs"),
     ({"search": {"objectives": ["accuracy:up"]}}, "direction 'up' not allowed"),
     ({"search": {"budgett": 3}}, "allowed fields"),
+    ({"targets": [{"model": "abacus"}]}, "cost model 'abacus' unknown"),
+    ({"targets": [{"model": "count", "prefix": 3}]}, "targets.0.prefix"),
 ])
 def test_config_errors_name_field_and_allowed_values(tmp_path, patch, message):
     cfg = {k: dict(v) if isinstance(v, dict) else v for k, v in TINY.items()}
     for k, v in patch.items():
-        cfg[k] = {**cfg.get(k, {}), **v}
+        cfg[k] = {**cfg.get(k, {}), **v} if isinstance(v, dict) else v
     with pytest.raises(ConfigError, match=message):
         path = _write(tmp_path, cfg)
         load_pipeline_config(path)

@@ -18,15 +18,23 @@ from hwnas.errors import ConfigError
 from hwnas.objectives import Constraint, Objective
 
 
-def format_validation_error(err: ValidationError, source: str) -> str:
+def format_validation_error(err: ValidationError, source: str, root: type[BaseModel] | None = None) -> str:
+    """One line per problem: the field's dotted path, what is wrong, the value given; for an unknown
+    field, the fields allowed there (looked up from ``root``, the model that was validated)."""
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "<top level>"
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field"
-        lines.append(f"{loc}: {msg}" + (f" (got {e['input']!r})" if e["type"] != "missing" and "input" in e
-                                        and not isinstance(e["input"], dict) else ""))
+        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
+        if e["type"] == "extra_forbidden" and root is not None:
+            parent = root
+            for part in e["loc"][:-1]:
+                field = parent.model_fields.get(str(part)) if isinstance(parent, type) else None
+                parent = field.annotation if field is not None else None
+            if isinstance(parent, type) and issubclass(parent, BaseModel):
+                msg += f"; allowed fields: {sorted(parent.model_fields)}"
+        got = e.get("input")
+        lines.append(f"{loc}: {msg}" + (f" (got {got!r})" if e["type"] not in ("missing", "extra_forbidden")
+                                          and not isinstance(got, dict) else ""))
     return f"{source}: invalid configuration:\n  " + "\n  ".join(lines)
 
 
@@ -130,7 +138,7 @@ def load_search_config(path: str | Path) -> SearchConfig:
     try:
         cfg = SearchConfig.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(format_validation_error(e, str(path))) from None
+        raise ConfigError(format_validation_error(e, str(path), SearchConfig)) from None
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
     if cfg.evaluator is None and not cfg.targets:
@@ -138,13 +146,18 @@ def load_search_config(path: str | Path) -> SearchConfig:
     base = path.resolve().parent
     if cfg.evaluator is not None:
         cfg.evaluator.path = str(_resolve(base, cfg.evaluator.path))
-    for t in cfg.targets:  # file options of cost models (lut tables, saved predictors) are relative too
-        for k in ("path", "table", "lut"):
-            if isinstance(t.options.get(k), str):
-                t.options[k] = str(_resolve(base, t.options[k]))
+    resolve_target_paths(cfg.targets, base)
     if cfg.study.storage and "://" not in cfg.study.storage:
         cfg.study.storage = str(_resolve(base, cfg.study.storage))
     return cfg
+
+
+def resolve_target_paths(targets: list[TargetConfig], base: Path) -> None:
+    """File options of cost models (saved tables and predictors) are relative to the config file."""
+    for t in targets:
+        for k in ("path", "table", "lut"):
+            if isinstance(t.options.get(k), str):
+                t.options[k] = str(_resolve(base, t.options[k]))
 
 
 def _resolve(base: Path, p: str) -> Path:

@@ -38,24 +38,12 @@ def run(args: argparse.Namespace) -> int:
     return run_table_search(args)
 
 
-def target_evaluator(target, space):
-    """A cost model from the registry, as an evaluator of ``space`` (which must describe archs as layers)."""
-    from hwnas.hardware.base import CostEvaluator
-    from hwnas.hardware.registry import get_cost_model
-
-    if not hasattr(space, "workload"):
-        raise ConfigError(
-            f"targets: cost model {target.model!r} needs layer lists, but space {space.name!r} has none; "
-            "use a trainable space (for NB201 strings: nb201_net)"
-        )
-    return CostEvaluator(get_cost_model(target.model, **target.options), prefix=target.prefix)
-
-
 def build_study(cfg):
     """Space, evaluator, strategy, storage and executor from a validated SearchConfig."""
     from hwnas.evaluators.base import CombinedEvaluator
     from hwnas.evaluators.table import TableEvaluator
     from hwnas.executors import make_executor
+    from hwnas.hardware.registry import target_evaluator
     from hwnas.search import DEFAULT_STRATEGY, get_strategy
     from hwnas.spaces import get_space
     from hwnas.storage import open_storage
@@ -63,7 +51,7 @@ def build_study(cfg):
 
     space = get_space(cfg.space.name, **cfg.space.options)
     objectives, constraints = cfg.parsed_objectives(), cfg.parsed_constraints()
-    costs = [target_evaluator(t, space) for t in cfg.targets]
+    costs = [target_evaluator(t.model, t.options, t.prefix, space) for t in cfg.targets]
     from_costs = {m for c in costs for m in c.metrics}
     columns = [m for m in dict.fromkeys([o.metric for o in objectives] + [c.metric for c in constraints])
                if m not in from_costs]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 
 from hwnas.errors import ConfigError
-from hwnas.hardware.base import CostModel
+from hwnas.hardware.base import CostEvaluator, CostModel
 
 #: name -> (module, class)
 COST_MODELS: dict[str, tuple[str, str]] = {
@@ -57,3 +57,17 @@ def get_cost_model(name: str, **options) -> CostModel:
         return cls(**options)
     except TypeError as e:
         raise ConfigError(f"cost model {name!r}: bad options {sorted(options)}: {e}") from e
+
+
+def target_evaluator(model: str, options: dict, prefix: str, space) -> CostEvaluator:
+    """A config's hardware target: the cost model ``model`` as an evaluator of ``space``.
+
+    The space must describe its architectures as layer lists (``workload()``);
+    metric names get ``prefix`` so two targets (say two accelerators) can sit side by side.
+    """
+    if not hasattr(space, "workload"):
+        raise ConfigError(
+            f"targets: cost model {model!r} needs layer lists, but space {space.name!r} has none; "
+            "use a trainable space (for NB201 strings: nb201_net)"
+        )
+    return CostEvaluator(get_cost_model(model, **options), prefix=prefix)

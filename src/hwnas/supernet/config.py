@@ -21,9 +21,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hwnas.config import (
+    ConstraintText,
+    ObjectiveText,
+    TargetConfig,
+    format_validation_error,
+    read_yaml,
+    resolve_target_paths,
+)
 from hwnas.errors import ConfigError
 from hwnas.objectives import Constraint, Objective
 
@@ -74,28 +81,13 @@ class LatencyConfig(_Strict):
 
 class SearchSection(_Strict):
     budget: int = Field(100, ge=1)
-    objectives: list[str] = Field(default_factory=lambda: ["accuracy:max", "latency_ms:min"])
-    constraints: list[str] = Field(default_factory=list)
+    objectives: list[ObjectiveText] = Field(default_factory=lambda: ["accuracy:max", "latency_ms:min"],
+                                            min_length=1)
+    constraints: list[ConstraintText] = Field(default_factory=list)
     strategy: str | None = None
     strategy_options: dict[str, Any] = Field(default_factory=dict)
     batch_size: int | None = Field(None, ge=1)
     seed: int = 0
-
-    @field_validator("objectives")
-    @classmethod
-    def _objectives(cls, v):
-        if not v:
-            raise ValueError("at least one objective is needed")
-        for text in v:
-            Objective.parse(text)
-        return v
-
-    @field_validator("constraints")
-    @classmethod
-    def _constraints(cls, v):
-        for text in v:
-            Constraint.parse(text)
-        return v
 
 
 class ExportConfig(_Strict):
@@ -111,6 +103,8 @@ class PipelineConfig(_Strict):
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
     search: SearchSection = Field(default_factory=SearchSection)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    targets: list[TargetConfig] = Field(default_factory=list,
+                                        description="extra cost models by name (accelerator, lut, predictor, ...)")
     threads: int = Field(2, ge=1, description="torch threads for training and evaluation")
 
     def objectives(self) -> list[Objective]:
@@ -120,39 +114,14 @@ class PipelineConfig(_Strict):
         return [Constraint.parse(t) for t in self.search.constraints]
 
 
-def _format(err: ValidationError, source: str) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "<top level>"
-        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
-        if e["type"] == "extra_forbidden":
-            parent = PipelineConfig
-            for part in e["loc"][:-1]:
-                field = parent.model_fields.get(str(part)) if isinstance(parent, type) else None
-                parent = field.annotation if field is not None else None
-            if isinstance(parent, type) and issubclass(parent, BaseModel):
-                msg += f"; allowed fields: {sorted(parent.model_fields)}"
-        got = e.get("input")
-        lines.append(f"{loc}: {msg}" + (f" (got {got!r})" if e["type"] not in ("missing", "extra_forbidden")
-                                          and not isinstance(got, dict) else ""))
-    return f"{source}: invalid configuration:\n  " + "\n  ".join(lines)
-
-
 def load_pipeline_config(path: str | Path) -> PipelineConfig:
     """Read and validate a supernet search config; relative paths become relative to the file."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+    raw = read_yaml(path)
     try:
         cfg = PipelineConfig.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(_format(e, str(path))) from None
+        raise ConfigError(format_validation_error(e, str(path), PipelineConfig)) from None
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
     base = path.resolve().parent
@@ -160,6 +129,7 @@ def load_pipeline_config(path: str | Path) -> PipelineConfig:
         cfg.supernet.checkpoint = base / cfg.supernet.checkpoint
     if cfg.latency.cache is not None and not cfg.latency.cache.is_absolute():
         cfg.latency.cache = base / cfg.latency.cache
+    resolve_target_paths(cfg.targets, base)
     p = cfg.data.options.get("path")
     if p is not None and not Path(p).is_absolute():
         cfg.data.options["path"] = str(base / p)

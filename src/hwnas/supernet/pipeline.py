@@ -105,7 +105,9 @@ def run_search(config_path: str | Path, out_dir: str | Path | None = None, conso
     from hwnas.evaluators.base import CombinedEvaluator
     from hwnas.evaluators.supernet import SupernetEvaluator
     from hwnas.hardware.base import CostEvaluator
+    from hwnas.hardware.count import CountModel
     from hwnas.hardware.measure import LatencyCache, MeasuredLatency
+    from hwnas.hardware.registry import target_evaluator
     from hwnas.search import DEFAULT_STRATEGY, get_strategy
     from hwnas.storage import open_storage
     from hwnas.study import Study
@@ -125,6 +127,7 @@ def run_search(config_path: str | Path, out_dir: str | Path | None = None, conso
     space = build_space(cfg, data)
     console.print(f"data {data.name}: {data.describe()['sizes']}, input {list(data.input_shape)}; "
                   f"space {space.name}: {space.size:.3g} architectures")
+    targets = [target_evaluator(t.model, t.options, t.prefix, space) for t in cfg.targets]  # fail before training
     checkpoint = cfg.supernet.checkpoint or out / "supernet.safetensors"
     net, _ = train_supernet(cfg, space, data, checkpoint, console)
 
@@ -134,13 +137,8 @@ def run_search(config_path: str | Path, out_dir: str | Path | None = None, conso
     cache = LatencyCache(cfg.latency.cache)
     latency = CostEvaluator(MeasuredLatency(cfg.latency.runtime, cfg.latency.threads, cfg.latency.warmup,
                                             cfg.latency.repeats, cache))
-    parts = [quality, latency]
-    try:
-        from hwnas.hardware.count import CountModel
-
-        parts.append(CostEvaluator(CountModel(precisions=("fp32",))))
-    except ImportError:  # pragma: no cover - counting lands with the cost models
-        pass
+    parts = [quality, latency, CostEvaluator(CountModel(precisions=("fp32",)))]
+    parts += targets
     evaluator = CombinedEvaluator(parts)
     strategy = get_strategy(cfg.search.strategy or DEFAULT_STRATEGY, **cfg.search.strategy_options)
     study = Study(space, evaluator, cfg.objectives(), strategy, constraints=cfg.constraints(),
