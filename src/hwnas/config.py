@@ -131,16 +131,21 @@ def read_yaml(path: str | Path) -> dict:
     return raw
 
 
+def validate_file(path: str | Path, model: type[BaseModel]):
+    """Read a YAML file and validate it into ``model``; every error names the file and the field."""
+    raw = read_yaml(path)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, str(path), model)) from None
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
 def load_search_config(path: str | Path) -> SearchConfig:
     """Read and validate a search config; relative paths become relative to the config's folder."""
     path = Path(path)
-    raw = read_yaml(path)
-    try:
-        cfg = SearchConfig.model_validate(raw)
-    except ValidationError as e:
-        raise ConfigError(format_validation_error(e, str(path), SearchConfig)) from None
-    except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
+    cfg = validate_file(path, SearchConfig)
     if cfg.evaluator is None and not cfg.targets:
         raise ConfigError(f"{path}: invalid configuration:\n  evaluator: needed (or at least one entry in targets)")
     base = path.resolve().parent

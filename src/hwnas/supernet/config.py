@@ -21,17 +21,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from hwnas.config import (
     ConstraintText,
     ObjectiveText,
     TargetConfig,
-    format_validation_error,
-    read_yaml,
     resolve_target_paths,
+    validate_file,
 )
-from hwnas.errors import ConfigError
 from hwnas.objectives import Constraint, Objective
 
 
@@ -117,13 +115,7 @@ class PipelineConfig(_Strict):
 def load_pipeline_config(path: str | Path) -> PipelineConfig:
     """Read and validate a supernet search config; relative paths become relative to the file."""
     path = Path(path)
-    raw = read_yaml(path)
-    try:
-        cfg = PipelineConfig.model_validate(raw)
-    except ValidationError as e:
-        raise ConfigError(format_validation_error(e, str(path), PipelineConfig)) from None
-    except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
+    cfg = validate_file(path, PipelineConfig)
     base = path.resolve().parent
     if cfg.supernet.checkpoint is not None and not cfg.supernet.checkpoint.is_absolute():
         cfg.supernet.checkpoint = base / cfg.supernet.checkpoint
