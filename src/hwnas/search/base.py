@@ -104,16 +104,3 @@ class Strategy(ABC):
         for c in self.constraints:
             v += c.violation(np.array([t.metrics.get(c.metric, np.nan) for t in trials], dtype=float))
         return v
-
-    def unseen_genes(self, genes: np.ndarray) -> np.ndarray:
-        """Rows of ``genes`` whose canonical form was not told yet, without repeats, order kept."""
-        if len(genes) == 0:
-            return genes
-        canon = self.space.canonical_genes(genes)
-        out, keys = [], set(self.seen)
-        for g, c in zip(genes, canon):
-            k = self.space.format(self.space.from_genes(c))
-            if k not in keys:
-                keys.add(k)
-                out.append(g)
-        return np.array(out, dtype=np.int64).reshape(-1, genes.shape[1])

@@ -14,7 +14,7 @@ import numpy as np
 
 from hwnas.errors import ConfigError
 from hwnas.search.base import Strategy
-from hwnas.search.random import fresh_genes, random_unseen_genes
+from hwnas.search.random import breed_unseen, random_unseen_genes
 from hwnas.search.ranking import rank_and_crowding
 from hwnas.spaces.base import Arch
 
@@ -46,23 +46,18 @@ class RegularizedEvolution(Strategy):
     def ask(self, n: int) -> list[Arch]:
         n = max(int(n), 1)
         pop = self._population()
-        taken: set[str] = set()
         if len(pop) < self.population_size:
-            genes = random_unseen_genes(self, n, taken)
+            genes = random_unseen_genes(self, n)
             return [self.space.from_genes(g) for g in genes]
         genes = self.space.genes_matrix([t.arch for t in pop])
         F = self.objective_matrix(pop)
         cv = self.violation(pop)
-        out = np.zeros((0, genes.shape[1]), dtype=np.int64)
-        for _ in range(10):
+
+        def breed() -> np.ndarray:
             parents = np.array([self._tournament(F, cv) for _ in range(2 * n)])
-            kids = self.space.mutate_genes(genes[parents], self.rng, self.mutation_rate)
-            out = np.vstack([out, fresh_genes(self, kids, taken)])[:n]
-            if len(out) >= n:
-                break
-        if len(out) < n:
-            out = np.vstack([out, random_unseen_genes(self, n - len(out), taken)])
-        return [self.space.from_genes(g) for g in out]
+            return self.space.mutate_genes(genes[parents], self.rng, self.mutation_rate)
+
+        return [self.space.from_genes(g) for g in breed_unseen(self, n, breed)]
 
     def _tournament(self, F: np.ndarray, cv: np.ndarray) -> int:
         idx = self.rng.choice(len(F), size=self.sample_size, replace=False)

@@ -14,7 +14,7 @@ import numpy as np
 
 from hwnas.errors import ConfigError
 from hwnas.search.base import Strategy, Trial
-from hwnas.search.random import fresh_genes, random_unseen_genes
+from hwnas.search.random import breed_unseen, random_unseen_genes
 from hwnas.search.ranking import binary_tournament, rank_and_crowding, survivors
 from hwnas.spaces.base import Arch
 
@@ -56,21 +56,16 @@ class NSGA2(Strategy):
 
     def ask(self, n: int) -> list[Arch]:
         n = max(int(n), 1)
-        taken: set[str] = set()
         if len(self.parents) < self.population_size:
-            return [self.space.from_genes(g) for g in random_unseen_genes(self, n, taken)]
+            return [self.space.from_genes(g) for g in random_unseen_genes(self, n)]
         genes = self.space.genes_matrix([t.arch for t in self.parents])
         rank, crowd = rank_and_crowding(self.objective_matrix(self.parents), self.violation(self.parents))
-        out = np.zeros((0, genes.shape[1]), dtype=np.int64)
-        for _ in range(10):
+
+        def breed() -> np.ndarray:
             a = genes[binary_tournament(rank, crowd, 2 * n, self.rng)]
             b = genes[binary_tournament(rank, crowd, 2 * n, self.rng)]
             cross = self.rng.random(2 * n) < self.crossover_prob
             kids = np.where(cross[:, None], self.space.crossover_genes(a, b, self.rng), a)
-            kids = self.space.mutate_genes(kids, self.rng, self.mutation_rate)
-            out = np.vstack([out, fresh_genes(self, kids, taken)])[:n]
-            if len(out) >= n:
-                break
-        if len(out) < n:
-            out = np.vstack([out, random_unseen_genes(self, n - len(out), taken)])
-        return [self.space.from_genes(g) for g in out]
+            return self.space.mutate_genes(kids, self.rng, self.mutation_rate)
+
+        return [self.space.from_genes(g) for g in breed_unseen(self, n, breed)]

@@ -48,6 +48,24 @@ def random_unseen_genes(strategy: Strategy, n: int, taken: set[str] | None = Non
     return np.vstack(parts)
 
 
+def breed_unseen(strategy: Strategy, n: int, breed, attempts: int = 10) -> np.ndarray:
+    """``n`` fresh gene rows from ``breed()`` (called up to ``attempts`` times), topped up at random.
+
+    The shared tail of the evolutionary strategies: offspring that repeat an
+    evaluated architecture are dropped, and if breeding keeps producing repeats
+    (a converged population) uniform samples fill the batch.
+    """
+    taken: set[str] = set()
+    out = np.zeros((0, len(strategy.space.cardinalities)), dtype=np.int64)
+    for _ in range(attempts):
+        out = np.vstack([out, fresh_genes(strategy, breed(), taken)])[:n]
+        if len(out) >= n:
+            break
+    if len(out) < n:
+        out = np.vstack([out, random_unseen_genes(strategy, n - len(out), taken)])
+    return out
+
+
 class RandomSearch(Strategy):
     """Uniform random sampling of unseen architectures."""
 
