@@ -6,18 +6,27 @@ large random sample: evenly spaced quantiles, so small, medium and large
 networks are all present), scores each with inherited weights (BN recalibrated)
 and trains each alone from scratch with the same optimizer and schedule
 (``--alone-epochs`` epochs, default the supernet's; ``--seeds`` seeds, accuracy
-averaged), both on the test split. ``--extra-epochs`` trains further supernets
-for other epoch counts and scores them against the same stand-alone runs.
+averaged), both on the test split.
 
-    .venv/bin/python benchmarks/bench_supernet_kendall.py --config examples/mnist1d.yaml --n 20 --seeds 3 \
-        --alone-epochs 30
+Stand-alone results are cached in ``--cache`` (a JSON file outside git), keyed
+by the space's description (name and options), the data, the architecture, the
+seed, the epochs and the optimizer settings, so supernet variants are scored
+against the same references without retraining them; a changed space definition
+must change its options (and so the key). ``--variant "k=v,k=v"`` (repeatable)
+trains further supernets with those ``supernet.training`` settings changed
+(stand-alone training unchanged) and scores them against the same references;
+``--extra-epochs N`` is short for ``--variant epochs=N``.
+
+    .venv/bin/python benchmarks/bench_supernet_kendall.py --config examples/mnist1d.yaml --n 20 --seeds 3
     .venv/bin/python benchmarks/bench_supernet_kendall.py --config examples/digits.yaml --n 20 --seeds 3 \
-        --extra-epochs 30
+        --variant sandwich_random=3 --variant seed=1
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import itertools
 import json
 import time
 from pathlib import Path
@@ -27,10 +36,15 @@ import torch
 from scipy.stats import kendalltau, spearmanr
 
 from hwnas.data import get_dataset
+from hwnas.plaindata import read_json, write_json
 from hwnas.supernet.calibrate import accuracy
-from hwnas.supernet.config import load_pipeline_config
+from hwnas.supernet.config import TrainingConfig, load_pipeline_config
 from hwnas.supernet.pipeline import build_space
 from hwnas.supernet.train import SupernetTrainer, train_standalone
+
+# what stand-alone training reads from the training config (the rest is supernet-only)
+STANDALONE_FIELDS = ("batch_size", "lr", "weight_decay", "label_smoothing")
+CACHE_VERSION = 1
 
 
 def spread_archs(space, n: int, seed: int = 0, pool: int = 3000) -> list[dict]:
@@ -49,6 +63,23 @@ def spread_archs(space, n: int, seed: int = 0, pool: int = 3000) -> list[dict]:
     return picks
 
 
+def alone_key(space, data, arch: dict, tcfg: TrainingConfig, seed: int, epochs: int) -> str:
+    """Cache key of one stand-alone run (test-split accuracy)."""
+    ident = {"v": CACHE_VERSION, "space": space.describe(), "data": data.describe(), "arch": space.key(arch),
+             "seed": seed, "epochs": epochs, "training": {k: getattr(tcfg, k) for k in STANDALONE_FIELDS}}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def parse_variant(text: str, base: TrainingConfig) -> TrainingConfig:
+    upd = {}
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or key not in TrainingConfig.model_fields:
+            raise SystemExit(f"--variant {text!r}: expected key=value with key one of {sorted(TrainingConfig.model_fields)}")
+        upd[key] = value
+    return TrainingConfig.model_validate({**base.model_dump(), **upd})
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, default=Path("examples/digits.yaml"))
@@ -57,9 +88,11 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=None, help="override supernet.training.epochs (also stand-alone)")
     p.add_argument("--alone-epochs", type=int, default=None,
                    help="stand-alone training epochs (default: the supernet's epochs)")
-    p.add_argument("--extra-epochs", type=int, nargs="*", default=[],
-                   help="also train supernets for these epoch counts and score them against the same stand-alone runs")
-    p.add_argument("--checkpoint", type=Path, default=None)
+    p.add_argument("--variant", action="append", default=[],
+                   help="also train a supernet with these training settings changed, e.g. 'sandwich_random=3,seed=1'")
+    p.add_argument("--extra-epochs", type=int, nargs="*", default=[], help="short for --variant epochs=N")
+    p.add_argument("--no-base", action="store_true", help="train only the --variant supernets")
+    p.add_argument("--cache", type=Path, default=Path("runs/standalone_cache.json"))
     p.add_argument("--out", type=Path, default=None, help="JSON file for the per-architecture figures")
     args = p.parse_args()
     cfg = load_pipeline_config(args.config)
@@ -68,44 +101,63 @@ def main() -> None:
     torch.set_num_threads(cfg.threads)
     data = get_dataset(cfg.data.name, **cfg.data.options)
     space = build_space(cfg, data)
-    trained = {}  # supernet epochs -> (evaluator, training seconds)
+    base = cfg.supernet.training
+    alone_epochs = args.alone_epochs or base.epochs
+    variants = {} if args.no_base else {"config": base}
+    for text in [*args.variant, *(f"epochs={e}" for e in args.extra_epochs)]:
+        variants[text] = parse_variant(text, base)
     from hwnas.evaluators.supernet import SupernetEvaluator
 
-    for epochs in [cfg.supernet.training.epochs, *args.extra_epochs]:
-        tcfg = cfg.supernet.training.model_copy(update={"epochs": epochs})
+    trained = {}  # variant -> (evaluator, wall seconds, cpu seconds)
+    for name, tcfg in variants.items():
         net = space.build_supernet()
-        t0 = time.perf_counter()
-        SupernetTrainer(net, data, tcfg, args.checkpoint if epochs == cfg.supernet.training.epochs else None).train()
-        trained[epochs] = (SupernetEvaluator(net, data, "test", cfg.evaluation.calib_samples),
-                           time.perf_counter() - t0)
+        t0, c0 = time.perf_counter(), time.process_time()
+        SupernetTrainer(net, data, tcfg).train()
+        trained[name] = (SupernetEvaluator(net, data, "test", cfg.evaluation.calib_samples),
+                         time.perf_counter() - t0, time.process_time() - c0)
+        print(f"supernet {name!r}: {trained[name][1]:.0f} s wall, {trained[name][2]:.0f} s CPU", flush=True)
+    cache = read_json(args.cache, "stand-alone cache") if args.cache.exists() else {}
     archs = spread_archs(space, args.n)
     rows = []
     for i, a in enumerate(archs):
-        inherited = {e: ev.evaluate(a)["accuracy"] for e, (ev, _) in trained.items()}
-        alone = [accuracy(train_standalone(space.build(a), data, cfg.supernet.training, seed=s,
-                                           epochs=args.alone_epochs), data.x_test, data.y_test)
-                 for s in range(args.seeds)]
+        inherited = {v: ev.evaluate(a)["accuracy"] for v, (ev, _, _) in trained.items()}
+        alone = []
+        for s in range(args.seeds):
+            key = alone_key(space, data, a, base, s, alone_epochs)
+            if key not in cache:
+                model = train_standalone(space.build(a), data, base, seed=s, epochs=alone_epochs)
+                cache[key] = {"arch": space.format(a), "seed": s, "epochs": alone_epochs,
+                              "accuracy": accuracy(model, data.x_test, data.y_test)}
+                args.cache.parent.mkdir(parents=True, exist_ok=True)
+                write_json(args.cache, cache)
+            alone.append(cache[key]["accuracy"])
         macs = sum(lay.macs for lay in space.layers(a))
         rows.append({"arch": space.format(a), "macs": macs, "inherited": inherited, "alone": alone,
                      "alone_mean": float(np.mean(alone))})
         print(f"{i + 1:2d}/{len(archs)} macs {macs:8d} inherited "
-              f"{' '.join(f'{v:6.2f}@{e}ep' for e, v in inherited.items())} alone {np.mean(alone):6.2f} "
+              f"{' '.join(f'{v:6.2f}' for v in inherited.values())} alone {np.mean(alone):6.2f} "
               f"(seeds {', '.join(f'{v:.2f}' for v in alone)})", flush=True)
     alone = np.array([r["alone_mean"] for r in rows])
+    per_seed = np.array([r["alone"] for r in rows]).T
+    # noise ceiling: how well one stand-alone seed ranks like another one
+    seed_pairs = [float(kendalltau(per_seed[i], per_seed[j]).statistic)
+                  for i, j in itertools.combinations(range(args.seeds), 2)]
     results = []
-    for e, (_, t_train) in trained.items():
-        inh = np.array([r["inherited"][e] for r in rows])
-        seed_taus = [kendalltau(inh, [r["alone"][s] for r in rows]).statistic for s in range(args.seeds)]
-        results.append({"supernet_epochs": e, "kendall_tau": float(kendalltau(inh, alone).statistic),
+    for name, (_, wall, cpu) in trained.items():
+        inh = np.array([r["inherited"][name] for r in rows])
+        seed_taus = [kendalltau(inh, per_seed[s]).statistic for s in range(args.seeds)]
+        results.append({"variant": name, "supernet_epochs": variants[name].epochs,
+                        "kendall_tau": float(kendalltau(inh, alone).statistic),
                         "kendall_tau_per_seed": [float(t) for t in seed_taus],
                         "spearman": float(spearmanr(inh, alone).statistic),
-                        "mean_gap_points": float(np.mean(alone - inh)), "train_seconds": t_train})
+                        "mean_gap_points": float(np.mean(alone - inh)), "train_seconds": wall, "train_cpu_seconds": cpu})
     summary = {"config": str(args.config), "space": space.name, "data": data.name, "n": len(rows),
-               "alone_epochs": args.alone_epochs or cfg.supernet.training.epochs, "seeds": args.seeds,
-               "results": results}
+               "alone_epochs": alone_epochs, "seeds": args.seeds,
+               "alone_seed_vs_seed_tau": seed_pairs, "results": results}
     print(json.dumps(summary, indent=1))
     if args.out:
-        args.out.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        write_json(args.out, {"summary": summary, "rows": rows})
 
 
 if __name__ == "__main__":

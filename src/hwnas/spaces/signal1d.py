@@ -4,9 +4,21 @@ Up to ``max_conv`` strided 1-D conv layers (channels and kernel per layer;
 zero conv layers makes the network a plain MLP on the raw signal), then
 ``n_fc`` hidden fully connected layers (width per layer) and a classifier.
 The conv output is flattened (channel-major), so a narrower conv layer uses
-the leading block of the first FC layer's inputs; the first FC layer keeps one
-weight matrix per conv depth, because its input means something different at
-each depth. Arch dict keys: ``n_conv``, ``conv{i}_channels``, ``conv{i}_kernel``,
+the leading block of the first FC layer's inputs.
+
+``conv_head`` decides how the conv output meets the first FC layer:
+
+* ``"pool"`` (default): the output of a shallower conv stack is average-pooled
+  (window = stride = ``conv_stride ** (max_conv - n_conv)``) to the length the
+  deepest stack produces, so **one** first FC layer serves every conv depth and
+  is trained by every sub-network with a conv layer; the supernet then sees how
+  depth changes accuracy (with one matrix per depth, each was trained by a few
+  sub-networks only and inherited accuracy hid the depth effect). The pure MLP
+  (``n_conv = 0``) keeps its own first FC layer on the raw signal.
+* ``"flatten"``: no pooling; the first FC layer keeps one weight matrix per
+  conv depth (the definition before the pooled head; different networks).
+
+Arch dict keys: ``n_conv``, ``conv{i}_channels``, ``conv{i}_kernel``,
 ``n_fc``, ``fc{i}_width`` (counted from 1).
 """
 
@@ -32,12 +44,16 @@ class Signal1DSpace(TrainableSpace):
 
     def __init__(self, input_shape: Sequence[int] = (1, 40), num_classes: int = 10, max_conv: int = 3,
                  conv_channels: Sequence[int] = (8, 16, 32), conv_kernels: Sequence[int] = (3, 5, 7),
-                 conv_stride: int = 2, max_fc: int = 2, fc_widths: Sequence[int] = (32, 64, 128)):
+                 conv_stride: int = 2, max_fc: int = 2, fc_widths: Sequence[int] = (32, 64, 128),
+                 conv_head: str = "pool"):
         self.input_shape = tuple(int(v) for v in input_shape)
         if len(self.input_shape) != 2:
             raise ConfigError(f"space.options.input_shape: signal1d needs (channels, length), got {list(input_shape)}")
         if max_conv < 0 or max_fc < 1 or conv_stride < 1:
             raise ConfigError("space.options: max_conv must be >= 0, max_fc >= 1, conv_stride >= 1")
+        if conv_head not in ("pool", "flatten"):
+            raise ConfigError(f"space.options.conv_head: allowed 'pool' or 'flatten', got {conv_head!r}")
+        self.conv_head = conv_head
         self.num_classes, self.max_conv, self.max_fc, self.conv_stride = (int(num_classes), int(max_conv),
                                                                           int(max_fc), int(conv_stride))
         self.conv_channels = tuple(sorted(int(c) for c in conv_channels))
@@ -55,7 +71,8 @@ class Signal1DSpace(TrainableSpace):
     def options(self) -> dict:
         return {"input_shape": list(self.input_shape), "num_classes": self.num_classes, "max_conv": self.max_conv,
                 "conv_channels": list(self.conv_channels), "conv_kernels": list(self.conv_kernels),
-                "conv_stride": self.conv_stride, "max_fc": self.max_fc, "fc_widths": list(self.fc_widths)}
+                "conv_stride": self.conv_stride, "max_fc": self.max_fc, "fc_widths": list(self.fc_widths),
+                "conv_head": self.conv_head}
 
     def lengths(self) -> list[int]:
         """Signal length after 0, 1, ... conv layers."""
@@ -63,6 +80,24 @@ class Signal1DSpace(TrainableSpace):
         for _ in range(self.max_conv):
             out.append(-(-out[-1] // self.conv_stride))
         return out
+
+    def pool_factor(self, n_conv: int) -> int:
+        """Average-pooling window (= stride) after ``n_conv`` conv layers (1: none)."""
+        if self.conv_head != "pool" or n_conv == 0:
+            return 1
+        return self.conv_stride ** (self.max_conv - n_conv)
+
+    def head_index(self, n_conv: int) -> int:
+        """Which first-FC weight matrix the sub-networks with ``n_conv`` conv layers use."""
+        if self.conv_head == "pool":
+            return min(n_conv, 1)
+        return n_conv
+
+    def head_length(self, n_conv: int) -> int:
+        """Signal length entering the first FC layer after ``n_conv`` conv layers (and pooling)."""
+        length = self.lengths()[n_conv]
+        f = self.pool_factor(n_conv)
+        return -(-length // f)
 
     def canonical(self, arch) -> dict:
         arch = dict(self.validate(arch))
@@ -89,9 +124,10 @@ class Signal1DSupernet(Supernet):
         c_in = space.input_shape[0]
         self.convs = nn.ModuleList(ElasticConv(1, c_in if i == 0 else cmax, cmax, kmax) for i in range(space.max_conv))
         self.bns = nn.ModuleList(ElasticBatchNorm(1, cmax) for _ in range(space.max_conv))
-        lengths = space.lengths()
-        self.first_fc = nn.ModuleList(ElasticLinear((c_in if d == 0 else cmax) * lengths[d], wmax)
-                                      for d in range(space.max_conv + 1))
+        # one matrix per head_index: pooled head -> raw signal (MLP) and one shared by every conv depth
+        depths = sorted({0, space.max_conv}) if space.conv_head == "pool" else range(space.max_conv + 1)
+        self.first_fc = nn.ModuleList(ElasticLinear((c_in if d == 0 else cmax) * space.head_length(d), wmax)
+                                      for d in depths)
         self.fcs = nn.ModuleList(ElasticLinear(wmax, wmax) for _ in range(space.max_fc - 1))
         self.classifier = ElasticLinear(wmax, space.num_classes)
 
@@ -100,7 +136,10 @@ class Signal1DSupernet(Supernet):
         for i in range(arch["n_conv"]):
             x = F.relu(self.bns[i](self.convs[i](x, arch[f"conv{i + 1}_channels"], arch[f"conv{i + 1}_kernel"],
                                                  s.conv_stride)))
-        x = F.relu(self.first_fc[arch["n_conv"]](x.flatten(1), arch["fc1_width"]))
+        f = s.pool_factor(arch["n_conv"])
+        if f > 1:
+            x = F.avg_pool1d(x, f, f, ceil_mode=True)
+        x = F.relu(self.first_fc[s.head_index(arch["n_conv"])](x.flatten(1), arch["fc1_width"]))
         for i in range(1, arch["n_fc"]):
             x = F.relu(self.fcs[i - 1](x, arch[f"fc{i + 1}_width"]))
         return self.classifier(x)
@@ -114,8 +153,12 @@ class Signal1DSupernet(Supernet):
             layers += [self.convs[i].export(c, out, arch[f"conv{i + 1}_kernel"], s.conv_stride),
                        self.bns[i].export(out), nn.ReLU()]
             c = out
-        features = c * s.lengths()[arch["n_conv"]]
-        layers += [nn.Flatten(), self.first_fc[arch["n_conv"]].export(features, arch["fc1_width"]), nn.ReLU()]
+        f = s.pool_factor(arch["n_conv"])
+        if f > 1:
+            layers.append(nn.AvgPool1d(f, f, ceil_mode=True))
+        features = c * s.head_length(arch["n_conv"])
+        layers += [nn.Flatten(), self.first_fc[s.head_index(arch["n_conv"])].export(features, arch["fc1_width"]),
+                   nn.ReLU()]
         w = arch["fc1_width"]
         for i in range(1, arch["n_fc"]):
             layers += [self.fcs[i - 1].export(w, arch[f"fc{i + 1}_width"]), nn.ReLU()]
