@@ -31,6 +31,16 @@ class MeasurementTable:
     frame: pd.DataFrame
     space_name: str
 
+    @property
+    def catalog(self) -> np.ndarray:
+        """Every architecture of the table in its listed order: by the ``index`` column when there is
+        one (NB201 tables: the benchmark's architecture index), else by row. Targets are not used."""
+        if "index" in self.frame.columns:
+            index = pd.to_numeric(self.frame["index"], errors="coerce").to_numpy(dtype=float)
+            if np.all(np.isfinite(index)):
+                return self.genes[np.argsort(index, kind="stable")]
+        return self.genes
+
     def column(self, name: str) -> np.ndarray:
         """A numeric column; errors name the column or the first bad row."""
         if name not in self.frame.columns:
@@ -106,16 +116,16 @@ def evaluate(
             raise DataError(f"transfer source column {transfer_from!r} is the target itself")
         ys = table.column(transfer_from)
         source = LatencyPredictor(space=table.space_name, target=transfer_from, members=members)
-        source.fit(table.genes, ys)
+        source.fit(table.genes, ys, catalog=table.catalog)
         train_size = transfer_size if transfer_size is not None else train_size
     out: dict[str, list[float]] = {"kendall_tau": [], "within_10pct": [], "seeds": []}
     for seed in range(seeds):
         train, test = split(len(y), train_size, seed)
         if source is None:
             pred = LatencyPredictor(space=table.space_name, target=target, members=members, seed=seed)
-            pred.fit(table.genes[train], y[train])
+            pred.fit(table.genes[train], y[train], catalog=table.catalog)
         else:
-            pred = adapt(source, table.genes[train], y[train], target=target, seed=seed)
+            pred = adapt(source, table.genes[train], y[train], target=target, seed=seed, catalog=table.catalog)
         s = score(pred.predict(table.genes[test]), y[test])
         out["kendall_tau"].append(s["kendall_tau"])
         out["within_10pct"].append(s["within_10pct"])

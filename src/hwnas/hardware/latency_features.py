@@ -10,11 +10,20 @@ columns describe graph-level effects that are not a sum of operations
 (nodes that are computed at all, a cell whose output no longer depends on its
 input so the runtime may fold or special-case it).
 
-Two featurisers:
+Featurisers:
 
-* :func:`nb201_cost_features` reads NB201 genes through the space's canonical
-  (executed) form: edges into nodes that never reach the output are not run,
-  while edges leaving a zero-valued node still are.
+* :func:`nb201_cost_features` reads NB201 genes in one of two *views* of what a
+  runtime executes: ``"executed"`` reads the space's canonical form (edges into
+  nodes that never reach the output are pruned as dead code, as a converter
+  that folds the graph does; edges leaving a zero-valued node still run), and
+  ``"every_edge"`` counts every edge, ``none`` included (a runtime that runs the
+  exported graph as written: the ``none`` operation is a multiply by zero, and
+  nothing is dead because every node feeds the output through it).
+* :func:`nb201_measure_keys` / :func:`first_listed_representatives`: the
+  measurement protocol of NB201 tables. Benchmarks store one measurement per
+  isomorphism class of cells (NAS-Bench-201's ``to_unique_str(consider_zero=True)``)
+  and copy it to every member; the network actually timed is one member, so the
+  other members' rows carry the cost of *its* executed graph, not theirs.
 * :func:`layer_cost_features` reads a :class:`~hwnas.hardware.layers.Layer`
   list (any trainable space): MACs, parameters and memory traffic per layer kind.
 """
@@ -31,6 +40,8 @@ from hwnas.hardware.layers import LAYER_OPS, Layer
 
 #: prior groups a feature column may belong to
 GROUPS = ("op", "edge_op", "struct")
+#: views of what a runtime executes of an NB201 cell (see the module docstring)
+VIEWS = ("executed", "every_edge")
 
 
 @dataclass(frozen=True)
@@ -50,8 +61,11 @@ class FeatureBlock:
 
 
 # ---------------------------------------------------------------------------------------------- NB201
-def nb201_cost_features(space, genes: np.ndarray) -> FeatureBlock:
+def nb201_cost_features(space, genes: np.ndarray, view: str = "executed") -> FeatureBlock:
     """Executed-work features of NB201 cells (``space`` is an :class:`~hwnas.spaces.nb201.NB201Space`).
+
+    ``view`` (one of :data:`VIEWS`) says what the runtime executes; ``"every_edge"``
+    is :func:`nb201_every_edge_features`, the rest of this docstring is ``"executed"``.
 
     Columns: executed count of each non-``none`` operation (``op``); one-hot of
     each executed (edge, operation) pair (``edge_op``); for nodes 1..3 whether
@@ -61,6 +75,10 @@ def nb201_cost_features(space, genes: np.ndarray) -> FeatureBlock:
     """
     from hwnas.spaces.nb201 import EDGES, OPS
 
+    if view not in VIEWS:
+        raise CostModelError(f"feature view {view!r} unknown; allowed views {list(VIEWS)}")
+    if view == "every_edge":
+        return nb201_every_edge_features(genes)
     genes = np.atleast_2d(np.asarray(genes, dtype=np.int64))
     canon = space.canonical_genes(genes)
     live = space.live_genes(genes)
@@ -100,6 +118,107 @@ def nb201_cost_features(space, genes: np.ndarray) -> FeatureBlock:
     groups = ["op"] * counts.shape[1] + ["edge_op"] * (len(EDGES) * (n_ops - 1)) + ["struct"] * struct.shape[1]
     matrix = np.concatenate([counts, edge_op.reshape(len(canon), -1), struct], axis=1)
     return FeatureBlock(matrix, tuple(names), tuple(groups))
+
+
+def nb201_every_edge_features(genes: np.ndarray) -> FeatureBlock:
+    """Every edge runs, ``none`` included: count of each operation (``op``) and one-hot of each
+    (edge, operation) pair (``edge_op``). No graph terms: nothing is pruned or folded in this view."""
+    from hwnas.spaces.nb201 import EDGES, OPS
+
+    genes = np.atleast_2d(np.asarray(genes, dtype=np.int64))
+    one_hot = np.zeros((len(genes), len(EDGES), len(OPS)), dtype=np.float64)
+    np.put_along_axis(one_hot, genes[:, :, None], 1.0, axis=2)
+    names = [f"n_{op}" for op in OPS] + [f"edge_{j}_{k}={op}" for k, j in EDGES for op in OPS]
+    groups = ["op"] * len(OPS) + ["edge_op"] * (len(EDGES) * len(OPS))
+    matrix = np.concatenate([one_hot.sum(axis=1), one_hot.reshape(len(genes), -1)], axis=1)
+    return FeatureBlock(matrix, tuple(names), tuple(groups))
+
+
+def _gene_codes(genes: np.ndarray) -> np.ndarray:
+    """Base-5 code of NB201 gene rows, first edge most significant (0 .. 5**6 - 1)."""
+    genes = np.atleast_2d(np.asarray(genes, dtype=np.int64))
+    if genes.shape[1] != 6 or genes.min(initial=0) < 0 or genes.max(initial=0) > 4:
+        raise CostModelError("NB201 genes must be rows of 6 operation ids in 0..4")
+    return genes @ (5 ** np.arange(5, -1, -1))
+
+
+def nb201_unique_str(genes: Sequence[int]) -> str:
+    """NAS-Bench-201's isomorphism signature of a cell (``Structure.to_unique_str(consider_zero=True)``).
+
+    Each node is the sorted sum of its inputs' expressions; ``none`` or an input
+    that is exactly zero gives ``#``, ``skip_connect`` passes its input's expression
+    through, any other operation wraps it. Cells with equal signatures compute the
+    same function, and NB201 tables measure each such class once.
+    """
+    from hwnas.spaces.nb201 import OPS
+
+    nodes = {0: "0"}
+    e = 0
+    for node in (1, 2, 3):
+        terms = []
+        for src in range(node):
+            op = OPS[int(genes[e])]
+            e += 1
+            if op == "none" or nodes[src] == "#":
+                terms.append("#")
+            elif op == "skip_connect":
+                terms.append(nodes[src])
+            else:
+                terms.append(f"({nodes[src]})@{op}")
+        nodes[node] = "+".join(sorted(terms))
+    return nodes[3]
+
+
+_MEASURE_KEYS: np.ndarray | None = None
+
+
+def _measure_key_table() -> np.ndarray:
+    """Measurement class of every gene code: the smallest gene code with the same signature."""
+    global _MEASURE_KEYS
+    if _MEASURE_KEYS is None:
+        every = np.array(np.unravel_index(np.arange(5**6), (5,) * 6)).T
+        first: dict[str, int] = {}
+        table = np.empty(len(every), dtype=np.int64)
+        for code, row in enumerate(every):
+            table[code] = first.setdefault(nb201_unique_str(row), code)
+        _MEASURE_KEYS = table
+    return _MEASURE_KEYS
+
+
+def nb201_measure_keys(genes: np.ndarray) -> np.ndarray:
+    """An integer per isomorphism class (:func:`nb201_unique_str`): rows that NB201 tables measure once."""
+    return _measure_key_table()[_gene_codes(genes)]
+
+
+def first_listed_representatives(catalog: np.ndarray) -> dict[int, int]:
+    """For a table listing NB201 cells in order: measurement class -> gene code of its first-listed member.
+
+    Only classes with more than one distinct member in ``catalog`` are returned (for
+    the others the member is its own representative). This is the cell whose
+    network a table that measures each class once most plausibly timed.
+    """
+    codes = _gene_codes(catalog)
+    keys = _measure_key_table()[codes]
+    reps: dict[int, int] = {}
+    members: dict[int, set[int]] = {}
+    for key, code in zip(keys.tolist(), codes.tolist()):
+        reps.setdefault(key, code)
+        members.setdefault(key, set()).add(code)
+    return {k: reps[k] for k, m in members.items() if len(m) > 1}
+
+
+def apply_representatives(genes: np.ndarray, reps: dict[int, int]) -> np.ndarray:
+    """Replace each gene row by its class representative's genes (rows of unlisted classes stay)."""
+    genes = np.atleast_2d(np.asarray(genes, dtype=np.int64))
+    if not reps:
+        return genes
+    keys = nb201_measure_keys(genes)
+    codes = np.array([reps.get(int(k), -1) for k in keys])
+    out = genes.copy()
+    hit = codes >= 0
+    if hit.any():
+        out[hit] = np.array(np.unravel_index(codes[hit], (5,) * 6)).T
+    return out
 
 
 def nb201_class_keys(space, genes: np.ndarray) -> np.ndarray:

@@ -9,6 +9,12 @@ median and the uncertainty their spread. Architectures whose executed graph
 was itself measured are answered from the measurement (identical graphs were
 measured once, so the table value *is* the best estimate of what a rerun gives).
 
+What it knows about the runtime and the table, chosen by cross-validation on
+the training rows (NB201): which *view* of the cell the runtime executes
+(dead code pruned, or every edge run as exported: ``view``), and whether the
+table measured each isomorphism class once on its first-listed member
+(``representative``; needs the table's architectures in order, ``catalog``).
+
 Works on a space's architectures (NB201 strings, any choice space) or on
 layer lists (:class:`~hwnas.hardware.base.Workload`). Saved as plain JSON.
 """
@@ -25,10 +31,14 @@ import numpy as np
 from hwnas.errors import CostModelError, DataError
 from hwnas.hardware.base import CostModel, Workload
 from hwnas.hardware.latency_features import (
+    VIEWS,
     FeatureBlock,
+    apply_representatives,
+    first_listed_representatives,
     layer_cost_features,
     nb201_class_keys,
     nb201_cost_features,
+    nb201_measure_keys,
 )
 from hwnas.hardware.latency_regressor import DEFAULT_SHRINK, AdditiveFit, AdditiveRegressor
 from hwnas.plaindata import read_json, write_json
@@ -49,20 +59,32 @@ def make_space(name: str | None):
     return spaces[name]()
 
 
-def space_features(space, genes: np.ndarray) -> FeatureBlock:
+#: how a table's value relates to the row's own cell: ``own`` (the cell itself was measured) or
+#: ``first`` (one measurement per isomorphism class, taken on its first-listed member)
+REPRESENTATIVES = ("own", "first")
+
+
+def space_features(space, genes: np.ndarray, view: str = "executed") -> FeatureBlock:
     """Cost features of gene rows: executed-work features for NB201, one-hot for other choice spaces."""
     if space.name == "nb201":
-        return nb201_cost_features(space, genes)
+        return nb201_cost_features(space, genes, view)
     canon = space.canonical_genes(genes)
     one_hot = space.one_hot(canon).astype(np.float64)
     names = tuple(f"{d.name}={c}" for d in space.dimensions for c in d.choices)
     return FeatureBlock(one_hot, names, ("edge_op",) * len(names))
 
 
-def space_keys(space, genes: np.ndarray) -> list[str]:
-    """One key per executed-graph class (rows with equal keys run the same graph)."""
+def space_keys(space, genes: np.ndarray, view: str = "executed", representative: str = "own") -> list[str]:
+    """One key per class of rows that share a measurement: the same executed graph, or (``first``)
+    the same isomorphism class."""
     if space.name == "nb201":
-        return [str(int(k)) for k in nb201_class_keys(space, genes)]
+        if representative == "first":
+            keys = nb201_measure_keys(genes)
+        elif view == "every_edge":
+            keys = np.atleast_2d(genes) @ (5 ** np.arange(5, -1, -1))
+        else:
+            keys = nb201_class_keys(space, genes)
+        return [str(int(k)) for k in keys]
     return [",".join(map(str, row)) for row in space.canonical_genes(genes)]
 
 
@@ -73,7 +95,11 @@ class LatencyPredictor:
     ``space``: name of the architecture space (``"nb201"``) or ``None`` for layer
     lists. ``target``: the measured quantity (a column name, e.g.
     ``pi5_onnx_latency_ms``); ``unit``: its unit. ``members``: ensemble size.
-    ``memory``: answer measured graphs from their measurement.
+    ``memory``: answer measured graphs from their measurement. ``view``: what the
+    runtime executes (one of :data:`~hwnas.hardware.latency_features.VIEWS`, or
+    ``"auto"``: chosen by cross-validation on the training rows). ``representative``:
+    ``"own"``, ``"first"`` or ``"auto"`` (``first`` needs a ``catalog`` at fit time;
+    ``auto`` chooses by cross-validation). ``cv_folds``: folds of that choice.
     """
 
     def __init__(
@@ -86,7 +112,18 @@ class LatencyPredictor:
         robust_scale: float = 0.05,
         memory: bool = True,
         seed: int = 0,
+        view: str = "auto",
+        representative: str = "auto",
+        cv_folds: int = 5,
     ):
+        if view not in ("auto", *VIEWS):
+            raise CostModelError(f"predictor view={view!r} unknown; allowed {['auto', *VIEWS]}")
+        if representative not in ("auto", *REPRESENTATIVES):
+            raise CostModelError(
+                f"predictor representative={representative!r} unknown; allowed {['auto', *REPRESENTATIVES]}"
+            )
+        if cv_folds < 2:
+            raise CostModelError(f"predictor cv_folds={cv_folds} must be at least 2")
         if members < 1:
             raise CostModelError(f"predictor members={members} must be at least 1")
         if robust_scale <= 0:
@@ -100,6 +137,13 @@ class LatencyPredictor:
         self.robust_scale = float(robust_scale)
         self.use_memory = bool(memory)
         self.seed = int(seed)
+        self.view_option = view
+        self.representative_option = representative
+        self.cv_folds = int(cv_folds)
+        # resolved at fit time
+        self.view = "executed" if view == "auto" else view
+        self.representative = "own" if representative == "auto" else representative
+        self.representatives: dict[int, int] = {}
         self.feature_names: tuple[str, ...] = ()
         self.groups: tuple[str, ...] = ()
         self.fits: list[AdditiveFit] = []
@@ -112,8 +156,15 @@ class LatencyPredictor:
         if self.space is None:
             networks = [w.layers if isinstance(w, Workload) else w for w in items]
             return layer_cost_features(networks), None
-        genes = self._genes(items)
-        return space_features(self.space, genes), space_keys(self.space, genes)
+        return self._gene_block(self._genes(items), self.view, self.representative, self.representatives)
+
+    def _gene_block(self, genes: np.ndarray, view: str, representative: str,
+                    reps: Mapping[int, int]) -> tuple[FeatureBlock, list[str]]:
+        """Features of the cell that was measured for each row, and the rows' measurement keys."""
+        if self.space.name != "nb201":
+            return space_features(self.space, genes), space_keys(self.space, genes)
+        measured = apply_representatives(genes, reps) if representative == "first" else genes
+        return space_features(self.space, measured, view), space_keys(self.space, genes, view, representative)
 
     def _genes(self, items: Sequence[Any]) -> np.ndarray:
         if isinstance(items, np.ndarray) and items.dtype.kind in "iu":
@@ -127,8 +178,13 @@ class LatencyPredictor:
         return bool(self.fits)
 
     def fit(self, items: Sequence[Any], y: Sequence[float], prior: LatencyPredictor | None = None,
-            prior_shrink: Mapping[str, float] | None = None) -> LatencyPredictor:
+            prior_shrink: Mapping[str, float] | None = None, catalog: Sequence[Any] | None = None
+            ) -> LatencyPredictor:
         """Fit on architectures (or gene rows, or layer lists) and their measured values.
+
+        ``catalog``: every architecture of the measurement table in the table's
+        order (targets not needed); lets the predictor test whether the table
+        measured each isomorphism class once on its first-listed member.
 
         Values must be finite; zero or negative values are kept in the memory of
         measured graphs but not regressed on (relative error is undefined there).
@@ -148,6 +204,17 @@ class LatencyPredictor:
             raise DataError(
                 f"target {self.target!r}: need at least 2 positive measurements to fit, got {int(positive.sum())}"
             )
+        self.provenance.pop("selection", None)
+        if self.space is not None and self.space.name == "nb201":
+            genes = self._genes(items)
+            if catalog is not None:
+                self.representatives = first_listed_representatives(self._genes(catalog))
+            elif prior is not None:
+                self.representatives = dict(prior.representatives)
+            if prior is not None:
+                self.view, self.representative = prior.view, prior.representative
+            else:
+                self._select(genes, y, positive)
         block, keys = self._block(items)
         self.feature_names, self.groups = block.names, block.groups
         # a zero (e.g. a runtime that folded a constant network away) has no relative error to fit;
@@ -176,6 +243,58 @@ class LatencyPredictor:
             self.memory = {k: float(np.median(v)) for k, v in grouped.items()}
         self.n_train = len(y_all)
         return self
+
+    def candidates(self) -> list[tuple[str, str]]:
+        """The (view, representative) pairs the fit chooses among."""
+        views = list(VIEWS) if self.view_option == "auto" else [self.view_option]
+        if self.representative_option == "auto":
+            reps = ["own", "first"] if self.representatives else ["own"]
+        else:
+            reps = [self.representative_option]
+        return [(v, r) for v in views for r in reps]
+
+    def _select(self, genes: np.ndarray, y: np.ndarray, positive: np.ndarray) -> None:
+        """Choose view and representative by grouped K-fold cross-validation on the training rows.
+
+        Score: Kendall tau of the out-of-fold predictions (regression only, no memory),
+        ties broken by the median relative error. Folds never split a measurement class.
+        """
+        from scipy.stats import kendalltau
+
+        cands = self.candidates()
+        if self.representative == "first" and not self.representatives:
+            raise CostModelError("representative='first' needs a catalog (the table's architectures in order)")
+        genes, y = genes[positive], y[positive]
+        if len(y) > 2000:  # the choice is clear long before this: keep the check cheap on big tables
+            keep = np.sort(np.random.default_rng(self.seed).choice(len(y), 2000, replace=False))
+            genes, y = genes[keep], y[keep]
+        if len(cands) == 1 or len(y) < 8:
+            self.view, self.representative = cands[0]
+            return
+        groups = nb201_measure_keys(genes)
+        uniq = np.unique(groups)
+        n_folds = min(self.cv_folds, len(uniq))
+        if n_folds < 2:
+            self.view, self.representative = cands[0]
+            return
+        order = np.random.default_rng(self.seed).permutation(len(uniq))
+        fold_of_group = dict(zip(uniq[order].tolist(), (np.arange(len(uniq)) % n_folds).tolist()))
+        fold = np.array([fold_of_group[g] for g in groups.tolist()])
+        scores = {}
+        for view, rep in cands:
+            block, _ = self._gene_block(genes, view, rep, self.representatives)
+            reg = AdditiveRegressor(block.groups, self.shrink, self.robust_scale)
+            oof = np.empty(len(y))
+            for f in range(n_folds):
+                held = fold == f
+                oof[held] = reg.fit(block.matrix[~held], y[~held]).predict(block.matrix[held])
+            tau = kendalltau(oof, y).statistic
+            tau = -1.0 if not np.isfinite(tau) else float(tau)
+            scores[f"{view}/{rep}"] = (tau, -float(np.median(np.abs(oof / y - 1))))
+        best = max(scores, key=scores.get)
+        self.view, self.representative = best.split("/")
+        self.provenance["selection"] = {k: {"cv_kendall_tau": v[0], "cv_median_rel_error": -v[1]}
+                                        for k, v in scores.items()}
 
     def scaled_mean(self, X: np.ndarray, y: np.ndarray) -> AdditiveFit:
         """This predictor's mean model, rescaled so its median prediction on ``X`` matches ``y``'s."""
@@ -221,6 +340,9 @@ class LatencyPredictor:
             "robust_scale": self.robust_scale,
             "use_memory": self.use_memory,
             "seed": self.seed,
+            "view": self.view,
+            "representative": self.representative,
+            "representatives": {str(k): int(v) for k, v in sorted(self.representatives.items())},
             "n_train": self.n_train,
             "feature_names": list(self.feature_names),
             "groups": list(self.groups),
@@ -236,7 +358,9 @@ class LatencyPredictor:
         try:
             pred = cls(space=d["space"], target=d["target"], unit=d["unit"], members=int(d["members"]),
                        shrink=d["shrink"], robust_scale=float(d["robust_scale"]),
-                       memory=bool(d["use_memory"]), seed=int(d["seed"]))
+                       memory=bool(d["use_memory"]), seed=int(d["seed"]),
+                       view=d.get("view", "executed"), representative=d.get("representative", "own"))
+            pred.representatives = {int(k): int(v) for k, v in d.get("representatives", {}).items()}
             pred.feature_names = tuple(d["feature_names"])
             pred.groups = tuple(d["groups"])
             pred.fits = [AdditiveFit(float(f["intercept"]), np.asarray(f["coef"], dtype=np.float64))
@@ -244,7 +368,7 @@ class LatencyPredictor:
             pred.memory = {str(k): float(v) for k, v in d["memory"].items()}
             pred.n_train = int(d["n_train"])
             pred.provenance = dict(d.get("provenance", {}))
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, CostModelError) as e:
             raise DataError(f"{source}: malformed latency predictor: {e!r}") from None
         if any(len(f.coef) != len(pred.feature_names) for f in pred.fits) or not pred.fits:
             raise DataError(f"{source}: coefficients and feature names disagree in length")

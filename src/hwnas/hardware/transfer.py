@@ -37,13 +37,16 @@ def adapt(
     members: int | None = None,
     seed: int = 0,
     check: bool = True,
+    catalog: Sequence[Any] | None = None,
 ) -> LatencyPredictor:
     """A predictor for ``target`` fitted on a few target measurements with ``source`` as the prior.
 
     With ``check`` (default), 5-fold cross-validation on the target rows compares
     the transferred model with one fitted from scratch (Kendall tau of the
     out-of-fold predictions); the scratch model is returned if it ranks better.
-    ``provenance["transfer_used"]`` records the choice.
+    ``provenance["transfer_used"]`` records the choice. The scratch model chooses its
+    own view and representative (see :class:`LatencyPredictor`; ``catalog`` as there);
+    the transferred one keeps the source's.
     """
     if not source.fitted:
         raise CostModelError("transfer source predictor is not fitted")
@@ -53,11 +56,13 @@ def adapt(
     def make(n_members: int, use_prior: bool, rows=None) -> LatencyPredictor:
         pred = LatencyPredictor(space=source.space_name, target=target or source.target, members=n_members,
                                 shrink=source.shrink, robust_scale=source.robust_scale,
-                                memory=source.use_memory, seed=seed)
+                                memory=source.use_memory, seed=seed, view=source.view_option,
+                                representative=source.representative_option, cv_folds=source.cv_folds)
         sub_items = items if rows is None else [items[i] for i in rows] if not isinstance(items, np.ndarray) \
             else items[rows]
         sub_y = y if rows is None else y[rows]
-        return pred.fit(sub_items, sub_y, prior=source if use_prior else None, prior_shrink=prior_shrink)
+        return pred.fit(sub_items, sub_y, prior=source if use_prior else None, prior_shrink=prior_shrink,
+                        catalog=catalog)
 
     use_prior = True
     cv = None
