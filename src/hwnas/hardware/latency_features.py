@@ -18,7 +18,11 @@ Featurisers:
   that folds the graph does; edges leaving a zero-valued node still run), and
   ``"every_edge"`` counts every edge, ``none`` included (a runtime that runs the
   exported graph as written: the ``none`` operation is a multiply by zero, and
-  nothing is dead because every node feeds the output through it).
+  nothing is dead because every node feeds the output through it). ``+cse``:
+  the runtime also merges identical parameter-free operations reading the same
+  tensor (common-subexpression elimination, as ONNX Runtime and TorchScript do):
+  the operation counts then count such a group once (the duplicates stay as a
+  shrunk graph term, so a runtime that merges only partly is still fitted).
 * :func:`nb201_measure_keys` / :func:`first_listed_representatives`: the
   measurement protocol of NB201 tables. Benchmarks store one measurement per
   isomorphism class of cells (NAS-Bench-201's ``to_unique_str(consider_zero=True)``)
@@ -41,7 +45,7 @@ from hwnas.hardware.layers import LAYER_OPS, Layer
 #: prior groups a feature column may belong to
 GROUPS = ("op", "edge_op", "struct")
 #: views of what a runtime executes of an NB201 cell (see the module docstring)
-VIEWS = ("executed", "every_edge")
+VIEWS = ("executed", "executed+cse", "every_edge", "every_edge+cse")
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,9 @@ def nb201_cost_features(space, genes: np.ndarray, view: str = "executed") -> Fea
 
     if view not in VIEWS:
         raise CostModelError(f"feature view {view!r} unknown; allowed views {list(VIEWS)}")
-    if view == "every_edge":
-        return nb201_every_edge_features(genes)
+    cse = view.endswith("+cse")
+    if view.startswith("every_edge"):
+        return nb201_every_edge_features(genes, cse)
     genes = np.atleast_2d(np.asarray(genes, dtype=np.int64))
     canon = space.canonical_genes(genes)
     live = space.live_genes(genes)
@@ -101,9 +106,12 @@ def nb201_cost_features(space, genes: np.ndarray, view: str = "executed") -> Fea
     sources = np.array([j for _, j in EDGES])
     reads_zero = executed & ~reach[:, sources]
     on_zero = (edge_op * reads_zero[:, :, None]).sum(axis=1)  # per operation type
+    dup = _duplicates(canon, executed, (OPS.index("skip_connect"), OPS.index("avg_pool_3x3")))
+    if cse:
+        counts = counts - np.c_[np.zeros(len(canon)), dup[:, 0], np.zeros(len(canon)), dup[:, 1]]
     struct = np.concatenate(
         [computed.astype(np.float64), disconnected[:, None].astype(np.float64), counts * disconnected[:, None],
-         zero_node.astype(np.float64), on_zero],
+         zero_node.astype(np.float64), on_zero, dup],
         axis=1,
     )
     names = (
@@ -114,24 +122,49 @@ def nb201_cost_features(space, genes: np.ndarray, view: str = "executed") -> Fea
         + [f"disconnected*n_{op}" for op in OPS[1:]]
         + ["node1_zero", "node2_zero"]
         + [f"n_{op}_reading_zero" for op in OPS[1:]]
+        + ["n_skip_connect_duplicate", "n_avg_pool_3x3_duplicate"]
     )
     groups = ["op"] * counts.shape[1] + ["edge_op"] * (len(EDGES) * (n_ops - 1)) + ["struct"] * struct.shape[1]
     matrix = np.concatenate([counts, edge_op.reshape(len(canon), -1), struct], axis=1)
     return FeatureBlock(matrix, tuple(names), tuple(groups))
 
 
-def nb201_every_edge_features(genes: np.ndarray) -> FeatureBlock:
-    """Every edge runs, ``none`` included: count of each operation (``op``) and one-hot of each
-    (edge, operation) pair (``edge_op``). No graph terms: nothing is pruned or folded in this view."""
+def nb201_every_edge_features(genes: np.ndarray, cse: bool = False) -> FeatureBlock:
+    """Every edge runs, ``none`` included: count of each operation (``op``; with ``cse``, identical
+    parameter-free operations on one input count once), one-hot of each (edge, operation) pair
+    (``edge_op``) and the duplicates of each parameter-free operation (``struct``)."""
     from hwnas.spaces.nb201 import EDGES, OPS
 
     genes = np.atleast_2d(np.asarray(genes, dtype=np.int64))
     one_hot = np.zeros((len(genes), len(EDGES), len(OPS)), dtype=np.float64)
     np.put_along_axis(one_hot, genes[:, :, None], 1.0, axis=2)
-    names = [f"n_{op}" for op in OPS] + [f"edge_{j}_{k}={op}" for k, j in EDGES for op in OPS]
-    groups = ["op"] * len(OPS) + ["edge_op"] * (len(EDGES) * len(OPS))
-    matrix = np.concatenate([one_hot.sum(axis=1), one_hot.reshape(len(genes), -1)], axis=1)
+    free = (OPS.index("none"), OPS.index("skip_connect"), OPS.index("avg_pool_3x3"))
+    dup = _duplicates(genes, np.ones(genes.shape, dtype=bool), free)
+    counts = one_hot.sum(axis=1)
+    if cse:
+        counts[:, list(free)] -= dup
+    names = ([f"n_{op}" for op in OPS] + [f"edge_{j}_{k}={op}" for k, j in EDGES for op in OPS]
+             + [f"n_{OPS[o]}_duplicate" for o in free])
+    groups = ["op"] * len(OPS) + ["edge_op"] * (len(EDGES) * len(OPS)) + ["struct"] * len(free)
+    matrix = np.concatenate([counts, one_hot.reshape(len(genes), -1), dup], axis=1)
     return FeatureBlock(matrix, tuple(names), tuple(groups))
+
+
+def _duplicates(genes: np.ndarray, executed: np.ndarray, ops: Sequence[int]) -> np.ndarray:
+    """Per parameter-free operation in ``ops``: executed copies beyond the first on the same source node.
+
+    Two such operations on the same input compute the same tensor; graph runtimes
+    (ONNX Runtime, TorchScript) merge them by common-subexpression elimination.
+    """
+    from hwnas.spaces.nb201 import EDGES
+
+    sources = np.array([j for _, j in EDGES])
+    out = np.zeros((len(genes), len(ops)))
+    for i, op in enumerate(ops):
+        hit = executed & (genes == op)
+        for src in np.unique(sources):
+            out[:, i] += np.maximum(hit[:, sources == src].sum(axis=1) - 1, 0)
+    return out
 
 
 def _gene_codes(genes: np.ndarray) -> np.ndarray:

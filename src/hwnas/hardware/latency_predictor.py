@@ -80,7 +80,7 @@ def space_keys(space, genes: np.ndarray, view: str = "executed", representative:
     if space.name == "nb201":
         if representative == "first":
             keys = nb201_measure_keys(genes)
-        elif view == "every_edge":
+        elif view.startswith("every_edge"):
             keys = np.atleast_2d(genes) @ (5 ** np.arange(5, -1, -1))
         else:
             keys = nb201_class_keys(space, genes)

@@ -21,20 +21,42 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import lsq_linear
+from scipy.optimize import lsq_linear, nnls
+
+_CONTROLLER = None
 
 
 def _single_thread_blas():
     """These systems are tiny (tens of columns): BLAS threads only contend, badly so on a shared machine."""
+    global _CONTROLLER
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
         return contextlib.nullcontext()
-    return threadpool_limits(1)
+    if _CONTROLLER is None:  # finding the BLAS libraries reads the process's maps: do it once
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1)
 
 
 #: default shrinkage per feature group (penalty weight on a full-size contribution, relative to mean target)
 DEFAULT_SHRINK = {"op": 0.0, "edge_op": 3.0, "struct": 1.0}
+
+
+def _lower_bounded_lsq(A: np.ndarray, b: np.ndarray, lower: np.ndarray) -> np.ndarray | None:
+    """min ||A x - b|| subject to x >= lower (entries 0.. or -inf), exactly, as one non-negative least squares.
+
+    Bounded variables are shifted to start at 0, unbounded ones split into a
+    difference of two non-negative parts. Returns ``None`` if NNLS gives up.
+    """
+    free = ~np.isfinite(lower)
+    shift = np.where(free, 0.0, lower)
+    try:
+        z, _ = nnls(np.concatenate([A, -A[:, free]], axis=1), b - A @ shift, maxiter=50 * A.shape[1])
+    except RuntimeError:
+        return None
+    x = z[: A.shape[1]] + shift
+    x[free] -= z[A.shape[1]:]
+    return x if np.all(np.isfinite(x)) else None
 
 
 @dataclass
@@ -62,7 +84,8 @@ class AdditiveRegressor:
     robust_scale: float = 0.05
     nonneg_groups: tuple[str, ...] = ("op",)
     max_iter: int = 30
-    solver: str = "trf"
+    solver: str = "nnls"
+    tol: float = 1e-6
 
     def fit(
         self,
@@ -136,11 +159,13 @@ class AdditiveRegressor:
             if A.shape[0] > A.shape[1]:  # same minimiser on the (p+1)-row reduced system: fast for many rows
                 q, r = np.linalg.qr(A, mode="reduced")
                 A, b = r, q.T @ b
-            with np.errstate(invalid="ignore", over="ignore"):
-                new = lsq_linear(A, b, bounds=bounds, method=self.solver).x
-            if not np.all(np.isfinite(new)):  # the interior-point solver can break down; BVLS is exact
-                new = lsq_linear(A, b, bounds=bounds, method="bvls").x
-            done = theta is not None and np.max(np.abs(new - theta)) <= 1e-6 * (1 + np.max(np.abs(new)))
+            new = _lower_bounded_lsq(A, b, bounds[0]) if self.solver == "nnls" else None
+            if new is None:
+                with np.errstate(invalid="ignore", over="ignore"):
+                    new = lsq_linear(A, b, bounds=bounds, method="trf" if self.solver == "nnls" else self.solver).x
+                if not np.all(np.isfinite(new)):  # the interior-point solver can break down; BVLS is exact
+                    new = lsq_linear(A, b, bounds=bounds, method="bvls").x
+            done = theta is not None and np.max(np.abs(new - theta)) <= self.tol * (1 + np.max(np.abs(new)))
             theta = new
             if done:
                 break
