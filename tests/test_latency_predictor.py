@@ -13,11 +13,19 @@ from scipy.stats import kendalltau
 from hwnas.errors import CostModelError, DataError
 from hwnas.hardware.base import Workload
 from hwnas.hardware.latency_eval import evaluate, load_table
-from hwnas.hardware.latency_features import layer_cost_features, nb201_class_keys, nb201_cost_features
+from hwnas.hardware.latency_features import (
+    apply_representatives,
+    first_listed_representatives,
+    layer_cost_features,
+    nb201_class_keys,
+    nb201_cost_features,
+    nb201_measure_keys,
+)
 from hwnas.hardware.latency_predictor import LatencyPredictor, PredictorCostModel, guess_unit
+from hwnas.hardware.latency_regressor import _lower_bounded_lsq
 from hwnas.hardware.layers import Layer
 from hwnas.hardware.transfer import adapt
-from hwnas.spaces.nb201 import NB201Space
+from hwnas.spaces.nb201 import EDGES, NB201Space
 
 SPACE = NB201Space()
 ALL = np.array(np.unravel_index(np.arange(5**6), (5,) * 6)).T
@@ -235,11 +243,125 @@ def _shared() -> Path:
     return Path(os.environ.get("HWNAS_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
 
-def test_real_pi5_measurements_smoke():
+def test_real_pi5_measurements_meet_the_issue_bars():
     path = _shared() / "benchdata" / "nb201_hw.csv"
     if not path.exists():
         pytest.skip(f"shared benchmark data not found at {path} (set HWNAS_SHARED)")
     table = load_table(path)
-    res = evaluate(table, "pi5_litert_latency_ms", 100, seeds=2, members=2)
-    # well above the one-hot GBDT (0.56) and live-edge ridge (0.79 tau / 58 %) baselines of the issue
-    assert min(res["kendall_tau"]) > 0.7 and min(res["within_10pct"]) > 0.5
+    # the issue's bars: N=100 tau >= 0.75 and >= 60 % within 10 %; N=20 tau >= 0.65 (here every seed, not the median)
+    for target, n in (("pi5_onnx_latency_ms", 100), ("pi5_litert_latency_ms", 20)):
+        res = evaluate(table, target, n, seeds=2, members=2)
+        assert min(res["kendall_tau"]) > 0.75 and min(res["within_10pct"]) > 0.6, (target, n, res)
+        # the table measures each isomorphism class once: cross-validation found that out
+        assert all(v.endswith("/first") for v in res["views"])
+
+
+# ---------------------------------------------------------------------------------------------- measurement protocol
+A_SKIP_THEN_CONV = "|skip_connect~0|+|none~0|none~1|+|none~0|nor_conv_3x3~1|none~2|"
+B_DIRECT_CONV = "|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|"
+C_OTHER_CONV = "|none~0|+|none~0|none~1|+|nor_conv_1x1~0|none~1|none~2|"
+
+
+def test_measure_keys_are_nb201_isomorphism_classes():
+    keys = nb201_measure_keys(ALL)
+    assert len(np.unique(keys)) == 6466  # NAS-Bench-201's count of unique cells
+    a, b, c = (SPACE.to_genes(x) for x in (A_SKIP_THEN_CONV, B_DIRECT_CONV, C_OTHER_CONV))
+    ka, kb, kc = nb201_measure_keys(np.stack([a, b, c]))
+    assert ka == kb != kc  # conv(skip(x)) is conv(x); a 1x1 conv is not a 3x3 one
+    # yet the two execute different graphs
+    assert nb201_class_keys(SPACE, a[None])[0] != nb201_class_keys(SPACE, b[None])[0]
+
+
+def test_first_listed_member_represents_its_class():
+    a, b, c = (SPACE.to_genes(x) for x in (A_SKIP_THEN_CONV, B_DIRECT_CONV, C_OTHER_CONV))
+    reps = first_listed_representatives(np.stack([b, c, a, b]))
+    assert len(reps) == 1  # only the class with two distinct members needs a representative
+    assert np.array_equal(apply_representatives(np.stack([a, b, c]), reps), np.stack([b, b, c]))
+    reps = first_listed_representatives(np.stack([a, b]))
+    assert np.array_equal(apply_representatives(b[None], reps)[0], a)
+
+
+def every_edge_device(genes, op_cost, base=1.0, merge_pools=False):
+    """A runtime that runs every edge as exported (`none` is a multiply by zero); optionally merging
+    identical pools on one input."""
+    cost = base + np.asarray(op_cost)[genes].sum(axis=1)
+    if merge_pools:
+        for src in range(3):
+            pools = sum(genes[:, e] == 4 for e, (_, j) in enumerate(EDGES) if j == src)
+            cost -= op_cost[4] * np.maximum(pools - 1, 0)
+    return cost
+
+
+
+
+
+def copied_table(clean, order):
+    """One measurement per isomorphism class, of its first member in ``order``, copied to every member."""
+    keys = nb201_measure_keys(ALL)
+    value = {}
+    for i in order:
+        value.setdefault(int(keys[i]), clean[i] * np.exp(np.random.default_rng(int(i)).normal(0, 0.01)))
+    return np.array([value[int(k)] for k in keys])
+
+
+def test_cross_validation_finds_the_tables_protocol_and_the_runtimes_view():
+    order = np.random.default_rng(0).permutation(len(ALL))
+    catalog = ALL[order]
+    clean = every_edge_device(ALL, [0.3, 0.05, 0.6, 3.0, 0.8], merge_pools=True)
+    y = copied_table(clean, order)
+    rng = np.random.default_rng(1)
+    train = rng.choice(len(ALL), 60, replace=False)
+    test = np.setdiff1d(np.arange(len(ALL)), train)
+    pred = LatencyPredictor(members=2).fit(ALL[train], y[train], catalog=catalog)
+    assert (pred.view, pred.representative) == ("every_edge+cse", "first")
+    assert set(pred.provenance["selection"]) == {f"{v}/{r}" for v in
+                                                 ("executed", "executed+cse", "every_edge", "every_edge+cse")
+                                                 for r in ("own", "first")}
+    own = LatencyPredictor(members=2, view="executed", representative="own").fit(ALL[train], y[train])
+    tau = kendalltau(pred.predict(ALL[test], use_memory=False), y[test]).statistic
+    tau_own = kendalltau(own.predict(ALL[test], use_memory=False), y[test]).statistic
+    assert tau > 0.95 and tau > tau_own + 0.1
+    # the memory answers every member of a measured class exactly
+    keys = nb201_measure_keys(ALL)
+    twin = next(i for i in test if keys[i] in set(keys[train].tolist()))
+    assert pred.predict(ALL[twin:twin + 1])[0] == y[twin]
+
+
+def test_cross_validation_keeps_own_cells_when_each_cell_was_measured(device_a):
+    y, clean, _ = device_a  # pruned executed graph, one measurement per executed graph, not per class
+    order = np.random.default_rng(0).permutation(len(ALL))
+    train = np.random.default_rng(2).choice(len(ALL), 60, replace=False)
+    pred = LatencyPredictor(members=2).fit(ALL[train], y[train], catalog=ALL[order])
+    assert pred.representative == "own" and pred.view.startswith("executed")
+    p = pred.predict(ALL)
+    assert kendalltau(p, clean).statistic > 0.85
+
+
+def test_view_and_representative_are_validated_and_saved(tmp_path):
+    with pytest.raises(CostModelError, match="view='fast' unknown"):
+        LatencyPredictor(view="fast")
+    with pytest.raises(CostModelError, match="representative='last' unknown"):
+        LatencyPredictor(representative="last")
+    with pytest.raises(CostModelError, match="needs a catalog"):
+        LatencyPredictor(representative="first").fit(ALL[:30], np.ones(30))
+    order = np.random.default_rng(3).permutation(len(ALL))
+    y = copied_table(every_edge_device(ALL, [0.3, 0.05, 0.6, 3.0, 0.8]), order)
+    rows = np.random.default_rng(4).choice(len(ALL), 40, replace=False)
+    pred = LatencyPredictor(members=2, view="every_edge", representative="first").fit(ALL[rows], y[rows],
+                                                                                      catalog=ALL[order])
+    again = LatencyPredictor.load(pred.save(tmp_path / "p.json"))
+    assert (again.view, again.representative) == ("every_edge", "first")
+    assert again.representatives == pred.representatives and len(again.representatives) > 1000
+    assert np.array_equal(again.predict(ALL), pred.predict(ALL))
+
+
+def test_bounded_least_squares_is_exact():
+    from scipy.optimize import lsq_linear
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        A, b = rng.normal(size=(30, 12)), rng.normal(size=30)
+        lower = np.where(rng.random(12) < 0.5, 0.0, -np.inf)
+        x = _lower_bounded_lsq(A, b, lower)
+        ref = lsq_linear(A, b, bounds=(lower, np.inf), method="bvls").x
+        assert np.all(x >= lower) and np.allclose(x, ref, atol=1e-8)

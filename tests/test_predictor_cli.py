@@ -84,3 +84,18 @@ def test_bad_input_names_the_row_or_column(table, tmp_path, capsys):
     assert main(["predictor", "eval", "--table", str(path), "--target", "fast_ms", "--train-size", "20",
                  "--transfer-size", "5"]) == 2
     assert "--transfer-size needs --transfer-from" in capsys.readouterr().err
+
+
+def test_fit_with_a_fixed_view_and_protocol(table, tmp_path):
+    path, _ = table
+    out = tmp_path / "fixed.json"
+    assert main(["predictor", "fit", "--table", str(path), "--target", "fast_ms", "--train-size", "40",
+                 "--members", "2", "--view", "executed", "--representative", "own", "--out", str(out)]) == 0
+    pred = LatencyPredictor.load(out)
+    assert (pred.view, pred.representative) == ("executed", "own") and "selection" not in pred.provenance
+    # by default both are chosen by cross-validation on the rows; the synthetic table prunes dead code
+    auto = tmp_path / "auto.json"
+    assert main(["predictor", "fit", "--table", str(path), "--target", "fast_ms", "--train-size", "60",
+                 "--members", "2", "--out", str(auto)]) == 0
+    pred = LatencyPredictor.load(auto)
+    assert pred.view.startswith("executed") and len(pred.provenance["selection"]) >= 4

@@ -1,7 +1,7 @@
 """``hwnas predictor``: fit a learned latency/energy predictor on a measurement table, and score one.
 
     hwnas predictor fit  --table T.csv --target COL [--space nb201] [--train-size N] [--seed S]
-                         [--transfer-from COL] --out model.json
+                         [--view V] [--representative R] [--transfer-from COL] --out model.json
     hwnas predictor eval --table T.csv --target COL --train-size N --seeds K
                          [--transfer-from COL --transfer-size M] --json OUT
 
@@ -11,6 +11,11 @@ predictor as JSON; with ``--transfer-from`` it fits the source column on every
 row first and adapts it to ``--target`` with the chosen rows. ``eval`` fits on
 N random rows per seed and scores the rest: Kendall tau and the share of
 predictions within +-10 %, written as ``{"kendall_tau": [...], "within_10pct": [...]}``.
+
+The table's architectures in order (by its ``index`` column, else by row; no
+targets) go to the predictor as its catalog: it checks by cross-validation on
+the training rows whether the table measured each isomorphism class once on
+its first-listed member, and which view of the cell the runtime executes.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.errors import ConfigError
+from hwnas.hardware.latency_features import REPRESENTATIVES, VIEWS
 
 
 def _positive(name: str):
@@ -49,6 +55,11 @@ def add_parser(subparsers) -> None:
         q.add_argument("--arch-column", default="arch")
         q.add_argument("--members", type=_positive("--members"), default=8, help="ensemble size (default 8)")
         q.add_argument("--transfer-from", help="source column: fit it on every row, adapt to --target")
+        q.add_argument("--view", default="auto", choices=["auto", *VIEWS],
+                       help="what the runtime executes of a cell (default auto: chosen by cross-validation)")
+        q.add_argument("--representative", default="auto", choices=["auto", *REPRESENTATIVES],
+                       help="own: each row's cell was measured; first: one measurement per isomorphism class, "
+                            "on its first-listed member (default auto: chosen by cross-validation)")
         if name == "fit":
             q.add_argument("--train-size", type=_positive("--train-size"),
                            help="fit on this many random rows (default: all)")
@@ -77,15 +88,18 @@ def _fit(args) -> int:
     if args.transfer_from:
         if args.transfer_from == args.target:
             raise ConfigError(f"--transfer-from {args.transfer_from!r} is the target column itself")
-        source = LatencyPredictor(space=args.space, target=args.transfer_from, members=args.members)
-        source.fit(table.genes, table.column(args.transfer_from))
-        pred = adapt(source, table.genes[rows], y[rows], target=args.target, seed=args.seed)
+        source = LatencyPredictor(space=args.space, target=args.transfer_from, members=args.members,
+                                  view=args.view, representative=args.representative)
+        source.fit(table.genes, table.column(args.transfer_from), catalog=table.catalog)
+        pred = adapt(source, table.genes[rows], y[rows], target=args.target, seed=args.seed, catalog=table.catalog)
     else:
-        pred = LatencyPredictor(space=args.space, target=args.target, members=args.members, seed=args.seed)
-        pred.fit(table.genes[rows], y[rows])
+        pred = LatencyPredictor(space=args.space, target=args.target, members=args.members, seed=args.seed,
+                                view=args.view, representative=args.representative)
+        pred.fit(table.genes[rows], y[rows], catalog=table.catalog)
     pred.provenance.update({"table": str(args.table), "rows": len(rows), "seed": args.seed})
     out = pred.save(args.out)
-    print(f"predictor for {args.target} ({pred.unit}) fitted on {len(rows)} rows -> {out}", file=sys.stderr)
+    print(f"predictor for {args.target} ({pred.unit}) fitted on {len(rows)} rows (view {pred.view}, "
+          f"representative {pred.representative}) -> {out}", file=sys.stderr)
     return 0
 
 
@@ -96,7 +110,8 @@ def _eval(args) -> int:
         raise ConfigError("--transfer-size needs --transfer-from")
     table = load_table(args.table, space=args.space, arch_column=args.arch_column)
     result = evaluate(table, args.target, args.train_size, seeds=args.seeds, transfer_from=args.transfer_from,
-                      transfer_size=args.transfer_size, members=args.members)
+                      transfer_size=args.transfer_size, members=args.members, view=args.view,
+                      representative=args.representative)
     n = args.transfer_size if args.transfer_from and args.transfer_size else args.train_size
     how = f"{args.transfer_from} -> {args.target}" if args.transfer_from else args.target
     print(f"{how}, N={n}, {args.seeds} seeds: median kendall tau {np.median(result['kendall_tau']):.3f}, "

@@ -100,12 +100,17 @@ def evaluate(
     transfer_from: str | None = None,
     transfer_size: int | None = None,
     members: int = 8,
+    view: str = "auto",
+    representative: str = "auto",
 ) -> dict[str, list[float]]:
     """Scores per seed: ``{"kendall_tau": [...], "within_10pct": [...]}`` (plus ``"seeds"``).
 
     Without ``transfer_from``: fit on ``train_size`` random rows, score on the rest.
     With it: fit on every row of ``transfer_from``, adapt with ``transfer_size``
     (default ``train_size``) random rows of ``target``, score on the rest.
+    ``view`` / ``representative``: as for :class:`LatencyPredictor` (default: chosen
+    per fit by cross-validation on its training rows); ``"views"`` in the result
+    lists the (view, representative) each seed's predictor used.
     """
     if seeds < 1:
         raise DataError(f"seeds={seeds} must be at least 1")
@@ -115,14 +120,16 @@ def evaluate(
         if transfer_from == target:
             raise DataError(f"transfer source column {transfer_from!r} is the target itself")
         ys = table.column(transfer_from)
-        source = LatencyPredictor(space=table.space_name, target=transfer_from, members=members)
+        source = LatencyPredictor(space=table.space_name, target=transfer_from, members=members, view=view,
+                                  representative=representative)
         source.fit(table.genes, ys, catalog=table.catalog)
         train_size = transfer_size if transfer_size is not None else train_size
-    out: dict[str, list[float]] = {"kendall_tau": [], "within_10pct": [], "seeds": []}
+    out: dict[str, list] = {"kendall_tau": [], "within_10pct": [], "seeds": [], "views": []}
     for seed in range(seeds):
         train, test = split(len(y), train_size, seed)
         if source is None:
-            pred = LatencyPredictor(space=table.space_name, target=target, members=members, seed=seed)
+            pred = LatencyPredictor(space=table.space_name, target=target, members=members, seed=seed, view=view,
+                                    representative=representative)
             pred.fit(table.genes[train], y[train], catalog=table.catalog)
         else:
             pred = adapt(source, table.genes[train], y[train], target=target, seed=seed, catalog=table.catalog)
@@ -130,4 +137,5 @@ def evaluate(
         out["kendall_tau"].append(s["kendall_tau"])
         out["within_10pct"].append(s["within_10pct"])
         out["seeds"].append(seed)
+        out["views"].append(f"{pred.view}/{pred.representative}")
     return out

@@ -46,6 +46,9 @@ from hwnas.hardware.layers import LAYER_OPS, Layer
 GROUPS = ("op", "edge_op", "struct")
 #: views of what a runtime executes of an NB201 cell (see the module docstring)
 VIEWS = ("executed", "executed+cse", "every_edge", "every_edge+cse")
+#: how a table's value relates to the row's own cell: ``own`` (the cell itself was measured) or
+#: ``first`` (one measurement per isomorphism class, taken on its first-listed member)
+REPRESENTATIVES = ("own", "first")
 
 
 @dataclass(frozen=True)

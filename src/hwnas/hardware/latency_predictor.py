@@ -31,6 +31,7 @@ import numpy as np
 from hwnas.errors import CostModelError, DataError
 from hwnas.hardware.base import CostModel, Workload
 from hwnas.hardware.latency_features import (
+    REPRESENTATIVES,
     VIEWS,
     FeatureBlock,
     apply_representatives,
@@ -57,11 +58,6 @@ def make_space(name: str | None):
     if name not in spaces:
         raise CostModelError(f"predictor space {name!r} unknown; known spaces {sorted(spaces)}")
     return spaces[name]()
-
-
-#: how a table's value relates to the row's own cell: ``own`` (the cell itself was measured) or
-#: ``first`` (one measurement per isomorphism class, taken on its first-listed member)
-REPRESENTATIVES = ("own", "first")
 
 
 def space_features(space, genes: np.ndarray, view: str = "executed") -> FeatureBlock:
