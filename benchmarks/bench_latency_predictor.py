@@ -9,7 +9,9 @@ min..max over seeds. Transfer: fit on every row of a source column, adapt to
 a target column with 20 random rows, score on the rest.
 
 Bars (issue 4): N=100 tau >= 0.75 and >= 60 % within 10 %; N=20 tau >= 0.65;
-transfer with <= 20 samples tau >= 0.75.
+transfer with <= 20 samples tau >= 0.75. The last column names the (view,
+measurement protocol) each seed's cross-validation chose, and the mean seconds
+per seed (fit on N rows + predict the rest).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +40,10 @@ def summary(values: list[float]) -> str:
     return f"{np.median(values):.3f} ({min(values):.3f}..{max(values):.3f})"
 
 
+def chosen(views: list[str]) -> str:
+    return ", ".join(f"{v} x{k}" for v, k in Counter(views).most_common())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=10)
@@ -51,21 +58,23 @@ def main(argv: list[str] | None = None) -> int:
     table = load_table(path)
     columns = [c for c in table.frame.columns if c.startswith("pi5_")]
     results: dict = {"fit": {}, "transfer": {}}
-    print("| target | N | Kendall tau, median (min..max) | within 10 %, median (min..max) | bar met |")
-    print("|---|---|---|---|---|")
+    print("| target | N | Kendall tau, median (min..max) | within 10 %, median (min..max) | bar met | chosen; s/seed |")
+    print("|---|---|---|---|---|---|")
     for col in columns:
         for n in (100, 20):
             t0 = time.perf_counter()
             r = evaluate(table, col, n, seeds=args.seeds, members=args.members)
             tau, w = np.median(r["kendall_tau"]), np.median(r["within_10pct"])
             met = (tau >= 0.75 and w >= 0.60) if n == 100 else tau >= 0.65
-            results["fit"][f"{col}@{n}"] = {**r, "seconds": time.perf_counter() - t0}
+            seconds = time.perf_counter() - t0
+            results["fit"][f"{col}@{n}"] = {**r, "seconds": seconds}
             print(f"| {col} | {n} | {summary(r['kendall_tau'])} | {summary(r['within_10pct'])} | "
-                  f"{'yes' if met else 'no'} |", flush=True)
+                  f"{'yes' if met else 'no'} | {chosen(r['views'])}; {seconds / args.seeds:.2f} |", flush=True)
     if not args.skip_transfer:
         print()
-        print("| source (all rows) -> target (20 rows) | Kendall tau, median (min..max) | within 10 % | bar met |")
-        print("|---|---|---|---|")
+        print("| source (all rows) -> target (20 rows) | Kendall tau, median (min..max) | within 10 % | bar met "
+              "| chosen |")
+        print("|---|---|---|---|---|")
         for src in ("pi5_onnx_latency_ms", "pi5_litert_latency_ms", "pi5_torchmobile_latency_ms"):
             for col in columns:
                 if col == src:
@@ -75,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                 tau = np.median(r["kendall_tau"])
                 results["transfer"][f"{src}->{col}"] = r
                 print(f"| {src} -> {col} | {summary(r['kendall_tau'])} | {summary(r['within_10pct'])} | "
-                      f"{'yes' if tau >= 0.75 else 'no'} |", flush=True)
+                      f"{'yes' if tau >= 0.75 else 'no'} | prior kept {sum(r['transfer_used'])}/{args.seeds}; "
+                      f"{chosen(r['views'])} |", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

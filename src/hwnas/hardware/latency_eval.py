@@ -110,7 +110,8 @@ def evaluate(
     (default ``train_size``) random rows of ``target``, score on the rest.
     ``view`` / ``representative``: as for :class:`LatencyPredictor` (default: chosen
     per fit by cross-validation on its training rows); ``"views"`` in the result
-    lists the (view, representative) each seed's predictor used.
+    lists the (view, representative) each seed's predictor used, ``"transfer_used"``
+    whether each seed kept the source prior (cross-validation may prefer a fit from scratch).
     """
     if seeds < 1:
         raise DataError(f"seeds={seeds} must be at least 1")
@@ -138,4 +139,6 @@ def evaluate(
         out["within_10pct"].append(s["within_10pct"])
         out["seeds"].append(seed)
         out["views"].append(f"{pred.view}/{pred.representative}")
+        if source is not None:
+            out.setdefault("transfer_used", []).append(bool(pred.provenance.get("transfer_used")))
     return out
