@@ -7,7 +7,8 @@
 architectures once, then calibrates the summed table on ``--samples`` whole
 networks. ``eval`` measures ``--n`` fresh architectures end to end and reports
 how close the table's predictions are (kernels the table lacks are measured on
-the fly and counted).
+the fly and counted). Both time with hwnas's one latency timer (the ``measure``
+cost model's), ``eval`` on the scale the table was built on.
 """
 
 from __future__ import annotations
@@ -35,16 +36,12 @@ def _space(args):
     return space
 
 
-def _measure(timer: str, args, reference_ms: float | None = None):
-    """The table's timer: ``reference`` (drift-compensated ONNX Runtime) or ``plain`` (hwnas measure)."""
-    from hwnas.hardware.lut import ReferenceTimer, default_measure
+def _measure(args, reference_ms: float | None = None):
+    """hwnas's one latency timer (:func:`hwnas.hardware.measure.measure_latency`), on the given scale."""
+    from hwnas.hardware.lut import default_measure
 
     reps = {} if args.repeats is None else {"repeats": args.repeats}
-    if timer == "reference":
-        if args.runtime != "onnxruntime":
-            raise ConfigError("--timer reference times ONNX Runtime; use --timer plain for other runtimes")
-        return ReferenceTimer(threads=args.threads, reference_ms=reference_ms, **reps)
-    return default_measure(runtime=args.runtime, threads=args.threads, **reps)
+    return default_measure(runtime=args.runtime, threads=args.threads, reference_ms=reference_ms, **reps)
 
 
 def add_parser(subparsers) -> None:
@@ -57,23 +54,21 @@ def add_parser(subparsers) -> None:
         q.add_argument("--space-options", help="JSON object of space constructor options")
         q.add_argument("--runtime", default="onnxruntime", help="runtime to measure on (default onnxruntime)")
         q.add_argument("--threads", type=int, default=1)
-        q.add_argument("--repeats", type=int, help="timed runs per measurement (default: the timer's own)")
+        q.add_argument("--repeats", type=int, help="timed block pairs per measurement (default: the timer's own, 200)")
         if name == "build":
             q.add_argument("--out", required=True, help="JSON file to write the table to")
             q.add_argument("--samples", type=int, default=30, help="whole networks measured for calibration")
             q.add_argument("--coverage", type=int, default=100, help="architectures whose kernels are measured")
             q.add_argument("--seed", type=int, default=0)
-            q.add_argument("--timer", choices=["reference", "plain"], default="reference",
-                           help="reference: each run paired with a fixed reference model, drift cancels "
-                                "(default); plain: hwnas.hardware.measure.measure_latency")
+            q.add_argument("--align", type=int, choices=[0, 4, 8, 16],
+                           help="split kernel kinds by channel alignment (0: do not); default: the one that "
+                                "cross-validates best on the calibration networks")
             q.set_defaults(func=run_build)
         else:
             q.add_argument("--lut", required=True, help="table written by `hwnas lut build`")
             q.add_argument("--n", type=int, default=50, help="fresh architectures to measure")
             q.add_argument("--seed", type=int, default=12345)
             q.add_argument("--json", dest="json_out")
-            q.add_argument("--plain-too", action="store_true",
-                           help="for a reference-timed table, also compare with plain measure_latency")
             q.set_defaults(func=run_eval)
 
 
@@ -84,26 +79,25 @@ def run_build(args) -> int:
         raise ConfigError("--samples must be >= 1 and --coverage >= 0")
     space = _space(args)
     t0 = time.perf_counter()
-    measure = _measure(args.timer, args)
+    measure = _measure(args)
     table = build_table(space, coverage=args.coverage, samples=args.samples, seed=args.seed,
-                        measure=measure, log=lambda m: print(m, file=sys.stderr, flush=True))
-    table.meta.update({"runtime": args.runtime, "threads": args.threads, "timer": args.timer,
-                       "reference_ms": getattr(measure, "reference_ms", None),
-                       "build_s": time.perf_counter() - t0})
+                        measure=measure, log=lambda m: print(m, file=sys.stderr, flush=True), align=args.align)
+    table.meta.update({"runtime": args.runtime, "threads": args.threads, "build_s": time.perf_counter() - t0})
     table.save(args.out)
     cal = table.calibration
     scales = ", ".join(f"{op} x{v:.3g}" for op, v in cal["scale"].items()) or "none"
-    print(f"wrote {args.out}: {len(table.entries)} kernels; calibration: per-kind scales {scales}, others "
-          f"x{cal['default_scale']:.3g}, {cal['per_kernel'] * 1e3:+.3g} us/kernel, {cal['intercept'] * 1e3:+.3g} us; "
-          f"built in {table.meta['build_s']:.0f} s")
+    print(f"wrote {args.out}: {len(table.entries)} kernels; calibration (alignment {cal['align']}, call overhead "
+          f"{cal['overhead_ms'] * 1e3:.3g} us): per-kind scales {scales}, others x{cal['default_scale']:.3g}, "
+          f"{cal['per_kernel'] * 1e3:+.3g} us/kernel, {cal['intercept'] * 1e3:+.3g} us; fit error "
+          f"{table.meta['calibration_mape']:.1%}; built in {table.meta['build_s']:.0f} s")
     return 0
 
 
-def evaluate_table(table, space, n: int, seed: int, measure, plain=None) -> dict:
+def evaluate_table(table, space, n: int, seed: int, measure) -> dict:
     """Predicted vs measured whole-network latency on ``n`` fresh architectures.
 
-    ``measure`` is the table's own timer (it also fills kernels the table lacks);
-    ``plain``, if given, is a second ground truth (e.g. hwnas measure_latency).
+    ``measure`` is the ground truth (hwnas's timer on the table's scale); it also fills
+    kernels the table lacks.
     """
     import numpy as np
 
@@ -120,22 +114,11 @@ def evaluate_table(table, space, n: int, seed: int, measure, plain=None) -> dict
         w = space.workload(arch)
         pred = table.predict(w.layers, measure)
         meas = float(measure(w.build(), w.input_shape))
-        row = {"arch": key, "predicted_ms": pred, "measured_ms": meas, "rel_err": (pred - meas) / meas}
-        if plain is not None:
-            p = float(plain(w.build(), w.input_shape))
-            row.update({"measured_plain_ms": p, "rel_err_plain": (pred - p) / p})
-        rows.append(row)
-
-    def stats(col: str) -> dict:
-        errs = np.abs([r[col] for r in rows])
-        return {"within_10pct": float(np.mean(errs <= 0.10)), "median_abs_err": float(np.median(errs)),
-                "p90_abs_err": float(np.quantile(errs, 0.9))}
-
-    out = {"n": len(rows), **stats("rel_err"), "kernels_measured_on_the_fly": len(table.entries) - before}
-    if plain is not None:
-        out["vs_plain"] = stats("rel_err_plain")
-    out["rows"] = rows
-    return out
+        rows.append({"arch": key, "predicted_ms": pred, "measured_ms": meas, "rel_err": (pred - meas) / meas})
+    errs = np.abs([r["rel_err"] for r in rows])
+    return {"n": len(rows), "within_10pct": float(np.mean(errs <= 0.10)), "median_abs_err": float(np.median(errs)),
+            "p90_abs_err": float(np.quantile(errs, 0.9)), "kernels_measured_on_the_fly": len(table.entries) - before,
+            "rows": rows}
 
 
 def run_eval(args) -> int:
@@ -143,10 +126,7 @@ def run_eval(args) -> int:
 
     table = LatencyTable.load(args.lut)
     space = _space(args)
-    timer = table.meta.get("timer", "plain")
-    plain = _measure("plain", args) if timer == "reference" and args.plain_too else None
-    report = evaluate_table(table, space, args.n, args.seed, _measure(timer, args, table.meta.get("reference_ms")),
-                            plain)
+    report = evaluate_table(table, space, args.n, args.seed, _measure(args, table.meta.get("reference_ms")))
     report["lut"] = str(args.lut)
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
@@ -154,8 +134,4 @@ def run_eval(args) -> int:
     print(f"{report['n']} networks: {report['within_10pct']:.0%} within +-10% of measured, median |error| "
           f"{report['median_abs_err']:.1%}, 90th percentile {report['p90_abs_err']:.1%} "
           f"({report['kernels_measured_on_the_fly']} kernels were missing from the table)")
-    if "vs_plain" in report:
-        v = report["vs_plain"]
-        print(f"vs plain measure_latency: {v['within_10pct']:.0%} within +-10%, median |error| "
-              f"{v['median_abs_err']:.1%}")
     return 0

@@ -7,9 +7,12 @@ tiny ``torch`` module and its latency measured once on the local runtime
 (:func:`hwnas.hardware.measure.measure_latency`, ONNX Runtime by default).
 
 Summing kernel latencies over-counts what a whole network does not pay per
-kernel (one session call instead of one per kernel, warm caches), so the sum is
-calibrated on a few whole-network measurements with a least-squares fit
-``latency = a * sum + b * n_kernels + c``. The table is saved as JSON.
+kernel (one runtime call instead of one per kernel, kernels fused across their
+boundaries), so each kernel's latency less the runtime's per-call overhead is
+summed per kernel kind and calibrated on a few whole-network measurements (the
+same timer) with a non-negative least-squares fit (:class:`LatencyTable`). The
+table is saved as JSON with the timer's scale (``meta.reference_ms``), so later
+measurements against it use the same one.
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ from hwnas.hardware.base import CostModel, Workload
 from hwnas.hardware.layers import Layer
 from hwnas.plaindata import read_json, write_json
 
-FORMAT = "hwnas-lut/1"
+FORMAT = "hwnas-lut/2"
 _MAIN = ("conv", "dwconv", "linear")
 _ACTS = ("relu", "hswish", "sigmoid")
 
-#: measure(module, input_shape) -> median latency in ms
+#: measure(module, input_shape) -> latency in ms
 MeasureFn = Callable[[object, tuple], float]
 
 
@@ -119,97 +122,88 @@ def kernel_module(kernel: Sequence[Layer]):
     return (mods[0] if len(mods) == 1 else nn.Sequential(*mods)).eval(), shape
 
 
-def default_measure(runtime: str = "onnxruntime", threads: int = 1, **kw) -> MeasureFn:
-    """A measure function backed by :func:`hwnas.hardware.measure.measure_latency`."""
+def default_measure(runtime: str = "onnxruntime", threads: int = 1, reference_ms: float | None = None,
+                    **kw) -> MeasureFn:
+    """A measure function backed by :func:`hwnas.hardware.measure.measure_latency` (the one timer of hwnas).
+
+    ``reference_ms`` fixes its scale (a table's own); by default the scale pinned for this
+    device. The function's ``reference_ms`` attribute is the scale it measures on.
+    """
     try:
-        from hwnas.hardware.measure import measure_latency
+        from hwnas.hardware.measure import measure_latency, reference_latency
     except ImportError as e:
         raise ConfigError(f"cost model 'lut' needs hwnas.hardware.measure to measure latency ({e})") from e
+    scale = float(reference_ms) if reference_ms is not None else reference_latency(threads)
 
     def measure(module, input_shape) -> float:
-        return float(measure_latency(module, tuple(input_shape), runtime=runtime, threads=threads, **kw).median_ms)
+        return float(measure_latency(module, tuple(input_shape), runtime=runtime, threads=threads,
+                                     reference_ms=scale, **kw).latency_ms)
 
+    measure.reference_ms = scale
     return measure
 
 
-class ReferenceTimer:
-    """Drift-compensated ONNX Runtime timing for shared or throttling machines.
-
-    On a machine whose speed drifts (other jobs, frequency scaling), two plain
-    measurements of the same network can differ by 20%. Here each timed run of
-    the target is paired with a run of a fixed reference model; the median of the
-    per-pair ratios, times the reference's latency ``reference_ms`` (measured once
-    and stored with the table, so a table and later checks share one scale),
-    is the result. Drift common to both runs cancels in the ratio.
-    """
-
-    def __init__(self, threads: int = 1, warmup: int = 20, repeats: int = 200, reference_ms: float | None = None):
-        from hwnas.compress.onnx_export import ort_session, to_onnx_bytes
-
-        if threads < 1 or repeats < 3 or warmup < 0:
-            raise ConfigError(f"lut timer: threads ({threads}) >= 1, repeats ({repeats}) >= 3, warmup ({warmup}) >= 0")
-        self.threads, self.warmup, self.repeats = threads, warmup, repeats
-        self._session, self._export = ort_session, to_onnx_bytes
-        torch.manual_seed(0)
-        ref = nn.Sequential(nn.Conv2d(16, 64, 1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1, groups=64),
-                            nn.ReLU(), nn.Conv2d(64, 16, 1)).eval()
-        self._ref = self._prepare(ref, (1, 16, 8, 8))
-        if reference_ms is None:
-            run = self._ref
-            for _ in range(warmup):
-                run()
-            ts = []
-            for _ in range(max(repeats, 50)):
-                t0 = time.perf_counter()
-                run()
-                ts.append(time.perf_counter() - t0)
-            reference_ms = float(np.median(ts) * 1e3)
-        self.reference_ms = float(reference_ms)
-
-    def _prepare(self, module, shape):
-        sess = self._session(self._export(module, tuple(shape), dynamic_batch=False), self.threads)
-        feed = {sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal(shape).astype(np.float32)}
-        return lambda: sess.run(None, feed)
-
-    def __call__(self, module, input_shape) -> float:
-        run, ref = self._prepare(module, input_shape), self._ref
-        for _ in range(self.warmup):
-            run()
-            ref()
-        ratios = np.empty(self.repeats)
-        for i in range(self.repeats):
-            t0 = time.perf_counter()
-            run()
-            t1 = time.perf_counter()
-            ref()
-            ratios[i] = (t1 - t0) / (time.perf_counter() - t1)
-        return float(np.median(ratios)) * self.reference_ms
-
-
 # ----------------------------------------------------------------------------------------- the table
+#: channel alignments tried when a table is built (0: kernels are not split by alignment)
+ALIGNS = (0, 4, 8, 16)
+
+
+def kernel_kind(kernel: Sequence[Layer], align: int = 0) -> str:
+    """The kernel's first op; with ``align`` > 0, ``op+a{align}`` when every layer's channels are multiples of it.
+
+    Runtimes lay channels out in SIMD-width blocks (ONNX Runtime's NCHWc) and fuse aligned
+    kernels with their neighbours more often, so aligned and unaligned kernels of one op
+    relate differently to their isolated latency.
+    """
+    op = kernel[0].op
+    if align and all(x.in_channels % align == 0 and x.out_channels % align == 0 for x in kernel):
+        return f"{op}+a{align}"
+    return op
+
+
 def _check_calibration(cal, where: str) -> dict:
-    ok = (isinstance(cal, dict) and isinstance(cal.get("scale"), dict)
-          and all(isinstance(v, (int, float)) and math.isfinite(v) for v in cal["scale"].values())
-          and all(isinstance(cal.get(k), (int, float)) and math.isfinite(cal[k])
-                  for k in ("default_scale", "per_kernel", "intercept")))
+    numbers = ("default_scale", "per_kernel", "intercept", "overhead_ms")
+
+    def ok_number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+
+    ok = (isinstance(cal, dict) and isinstance(cal.get("scale"), dict) and all(map(ok_number, cal["scale"].values()))
+          and all(ok_number(cal.get(k)) for k in numbers)
+          and isinstance(cal.get("align"), int) and not isinstance(cal.get("align"), bool) and cal["align"] >= 0)
     if not ok:
-        raise DataError(f"{where}: 'calibration' must be {{'scale': {{op: number}}, 'default_scale': number, "
-                        "'per_kernel': number, 'intercept': number}")
-    return {"scale": {k: float(v) for k, v in cal["scale"].items()}, "default_scale": float(cal["default_scale"]),
-            "per_kernel": float(cal["per_kernel"]), "intercept": float(cal["intercept"])}
+        raise DataError(f"{where}: 'calibration' must be {{'scale': {{kind: number}}, 'default_scale': number, "
+                        "'per_kernel': number, 'intercept': number, 'overhead_ms': number, 'align': int}, "
+                        "every number finite and >= 0")
+    return {"scale": {k: float(v) for k, v in cal["scale"].items()}, **{k: float(cal[k]) for k in numbers},
+            "align": int(cal["align"])}
 
 
-IDENTITY = {"scale": {}, "default_scale": 1.0, "per_kernel": 0.0, "intercept": 0.0}
+IDENTITY = {"scale": {}, "default_scale": 1.0, "per_kernel": 0.0, "intercept": 0.0, "overhead_ms": 0.0, "align": 0}
+
+#: the kernels of one network with their table latencies (ms)
+Items = list[tuple[tuple[Layer, ...], float]]
+
+
+def _nonneg_fit(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Coefficients >= 0 minimising the squared *relative* error of ``X @ coef`` to ``y``."""
+    from scipy.optimize import lsq_linear
+
+    coef = lsq_linear(X / y[:, None], np.ones(len(y)), bounds=(0.0, np.inf)).x
+    return np.where(coef < 1e-9, 0.0, coef)  # round-off at the bound is zero
 
 
 class LatencyTable:
     """Kernel key -> measured ms, plus the calibration and how the table was made.
 
-    The calibration maps a network's per-kernel sums to its latency:
-    ``sum_op scale[op] * S_op + per_kernel * n_kernels + intercept``, where ``S_op``
-    sums the kernels whose first layer is ``op``. Kernel kinds are scaled apart
-    because isolated kernels misjudge them differently (a tiny 1x1 conv is mostly
-    call overhead when measured alone; a depthwise conv is memory-bound either way).
+    A kernel measured alone costs one runtime call (``overhead_ms``, the latency of a
+    near-empty model) plus its own work ``u = max(ms - overhead_ms, 0)``; a network pays
+    the call once. The calibration maps a network's kernels to its latency:
+    ``sum_kind scale[kind] * U_kind + per_kernel * n_kernels + intercept``, where ``U_kind``
+    sums ``u`` over the kernels of a kind (:func:`kernel_kind`: the first op, split by
+    channel alignment when ``align`` > 0), and every coefficient is >= 0, so a bigger
+    kernel never makes a network faster. Kinds are scaled apart because isolated kernels
+    misjudge them differently (a tiny 1x1 conv is mostly call overhead when measured alone
+    and fuses with its neighbours in a network; a depthwise conv is memory-bound either way).
     """
 
     def __init__(self, entries: dict[str, float] | None = None, calibration: dict | None = None,
@@ -218,13 +212,10 @@ class LatencyTable:
         self.calibration = _check_calibration(calibration or IDENTITY, "calibration")
         self.meta = dict(meta or {})
 
-    def raw(self, layers: Sequence[Layer], measure: MeasureFn | None = None,
-            where: str = "") -> tuple[dict[str, float], dict[str, int]]:
-        """(kernel latency sums, kernel counts) per kernel kind; unknown kernels measured if ``measure``."""
-        sums: dict[str, float] = {}
-        counts: dict[str, int] = {}
-        kernels = group_kernels(layers)
-        for kernel in kernels:
+    def items(self, layers: Sequence[Layer], measure: MeasureFn | None = None, where: str = "") -> Items:
+        """The network's kernels with their table latencies; unknown kernels measured if ``measure``."""
+        out = []
+        for kernel in group_kernels(layers):
             key = kernel_key(kernel)
             ms = self.entries.get(key)
             if ms is None:
@@ -236,48 +227,45 @@ class LatencyTable:
                     )
                 module, shape = kernel_module(kernel)
                 ms = self.entries[key] = float(measure(module, shape))
-            op = kernel[0].op
-            sums[op] = sums.get(op, 0.0) + ms
-            counts[op] = counts.get(op, 0) + 1
-        return sums, counts
+            out.append((kernel, ms))
+        return out
+
+    def raw(self, layers: Sequence[Layer], measure: MeasureFn | None = None,
+            where: str = "") -> tuple[dict[str, float], dict[str, int]]:
+        """(work sums ``U_kind``, kernel counts) per kernel kind under the current calibration."""
+        cal = self.calibration
+        return _features(self.items(layers, measure, where), cal["align"], cal["overhead_ms"])
 
     def apply(self, sums: dict[str, float], counts: dict[str, int]) -> float:
         cal = self.calibration
-        return (sum(cal["scale"].get(op, cal["default_scale"]) * v for op, v in sums.items())
+        return (sum(cal["scale"].get(kind, cal["default_scale"]) * v for kind, v in sums.items())
                 + cal["per_kernel"] * sum(counts.values()) + cal["intercept"])
 
     def predict(self, layers: Sequence[Layer], measure: MeasureFn | None = None, where: str = "") -> float:
         return self.apply(*self.raw(layers, measure, where))
 
-    def fit(self, raws: Sequence[tuple[dict[str, float], dict[str, int]]], measured: Sequence[float]) -> None:
-        """Least-squares calibration on whole-network measurements.
+    def fit(self, nets: Sequence[Items], measured: Sequence[float], overhead_ms: float | None = None,
+            align: int | None = None) -> None:
+        """Non-negative least-squares calibration (relative error) on whole-network measurements.
 
-        First one scale for all kernels (``a * sum + b * n + c``; scale only with fewer than
-        4 networks); it stays the scale of kernel kinds the calibration networks lack. With at
-        least (kinds + 5) networks, each kernel kind then gets its own scale (minimum-norm least
-        squares, so kinds present in fixed number do not make the fit singular).
+        ``overhead_ms``: the runtime's per-call cost (default: the table's current one).
+        ``align``: the channel alignment splitting kernel kinds; None picks the one of
+        :data:`ALIGNS` with the lowest leave-one-out error on these networks (recorded in
+        ``meta["align_loo_mape"]``). With at least (kinds + 5) networks each kind gets its own
+        scale; otherwise one scale for all (``scale * U + per_kernel * n + intercept``; with
+        fewer than 4 networks, scale only). The common scale also serves kinds the
+        calibration networks lack.
         """
         y = np.asarray(measured, float)
         if len(y) == 0:
             return
-        ops = sorted({op for sums, _ in raws for op in sums})
-        S = np.array([[sums.get(op, 0.0) for op in ops] for sums, _ in raws], float)
-        C = np.array([[cnt.get(op, 0) for op in ops] for _, cnt in raws], float)
-        n = C.sum(1)
-        total = S.sum(1)
-        cal = {"scale": {}, "default_scale": 1.0, "per_kernel": 0.0, "intercept": 0.0}
-        if len(y) >= 4 and np.ptp(n) > 0:
-            (a, b, c), *_ = np.linalg.lstsq(np.stack([total, n, np.ones_like(total)], 1), y, rcond=None)
-            cal.update(default_scale=float(a), per_kernel=float(b), intercept=float(c))
-        else:
-            cal["default_scale"] = float((total @ y) / (total @ total))
-        if len(y) >= len(ops) + 2 + 3:
-            X = np.column_stack([S, n, np.ones_like(n)])
-            coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-            cal["scale"] = {op: float(v) for op, v in zip(ops, coef[:-2])}
-            cal["per_kernel"], cal["intercept"] = float(coef[-2]), float(coef[-1])
-        self.calibration = _check_calibration(cal, "calibration")
-        pred = np.array([self.apply(sums, cnt) for sums, cnt in raws])
+        overhead = self.calibration["overhead_ms"] if overhead_ms is None else float(overhead_ms)
+        if align is None:
+            loo = {a: _loo_mape(nets, y, a, overhead) for a in ALIGNS}
+            self.meta["align_loo_mape"] = {str(a): v for a, v in loo.items()}
+            align = min(loo, key=lambda a: (loo[a], a))
+        self.calibration = _calibrate(nets, y, align, overhead)
+        pred = np.array([self.apply(*_features(items, align, overhead)) for items in nets])
         self.meta["calibration_samples"] = len(y)
         self.meta["calibration_mape"] = float(np.mean(np.abs(pred - y) / y))
 
@@ -289,6 +277,10 @@ class LatencyTable:
     def load(cls, path: str | Path) -> LatencyTable:
         path = Path(path)
         d = read_json(path, "latency table", "build one with `hwnas lut build`")
+        if isinstance(d, dict) and isinstance(d.get("format"), str) and d["format"].startswith("hwnas-lut/") \
+                and d["format"] != FORMAT:
+            raise DataError(f"{path}: a latency table of format {d['format']!r}, made by an older hwnas with "
+                            f"another timer and calibration; rebuild it with `hwnas lut build`")
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise DataError(f"{path}: not a hwnas latency table (expected format {FORMAT!r})")
         cal = _check_calibration(d.get("calibration"), str(path))
@@ -299,10 +291,55 @@ class LatencyTable:
         return cls(entries, cal, d.get("meta"))
 
 
+def _features(items: Items, align: int, overhead: float) -> tuple[dict[str, float], dict[str, int]]:
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for kernel, ms in items:
+        kind = kernel_kind(kernel, align)
+        sums[kind] = sums.get(kind, 0.0) + max(ms - overhead, 0.0)
+        counts[kind] = counts.get(kind, 0) + 1
+    return sums, counts
+
+
+def _calibrate(nets: Sequence[Items], y: np.ndarray, align: int, overhead: float) -> dict:
+    feats = [_features(items, align, overhead) for items in nets]
+    kinds = sorted({k for sums, _ in feats for k in sums})
+    U = np.array([[sums.get(k, 0.0) for k in kinds] for sums, _ in feats], float)
+    n = np.array([sum(cnt.values()) for _, cnt in feats], float)
+    one = np.ones_like(n)
+    cal = {"scale": {}, "default_scale": 1.0, "per_kernel": 0.0, "intercept": 0.0, "overhead_ms": overhead,
+           "align": align}
+    total = U.sum(1)
+    if len(y) >= 4:
+        a, b, c = _nonneg_fit(np.column_stack([total, n, one]), y)
+        cal.update(default_scale=float(a), per_kernel=float(b), intercept=float(c))
+    elif total.any():
+        cal["default_scale"] = float(_nonneg_fit(total[:, None], y)[0])
+    if len(y) >= len(kinds) + 2 + 3:
+        coef = _nonneg_fit(np.column_stack([U, n, one]), y)
+        cal["scale"] = {k: float(v) for k, v in zip(kinds, coef[:-2])}
+        cal["per_kernel"], cal["intercept"] = float(coef[-2]), float(coef[-1])
+    return _check_calibration(cal, "calibration")
+
+
+def _loo_mape(nets: Sequence[Items], y: np.ndarray, align: int, overhead: float) -> float:
+    """Mean relative error of each network predicted by a calibration fitted on the others."""
+    if len(y) < 3:
+        return 0.0
+    errs = []
+    for i in range(len(y)):
+        rest = [j for j in range(len(y)) if j != i]
+        t = LatencyTable(calibration=_calibrate([nets[j] for j in rest], y[rest], align, overhead))
+        errs.append(abs(t.apply(*_features(nets[i], align, overhead)) - y[i]) / y[i])
+    return float(np.mean(errs))
+
+
 def build_table(space, coverage: int = 100, samples: int = 30, seed: int = 0,
-                measure: MeasureFn | None = None, log: Callable[[str], None] | None = None) -> LatencyTable:
-    """Measure every kernel met in ``coverage`` sampled architectures (plus the largest and smallest),
-    then calibrate on ``samples`` whole networks measured end to end."""
+                measure: MeasureFn | None = None, log: Callable[[str], None] | None = None,
+                align: int | None = None) -> LatencyTable:
+    """Measure every kernel met in ``coverage`` sampled architectures (plus the largest and smallest)
+    and the runtime's per-call overhead (a one-element ``Flatten``), then calibrate on ``samples``
+    whole networks measured end to end (``align``: see :meth:`LatencyTable.fit`)."""
     measure = measure or default_measure()
     rng = np.random.default_rng(seed)
     archs = [space.sample(rng) for _ in range(coverage)]
@@ -321,13 +358,18 @@ def build_table(space, coverage: int = 100, samples: int = 30, seed: int = 0,
         table.entries[key] = float(measure(module, shape))
         if log and (i + 1) % 50 == 0:
             log(f"measured {i + 1}/{len(kernels)} kernels ({time.perf_counter() - t0:.0f} s)")
-    raws, measured = [], []
+    overhead = float(measure(nn.Flatten(), (1, 1)))
+    nets, measured = [], []
     for arch in [space.sample(rng) for _ in range(samples)]:
         w = space.workload(arch)
-        raws.append(table.raw(w.layers, measure))
+        nets.append(table.items(w.layers, measure))
         measured.append(float(measure(w.build(), w.input_shape)))
-    table.fit(raws, measured)
+    table.fit(nets, measured, overhead_ms=overhead, align=align)
     table.meta["kernels"] = len(table.entries)
+    if hasattr(measure, "reference_ms"):
+        from hwnas.hardware.measure import TIMER, device_fingerprint
+
+        table.meta.update(timer=TIMER, reference_ms=measure.reference_ms, device=device_fingerprint())
     if log:
         log(f"{len(table.entries)} kernels; calibration {table.calibration} "
             f"(fit error {table.meta.get('calibration_mape')})")
@@ -349,8 +391,8 @@ class LookupTableModel(CostModel):
         self._measure = None
         if measure_missing:  # fill gaps with the timer the table was built with, on the same scale
             meta = self.table.meta
-            self._measure = (ReferenceTimer(threads=meta.get("threads", 1), reference_ms=meta.get("reference_ms"))
-                             if meta.get("timer") == "reference" else default_measure(threads=meta.get("threads", 1)))
+            self._measure = default_measure(runtime=meta.get("runtime", "onnxruntime"), threads=meta.get("threads", 1),
+                                            reference_ms=meta.get("reference_ms"))
 
     def cost(self, workload: Workload) -> dict[str, float]:
         if not workload.layers:
