@@ -95,7 +95,7 @@ def test_signal1d_mlp_and_cnn_members():
 
 
 def test_signal1d_pooled_head_is_one_matrix_shared_by_every_conv_depth():
-    s = Signal1DSpace(conv_channels=(4, 8), fc_widths=(8, 16))
+    s = Signal1DSpace(conv_channels=(4, 8), fc_widths=(8, 16), conv_head="pool")
     net = s.build_supernet()
     assert [tuple(f.weight.shape) for f in net.first_fc] == [(16, 40), (16, 8 * 5)]  # raw MLP, shared conv head
     x = torch.randn(4, 1, 40)
@@ -113,15 +113,16 @@ def test_signal1d_pooled_head_is_one_matrix_shared_by_every_conv_depth():
     assert net.first_fc[1].weight.grad is None and net.first_fc[0].weight.grad.abs().sum() > 0
 
 
-def test_signal1d_odd_lengths_and_flatten_head():
-    odd = Signal1DSpace(input_shape=(1, 50), conv_channels=(4,), fc_widths=(8,))  # lengths 50, 25, 13, 7
+def test_signal1d_pooled_head_odd_lengths_and_default_flatten_head():
+    odd = Signal1DSpace(input_shape=(1, 50), conv_channels=(4,), fc_widths=(8,), conv_head="pool")  # 50, 25, 13, 7
     net, x, rng = odd.build_supernet().eval(), torch.randn(2, 1, 50), np.random.default_rng(0)
     for _ in range(8):
         arch = odd.canonical(odd.sample(rng))
         assert torch.allclose(net.extract(arch)(x), net(x, arch), atol=1e-5)
         assert sum(lay.params for lay in odd.layers(arch)) == sum(p.numel() for p in net.extract(arch).parameters())
-    flat = Signal1DSpace(conv_channels=(4,), fc_widths=(8,), conv_head="flatten")
+    flat = Signal1DSpace(conv_channels=(4,), fc_widths=(8,))  # the default head: one matrix per conv depth
     assert [f.weight.shape[1] for f in flat.build_supernet().first_fc] == [40, 4 * 20, 4 * 10, 4 * 5]
-    assert flat.describe() != Signal1DSpace(conv_channels=(4,), fc_widths=(8,)).describe()
+    assert "conv_head" not in flat.options()  # unchanged description: earlier checkpoints still load
+    assert flat.describe() != Signal1DSpace(conv_channels=(4,), fc_widths=(8,), conv_head="pool").describe()
     with pytest.raises(ConfigError, match="conv_head"):
         Signal1DSpace(conv_head="gap")

@@ -8,15 +8,18 @@ the leading block of the first FC layer's inputs.
 
 ``conv_head`` decides how the conv output meets the first FC layer:
 
-* ``"pool"`` (default): the output of a shallower conv stack is average-pooled
+* ``"flatten"`` (default): no pooling; the first FC layer keeps one weight
+  matrix per conv depth, because its input means something different at each
+  depth (each matrix is trained only by the sub-networks of that depth).
+* ``"pool"``: the output of a shallower conv stack is average-pooled
   (window = stride = ``conv_stride ** (max_conv - n_conv)``) to the length the
   deepest stack produces, so **one** first FC layer serves every conv depth and
-  is trained by every sub-network with a conv layer; the supernet then sees how
-  depth changes accuracy (with one matrix per depth, each was trained by a few
-  sub-networks only and inherited accuracy hid the depth effect). The pure MLP
-  (``n_conv = 0``) keeps its own first FC layer on the raw signal.
-* ``"flatten"``: no pooling; the first FC layer keeps one weight matrix per
-  conv depth (the definition before the pooled head; different networks).
+  is trained by every sub-network with a conv layer (the pure MLP,
+  ``n_conv = 0``, keeps its own matrix on the raw signal). These are other
+  networks (shallow stacks lose resolution). Measured on MNIST-1D it did not
+  rank sub-networks better than ``"flatten"``: the shared matrix is tuned to the
+  deepest stack (trained every step), so depth-2 networks are under-rated
+  (benchmarks/results/supernet.md, round 3).
 
 Arch dict keys: ``n_conv``, ``conv{i}_channels``, ``conv{i}_kernel``,
 ``n_fc``, ``fc{i}_width`` (counted from 1).
@@ -45,7 +48,7 @@ class Signal1DSpace(TrainableSpace):
     def __init__(self, input_shape: Sequence[int] = (1, 40), num_classes: int = 10, max_conv: int = 3,
                  conv_channels: Sequence[int] = (8, 16, 32), conv_kernels: Sequence[int] = (3, 5, 7),
                  conv_stride: int = 2, max_fc: int = 2, fc_widths: Sequence[int] = (32, 64, 128),
-                 conv_head: str = "pool"):
+                 conv_head: str = "flatten"):
         self.input_shape = tuple(int(v) for v in input_shape)
         if len(self.input_shape) != 2:
             raise ConfigError(f"space.options.input_shape: signal1d needs (channels, length), got {list(input_shape)}")
@@ -69,10 +72,12 @@ class Signal1DSpace(TrainableSpace):
         super().__init__(dims)
 
     def options(self) -> dict:
-        return {"input_shape": list(self.input_shape), "num_classes": self.num_classes, "max_conv": self.max_conv,
+        opts = {"input_shape": list(self.input_shape), "num_classes": self.num_classes, "max_conv": self.max_conv,
                 "conv_channels": list(self.conv_channels), "conv_kernels": list(self.conv_kernels),
-                "conv_stride": self.conv_stride, "max_fc": self.max_fc, "fc_widths": list(self.fc_widths),
-                "conv_head": self.conv_head}
+                "conv_stride": self.conv_stride, "max_fc": self.max_fc, "fc_widths": list(self.fc_widths)}
+        if self.conv_head != "flatten":  # the default is left out, so spaces and checkpoints from before it match
+            opts["conv_head"] = self.conv_head
+        return opts
 
     def lengths(self) -> list[int]:
         """Signal length after 0, 1, ... conv layers."""
