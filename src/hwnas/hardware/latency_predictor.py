@@ -186,8 +186,9 @@ class LatencyPredictor:
         measured graphs but not regressed on (relative error is undefined there).
 
         With ``prior`` (a predictor fitted on another device or runtime), each
-        member starts from and is pulled towards the prior's mean coefficients,
-        rescaled to this target: few-shot transfer (see :mod:`hwnas.hardware.transfer`).
+        member is pulled towards the prior's mean coefficients, rescaled to this
+        target, and uses the prior's view and protocol: few-shot transfer (see
+        :mod:`hwnas.hardware.transfer`).
         """
         y = np.asarray(y, dtype=np.float64)
         if len(items) != len(y):
@@ -205,8 +206,8 @@ class LatencyPredictor:
             genes = self._genes(items)
             if catalog is not None:
                 self.representatives = first_listed_representatives(self._genes(catalog))
-            elif prior is not None:
-                self.representatives = dict(prior.representatives)
+            else:
+                self.representatives = {} if prior is None else dict(prior.representatives)
             if prior is not None:
                 self.view, self.representative = prior.view, prior.representative
             else:
