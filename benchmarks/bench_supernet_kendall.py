@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from scipy.stats import kendalltau, spearmanr
 
 from hwnas.data import get_dataset
@@ -97,12 +98,20 @@ def main() -> None:
                    help="also train a supernet with these training settings changed, e.g. 'sandwich_random=3,seed=1'")
     p.add_argument("--extra-epochs", type=int, nargs="*", default=[], help="short for --variant epochs=N")
     p.add_argument("--no-base", action="store_true", help="train only the --variant supernets")
+    p.add_argument("--space-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a supernet.space_options entry (YAML value), e.g. conv_head=pool; other networks, "
+                        "so other stand-alone references")
     p.add_argument("--cache", type=Path, default=Path("runs/standalone_cache.json"))
     p.add_argument("--out", type=Path, default=None, help="JSON file for the per-architecture figures")
     args = p.parse_args()
     cfg = load_pipeline_config(args.config)
     if args.epochs:
         cfg.supernet.training.epochs = args.epochs
+    for item in args.space_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--space-option {item!r}: expected KEY=VALUE")
+        cfg.supernet.space_options[key] = yaml.safe_load(value)
     torch.set_num_threads(cfg.threads)
     data = get_dataset(cfg.data.name, **cfg.data.options)
     space = build_space(cfg, data)
