@@ -65,8 +65,10 @@ def main() -> None:
     space = build_space(cfg, data)
     best = max(rows, key=lambda r: float(r["accuracy"]))
     arch = space.parse(best["arch"])
-    alone = [accuracy(train_standalone(space.build(arch), data, cfg.supernet.training, seed=s), x, y)
-             for s in range(args.seeds)]
+    alone = []
+    for s in range(args.seeds):
+        torch.manual_seed(s)  # initial weights as well as batch order follow the seed
+        alone.append(accuracy(train_standalone(space.build(arch), data, cfg.supernet.training, seed=s), x, y))
     print(json.dumps({"wall_seconds": wall, "cpu_seconds_child": child_cpu, "front_size": len(rows),
                       "max_onnx_accuracy_diff_points": max(diffs), "best_arch": best["arch"],
                       "best_inherited_test_accuracy": float(best["accuracy"]), "best_alone_test_accuracy": alone,

@@ -50,7 +50,7 @@ from hwnas.supernet.train import SupernetTrainer, train_standalone
 
 # what stand-alone training reads from the training config (the rest is supernet-only)
 STANDALONE_FIELDS = ("batch_size", "lr", "weight_decay", "label_smoothing")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: weight init seeded too (1: only batch order was)
 
 
 def spread_archs(space, n: int, seed: int = 0, pool: int = 3000) -> list[dict]:
@@ -124,6 +124,7 @@ def main() -> None:
 
     trained = {}  # variant -> (evaluator, wall seconds, cpu seconds)
     for name, tcfg in variants.items():
+        torch.manual_seed(tcfg.seed)  # the initial weights too, so a run can be repeated exactly
         net = space.build_supernet()
         t0, c0 = time.perf_counter(), time.process_time()
         SupernetTrainer(net, data, tcfg).train()
@@ -139,6 +140,7 @@ def main() -> None:
         for s in range(args.seeds):
             key = alone_key(space, data, a, base, s, alone_epochs)
             if key not in cache:
+                torch.manual_seed(s)
                 model = train_standalone(space.build(a), data, base, seed=s, epochs=alone_epochs)
                 cache[key] = {"arch": space.format(a), "seed": s, "epochs": alone_epochs,
                               "accuracy": accuracy(model, data.x_test, data.y_test)}

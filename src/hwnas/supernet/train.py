@@ -179,7 +179,11 @@ class SupernetTrainer:
 
 def train_standalone(module: nn.Module, data: TaskData, cfg: TrainingConfig, seed: int | None = None,
                      epochs: int | None = None) -> nn.Module:
-    """Train a plain module from scratch with the supernet's optimizer and schedule (labels only)."""
+    """Train a plain module from scratch with the supernet's optimizer and schedule (labels only).
+
+    ``seed`` fixes the batch order; the initial weights are whatever ``module`` holds (seed the global
+    torch RNG before building it for a repeatable run).
+    """
     seed = cfg.seed if seed is None else seed
     epochs = epochs or cfg.epochs
     torch.manual_seed(seed)
