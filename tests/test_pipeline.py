@@ -114,3 +114,15 @@ def test_kill_during_training_then_resume(tmp_path):
     assert resumed_at >= epoch
     assert read_metadata(ck)["meta"]["epoch"] == 6
     assert (out / "front.csv").exists()
+
+
+def test_supernet_initial_weights_follow_the_training_seed():
+    from hwnas.spaces import get_space
+    from hwnas.supernet.pipeline import build_seeded_supernet
+
+    space = get_space("mobilenet", **TINY["supernet"]["space_options"])
+    a, b, c = (build_seeded_supernet(space, s).state_dict() for s in (3, 3, 4))
+    weights = [k for k, v in a.items() if v.is_floating_point() and v.dim() > 1]
+    assert weights
+    assert all(a[k].equal(b[k]) for k in a)
+    assert not all(a[k].equal(c[k]) for k in weights)

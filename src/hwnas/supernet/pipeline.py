@@ -75,10 +75,18 @@ def _progress(console: Console) -> Progress:
                     TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
 
 
+def build_seeded_supernet(space: TrainableSpace, seed: int):
+    """The space's supernet with initial weights drawn from ``seed`` (the global RNG is left as it was),
+    so the same config trains the same supernet."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return space.build_supernet()
+
+
 def train_supernet(cfg: PipelineConfig, space: TrainableSpace, data, checkpoint: Path, console: Console):
     from hwnas.supernet.train import SupernetTrainer
 
-    net = space.build_supernet()
+    net = build_seeded_supernet(space, cfg.supernet.training.seed)
     trainer = SupernetTrainer(net, data, cfg.supernet.training, checkpoint)
     start = trainer.resume()
     if start >= cfg.supernet.training.epochs:
