@@ -87,6 +87,7 @@ class Study:
         self.interrupted = self.storage.delete_running(name)
         self.trials: list[Trial] = self.storage.trials(name)
         self._cache = {t.key: t for t in self.trials}
+        self.strategy.attach(evaluator)
         self.strategy.setup(space, self.objectives, self.constraints, seed)
         if self.trials:
             self.strategy.tell(list(self.trials))

@@ -26,6 +26,14 @@ class Evaluator(ABC):
     def evaluate(self, arch: Arch) -> dict[str, float]:
         """Metrics of one (validated, canonical) architecture."""
 
+    def catalog(self):
+        """Gene rows of every architecture this evaluator holds measurements for, in its order, or None.
+
+        A table returns its rows: the order can matter (NB201 tables time each isomorphism
+        class once, on its first-listed member; see :mod:`hwnas.search.cost_views`).
+        """
+        return None
+
     def describe(self) -> dict:
         """JSON description stored with a study, to refuse resuming with another evaluator."""
         return {"type": type(self).__name__}
@@ -41,6 +49,13 @@ class CombinedEvaluator(Evaluator):
     def bind(self, space: ChoiceSpace) -> None:
         for e in self.evaluators:
             e.bind(space)
+
+    def catalog(self):
+        for e in self.evaluators:
+            rows = e.catalog()
+            if rows is not None:
+                return rows
+        return None
 
     def evaluate(self, arch: Arch) -> dict[str, float]:
         out: dict[str, float] = {}

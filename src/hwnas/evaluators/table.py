@@ -106,6 +106,10 @@ class TableEvaluator(Evaluator):
             row = self._canon.get(self.space.key(arch))
         return row
 
+    def catalog(self):
+        """Gene rows of the table, in row order."""
+        return self.genes
+
     def evaluate(self, arch) -> dict[str, float]:
         row = self.row_of(arch)
         if row is None:

@@ -75,6 +75,10 @@ class Strategy(ABC):
         self.trials: list[Trial] = []
         self.seen: set[str] = set()
 
+    def attach(self, evaluator) -> None:  # noqa: B027 - optional hook
+        """Called by the study before ``setup`` with its evaluator, so a strategy may read static facts
+        of it (e.g. :meth:`hwnas.evaluators.base.Evaluator.catalog`). Never used to evaluate."""
+
     @abstractmethod
     def ask(self, n: int) -> list[Arch]:
         """Up to ``n`` architectures to evaluate next (at least one)."""

@@ -31,6 +31,7 @@ also counts.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -40,6 +41,7 @@ from hwnas.objectives import Constraint, Objective
 from hwnas.predictors.ensemble import SURROGATES, Surrogate, make_surrogate
 from hwnas.predictors.warp import RankWarp
 from hwnas.search.base import Strategy, Trial
+from hwnas.search.cost_views import GENERIC, CostViews
 from hwnas.search.improvement import hv_improvement
 from hwnas.search.pareto import nondominated_mask
 from hwnas.search.random import fresh_genes, random_unseen_genes
@@ -47,6 +49,18 @@ from hwnas.search.ranking import best_order, binary_tournament, rank_and_crowdin
 from hwnas.spaces.base import Arch, ChoiceSpace
 
 _OPS = {"<=": np.less_equal, "<": np.less, ">=": np.greater_equal, ">": np.greater}
+
+
+@dataclass
+class Candidates:
+    """Gene rows to score, their generic features, and their rows in the enumerated pool (None: not from it)."""
+
+    genes: np.ndarray
+    X: np.ndarray
+    rows: np.ndarray | None = None
+
+    def subset(self, idx: np.ndarray) -> Candidates:
+        return Candidates(self.genes[idx], self.X[idx], None if self.rows is None else self.rows[idx])
 
 
 def balanced_design(cardinalities: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -74,6 +88,7 @@ class LinasStrategy(Strategy):
         max_candidates_nd: int = 300,
         noise: float = 0.5,
         batch: int = 5,
+        cost_views: bool = True,
     ):
         if n_init < 2:
             raise ConfigError(f"linas: n_init must be >= 2, got {n_init}")
@@ -98,6 +113,8 @@ class LinasStrategy(Strategy):
         if batch < 1:
             raise ConfigError(f"linas: batch must be >= 1, got {batch}")
         self.preferred_batch = int(batch)
+        self.cost_views = bool(cost_views)
+        self._catalog: np.ndarray | None = None
 
     def options(self) -> dict:
         return {
@@ -105,7 +122,13 @@ class LinasStrategy(Strategy):
             "ref_quantile": self.ref_quantile, "warp": self.warp, "pool_limit": self.pool_limit,
             "inner_population": self.inner_population, "inner_generations": self.inner_generations,
             "max_candidates_nd": self.max_candidates_nd, "noise": self.noise, "batch": self.preferred_batch,
+            "cost_views": self.cost_views,
         }
+
+    def attach(self, evaluator) -> None:
+        """Keep the evaluator's catalog (its table's architectures in row order), if it has one."""
+        catalog = getattr(evaluator, "catalog", None)
+        self._catalog = catalog() if callable(catalog) else None
 
     # ------------------------------------------------------------------ lifecycle
     def setup(
@@ -119,19 +142,28 @@ class LinasStrategy(Strategy):
         self._metrics = list(dict.fromkeys([o.metric for o in self.objectives] + [c.metric for c in self.constraints]))
         self._design = balanced_design(space.cardinalities, self.n_init, self.rng)
         self._pool = None
+        self._views: CostViews | None = None
+        self._view: dict[str, str] = {}
+        self._view_n: dict[str, int] = {}
+        self._pool_views: dict[str, np.ndarray] = {}
+        minimised = {o.metric for o in self.objectives if o.sign > 0}
+        maximised = {o.metric for o in self.objectives if o.sign < 0}
+        self._cost_metrics = (minimised | {c.metric for c in self.constraints}) - maximised
         genes = space.enumerate_genes(self.pool_limit)
         if genes is not None:
             canon = np.unique(space.canonical_genes(genes), axis=0)
             self._pool = canon
             self._pool_X = space.features(canon)
-            self._pool_index = {space.format(space.from_genes(g)): i for i, g in enumerate(canon)}
+            self._radix = np.cumprod(np.r_[1, space.cardinalities[::-1][:-1]])[::-1].astype(np.int64)
+            self._pool_index = dict(zip((canon @ self._radix).tolist(), range(len(canon))))
             self._pool_alive = np.ones(len(canon), dtype=bool)
 
     def tell(self, trials: Sequence[Trial]) -> None:
         super().tell(trials)
-        if self._pool is not None:
-            for t in trials:
-                i = self._pool_index.get(t.key)
+        if self._pool is not None and trials:
+            canon = self.space.canonical_genes(self.space.genes_matrix([t.arch for t in trials]))
+            for code in (canon @ self._radix).tolist():
+                i = self._pool_index.get(code)
                 if i is not None:
                     self._pool_alive[i] = False
 
@@ -150,33 +182,63 @@ class LinasStrategy(Strategy):
         return None
 
     def _fit(self, trials: list[Trial]) -> None:
-        X = self.space.features(self.space.genes_matrix([t.arch for t in trials]))
+        genes = self.space.genes_matrix([t.arch for t in trials])
+        X = self.space.features(genes)
         self._models: dict[str, tuple[Surrogate, object]] = {}
         for j, m in enumerate(self._metrics):
             y = np.array([t.metrics[m] for t in trials], dtype=float)
             warp = self._warp(m, y)
             target = np.log(y) if warp == "log" else (warp.transform(y) if warp is not None else y)
+            view = self._choose_view(m, genes, target)
             model = make_surrogate(self.surrogate, self.n_members, seed=self.seed * 1009 + j)
-            model.fit(X, target)
+            model.fit(X if view == GENERIC else self._views.matrix(view, genes), target)
             self._models[m] = (model, warp)
 
-    def _latent(self, X: np.ndarray) -> dict[str, np.ndarray]:
+    def _choose_view(self, metric: str, genes: np.ndarray, target: np.ndarray) -> str:
+        """The input encoding of a metric's surrogate: generic, or (costs) the view that predicts it best.
+
+        Re-chosen whenever the data has grown by half since the last choice.
+        """
+        if not self.cost_views or metric not in self._cost_metrics:
+            return GENERIC
+        if self._views is None:
+            self._views = CostViews(self.space, self._catalog)
+        if len(self._views.names) == 1:
+            return GENERIC
+        n = len(target)
+        if metric not in self._view or n >= 1.5 * self._view_n[metric]:
+            self._view[metric], _ = self._views.choose(genes, target, seed=self.seed)
+            self._view_n[metric] = n
+        return self._view[metric]
+
+    def _matrix(self, metric: str, cand: Candidates) -> np.ndarray:
+        """Surrogate inputs of the candidates for one metric."""
+        view = self._view.get(metric, GENERIC) if self._views is not None else GENERIC
+        if view == GENERIC:
+            return cand.X
+        if cand.rows is None:
+            return self._views.matrix(view, cand.genes)
+        if view not in self._pool_views:
+            self._pool_views[view] = self._views.matrix(view, self._pool)
+        return self._pool_views[view][cand.rows]
+
+    def _latent(self, cand: Candidates) -> dict[str, np.ndarray]:
         """Member predictions (K, n) of every modelled metric, in the surrogate's (warped) target space."""
-        return {m: model.predict_members(X) for m, (model, _) in self._models.items()}
+        return {m: model.predict_members(self._matrix(m, cand)) for m, (model, _) in self._models.items()}
 
     def _units(self, metric: str, Z: np.ndarray) -> np.ndarray:
         """Warped predictions back in the metric's own units (a monotone increasing map)."""
         warp = self._models[metric][1]
         return np.exp(Z) if warp == "log" else (warp.inverse(Z) if warp is not None else Z)
 
-    def _predict(self, X: np.ndarray, noisy: bool = False, latent: dict | None = None) -> dict[str, np.ndarray]:
+    def _predict(self, cand: Candidates | None, noisy: bool = False, latent: dict | None = None) -> dict[str, np.ndarray]:
         """Member predictions (K, n) of every modelled metric, in the metric's own units.
 
         ``noisy`` adds to each member's prediction a draw of the residual noise the
         ensemble cannot explain (measured out of bag), so that the members sample
         what a *measurement* could show, not only where the mean may lie.
         """
-        latent = self._latent(X) if latent is None else latent
+        latent = self._latent(cand) if latent is None else latent
         out = {}
         for m, Z in latent.items():
             if noisy and self.noise > 0:
@@ -215,11 +277,11 @@ class LinasStrategy(Strategy):
         if len(trials) < self.n_init or len(trials) < 2:
             return self._initial(n, taken)
         self._fit(trials)
-        genes, X = self._candidates(trials, taken)
-        if len(genes) == 0:
+        cand = self._candidates(trials, taken)
+        if len(cand.genes) == 0:
             return [self.space.from_genes(g) for g in random_unseen_genes(self, n, taken)]
-        picks = self._select(trials, X, n)
-        return [self.space.from_genes(genes[i]) for i in picks]
+        picks = self._select(trials, cand, n)
+        return [self.space.from_genes(cand.genes[i]) for i in picks]
 
     def _initial(self, n: int, taken: set[str]) -> list[Arch]:
         design = fresh_genes(self, self._design, taken)[:n]
@@ -227,12 +289,12 @@ class LinasStrategy(Strategy):
             design = np.vstack([design, random_unseen_genes(self, n - len(design), taken)])
         return [self.space.from_genes(g) for g in design]
 
-    def _candidates(self, trials: list[Trial], taken: set[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _candidates(self, trials: list[Trial], taken: set[str]) -> Candidates:
         if self._pool is not None:
             alive = np.flatnonzero(self._pool_alive)
-            return self._pool[alive], self._pool_X[alive]
+            return Candidates(self._pool[alive], self._pool_X[alive], alive)
         genes = self._inner_search(trials, taken)
-        return genes, self.space.features(genes)
+        return Candidates(genes, self.space.features(genes))
 
     def _inner_search(self, trials: list[Trial], taken: set[str]) -> np.ndarray:
         """Candidates from an NSGA-II run on the surrogates' mean predictions (for spaces too big to enumerate)."""
@@ -243,7 +305,7 @@ class LinasStrategy(Strategy):
         pop = np.vstack([elite, self.space.sample_genes(self.rng, P - len(elite))])
 
         def score(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            pred = self._predict(self.space.features(g))
+            pred = self._predict(Candidates(g, self.space.features(g)))
             return self._objective_members(pred).mean(axis=0), self._violation_of_mean(pred)
 
         F, V = score(pop)
@@ -261,8 +323,8 @@ class LinasStrategy(Strategy):
         # every child ever produced is a candidate; the final population first
         return fresh_genes(self, np.vstack([pop] + produced[::-1]), taken)
 
-    def _select(self, trials: list[Trial], X: np.ndarray, n: int) -> list[int]:
-        latent = self._latent(X)
+    def _select(self, trials: list[Trial], cand_all: Candidates, n: int) -> list[int]:
+        latent = self._latent(cand_all)
         mean_pred = {m: self._units(m, Z.mean(axis=0, keepdims=True)) for m, Z in latent.items()}
         mean = self._objective_members(mean_pred)[0]  # (m, d) predicted objective values
         mean_violation = self._violation_of_mean(mean_pred)
@@ -287,7 +349,7 @@ class LinasStrategy(Strategy):
         if d > 2 and len(cand) > self.max_candidates_nd:
             cand = cand[best_order(mean[cand], mean_violation[cand])[: self.max_candidates_nd]]
 
-        pred = self._predict(X[cand], noisy=True, latent={m: Z[:, cand] for m, Z in latent.items()})
+        pred = self._predict(None, noisy=True, latent={m: Z[:, cand] for m, Z in latent.items()})
         Y = self._objective_members(pred)  # (K, c, d) sampled measurements of the screened candidates
         feas = self._feasible_members(pred)  # (K, c)
         live = np.arange(len(cand))  # positions in cand still able to improve

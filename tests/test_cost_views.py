@@ -1,0 +1,76 @@
+"""Cost views: the search's cost surrogate reads what the runtime executes and the table's protocol, from data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hwnas.evaluators.table import TableEvaluator
+from hwnas.hardware.latency_features import apply_representatives, nb201_cost_features
+from hwnas.objectives import Objective
+from hwnas.search.cost_views import GENERIC, CostViews
+from hwnas.search.linas import LinasStrategy
+from hwnas.spaces import NB201Space
+from hwnas.study import Study
+
+
+def _protocol_table(seed: int = 0) -> tuple[NB201Space, np.ndarray, np.ndarray]:
+    """All cells in a shuffled order; latency = an additive cost of the *first-listed* member of each class."""
+    space = NB201Space()
+    rng = np.random.default_rng(seed)
+    catalog = rng.permutation(space.enumerate_genes())
+    from hwnas.hardware.latency_features import first_listed_representatives
+
+    measured = apply_representatives(catalog, first_listed_representatives(catalog))
+    X = nb201_cost_features(space, measured, "every_edge").matrix
+    w = rng.uniform(0.1, 1.0, X.shape[1])
+    return space, catalog, 1.0 + X @ w
+
+
+def test_choice_finds_the_first_listed_protocol_only_with_a_catalog():
+    space, catalog, lat = _protocol_table()
+    rows = np.random.default_rng(1).choice(len(catalog), 120, replace=False)
+    with_catalog = CostViews(space, catalog)
+    assert "every_edge/first" in with_catalog.names
+    best, scores = with_catalog.choose(catalog[rows], np.log(lat[rows]))
+    assert best.endswith("/first"), scores
+    assert scores[best] > scores[GENERIC] + 0.1
+    # without the table's order the protocol cannot be told, and no '/first' view is offered
+    without = CostViews(space)
+    assert not any(n.endswith("/first") for n in without.names)
+    best_own, _ = without.choose(catalog[rows], np.log(lat[rows]))
+    assert best_own in without.names
+
+
+def test_choice_keeps_generic_features_for_a_target_they_explain():
+    space = NB201Space()
+    genes = space.enumerate_genes()[::37]
+    live = space.live_genes(genes)
+    # an accuracy-like target: depends on the fully live cell only (edges that reach the output)
+    y = (live == 3).sum(1) * 2.0 + (live == 2).sum(1) - (live == 4).sum(1) + 3.0 * (live[:, 3] == 1)
+    views = CostViews(space, space.enumerate_genes())
+    best, scores = views.choose(genes, y)
+    assert best == GENERIC, scores
+
+
+def test_too_few_rows_keep_generic():
+    space, catalog, lat = _protocol_table()
+    best, scores = CostViews(space, catalog).choose(catalog[:5], lat[:5])
+    assert best == GENERIC and scores == {}
+
+
+def test_linas_reads_the_catalog_from_a_table_evaluator_and_uses_a_cost_view():
+    space, catalog, lat = _protocol_table(2)
+    acc = 50 + 5.0 * (space.live_genes(catalog) == 3).sum(1)
+    frame = pd.DataFrame({"arch": [space.format(space.from_genes(g)) for g in catalog], "acc": acc, "lat": lat})
+    ev = TableEvaluator(frame, space, columns=["acc", "lat"])
+    strategy = LinasStrategy(n_init=12)
+    study = Study(space, ev, [Objective("acc", "max"), Objective("lat", "min")], strategy, seed=0)
+    study.optimize(40)
+    assert strategy._catalog is not None and len(strategy._catalog) == len(catalog)
+    assert strategy._view["lat"].endswith("/first")
+    assert "acc" not in strategy._view  # accuracy is not a cost: generic features
+    # switching cost views off gives the plain generic surrogate
+    off = LinasStrategy(n_init=12, cost_views=False)
+    Study(space, ev, [Objective("acc", "max"), Objective("lat", "min")], off, seed=0).optimize(20)
+    assert off._view == {}
