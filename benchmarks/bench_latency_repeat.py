@@ -54,7 +54,7 @@ def measure_all(runtimes, times: int, warmup: int, repeats: int) -> dict:
                 r = measure_latency(module, shape, runtime, 1, warmup, repeats)
                 rows.append({"latency_ms": r.latency_ms, "median_ms": r.median_ms, "iqr_ms": r.iqr_ms,
                              "block_cv": r.cv, "number": r.number, "reference_ms": r.reference_ms,
-                             "pairs": r.pairs, "kept": r.kept,
+                             "pairs": r.pairs, "kept": r.kept, "rounds": r.rounds,
                              "seconds": time.perf_counter() - t0})
             out[f"{name}/{runtime}"] = rows
     return out

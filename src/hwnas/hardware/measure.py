@@ -92,8 +92,8 @@ class LatencyResult:
     coefficient of variation, 0.7413 * IQR / median (std / mean for a normal
     distribution, but not inflated by the few blocks a pre-emption hits).
     ``number`` is the runs per model block, ``repeats`` the block pairs asked for,
-    ``pairs`` those timed (more on a busy machine) and ``kept`` the model blocks
-    that ran without a context switch.
+    ``pairs`` those timed in the round kept (more on a busy machine), ``kept`` the
+    model blocks that ran without a context switch, ``rounds`` the rounds timed.
     """
 
     latency_ms: float
@@ -108,6 +108,7 @@ class LatencyResult:
     reference_ms: float = 0.0
     pairs: int = 0
     kept: int = 0
+    rounds: int = 1
     cached: bool = False
 
     def to_dict(self) -> dict:
@@ -448,7 +449,9 @@ def _time_rounds(run, ref: _Reference, warmup: int, repeats: int, block_ms: floa
     every model by the same factor as the reference, so the ratio is taken outside such spells. Returns the
     round in which the reference ran fastest."""
     best = None
+    rounds = 0
     for attempt in range(RETRIES + 1):
+        rounds += 1
         if attempt:
             time.sleep(0.01)
         timed = _time_paired(run, ref, warmup if attempt == 0 else 0, repeats, block_ms)
@@ -458,7 +461,7 @@ def _time_rounds(run, ref: _Reference, warmup: int, repeats: int, block_ms: floa
         if ref.best is None or r_low <= ref.best * (1 + SPELL):
             break
     ref.best = best[0] if ref.best is None else min(ref.best, best[0])
-    return best[1]
+    return (*best[1], rounds)
 
 
 def measure_latency(model: nn.Module | str | Path, input_shape: tuple, runtime: str = "onnxruntime",
@@ -500,14 +503,14 @@ def measure_latency(model: nn.Module | str | Path, input_shape: tuple, runtime: 
     ref.measure()  # once per process: how fast the reference runs here when the machine is not in a slow spell
     if runtime == "onnxruntime":
         run = _ort_runner(model if isinstance(model, nn.Module) else str(model), input_shape, threads)
-        t, r, tok, rok, number = _time_rounds(run, ref, warmup, repeats, block_ms)
+        t, r, tok, rok, number, rounds = _time_rounds(run, ref, warmup, repeats, block_ms)
     else:
         was_training = model.training
         model.eval()
         xt = torch.from_numpy(np.random.default_rng(0).standard_normal(input_shape).astype(np.float32))
         try:
             with _torch_threads(threads), torch.inference_mode():
-                t, r, tok, rok, number = _time_rounds(lambda: model(xt), ref, warmup, repeats, block_ms)
+                t, r, tok, rok, number, rounds = _time_rounds(lambda: model(xt), ref, warmup, repeats, block_ms)
         finally:
             model.train(was_training)
     latency = _low(t, tok) / _low(r, rok) * scale
@@ -515,7 +518,8 @@ def measure_latency(model: nn.Module | str | Path, input_shape: tuple, runtime: 
     corrected = (t / r if np.count_nonzero(both) < 3 else t[both] / r[both]) * scale
     q1, med, q3 = np.percentile(corrected, [25, 50, 75])
     result = LatencyResult(latency, float(med), float(q3 - q1), float(0.7413 * (q3 - q1) / med), repeats,
-                           threads, runtime, device, number, scale, pairs=len(t), kept=int(np.count_nonzero(tok)))
+                           threads, runtime, device, number, scale, pairs=len(t), kept=int(np.count_nonzero(tok)),
+                           rounds=rounds)
     if cache is not None:
         cache.put(key, result)
     return result
