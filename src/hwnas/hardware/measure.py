@@ -25,10 +25,11 @@ Pre-emption and interrupts only ever add time. A block the scheduler switched ou
 is 10-100x slower and is dropped outright; a low percentile of the rest ignores
 interrupts and short stalls. (Without the drop, a 1.1 ms PyTorch-eager block, longer
 than a time slice, was switched out in about half the blocks under load 5, and the
-10th percentile landed among them.) Slower spells of the whole machine (other jobs'
-memory traffic, frequency changes, a busy host) slow the model and the interleaved
-reference, but not by the same factor (a 40 % spell moved a 37 us model's ratio by
-4 %), so rounds taken in a spell are re-timed rather than only divided out. The
+10th percentile landed among them.) Slower spells of the whole machine (frequency
+changes, a busy host; a memory-streaming job on the other core did not slow these
+small models) slow the model and the interleaved reference, but not by the same
+factor (a spell that slowed the reference 35 % and a 37 us model 41 % moved their
+ratio 4 %), so rounds taken in a spell are re-timed rather than only divided out. The
 reference's latency is measured once per device and pinned in the default latency
 cache file (``$HWNAS_CACHE/latency.json``, ``reference_ms`` per thread count and
 timer), so measurements taken in different processes or sessions share one scale;
