@@ -54,6 +54,7 @@ def measure_all(runtimes, times: int, warmup: int, repeats: int) -> dict:
                 r = measure_latency(module, shape, runtime, 1, warmup, repeats)
                 rows.append({"latency_ms": r.latency_ms, "median_ms": r.median_ms, "iqr_ms": r.iqr_ms,
                              "block_cv": r.cv, "number": r.number, "reference_ms": r.reference_ms,
+                             "pairs": r.pairs, "kept": r.kept, "rounds": r.rounds,
                              "seconds": time.perf_counter() - t0})
             out[f"{name}/{runtime}"] = rows
     return out
@@ -125,10 +126,15 @@ def main() -> None:
         cvs[f"across_{mode}"] = {n: cv([r["latency_ms"] for r in rows]) for n, rows in part["models"].items()}
     report["cv"] = cvs
     report["max_cv"] = {k: max(v.values()) for k, v in cvs.items()}
+    report["max_cv_by_runtime"] = {k: {rt: max(c for n, c in v.items() if n.endswith("/" + rt)) for rt in runtimes}
+                                   for k, v in cvs.items()}
     report["seconds"] = time.perf_counter() - t_start
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=1))
-    print("\nmax CV: " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in report["max_cv"].items())
+    print("\nmax CV (" + " / ".join(runtimes) + "): "
+          + ", ".join(f"{k} " + " / ".join(f"{100 * c:.2f}%" for c in v.values())
+                      for k, v in report["max_cv_by_runtime"].items()))
+    print("max CV: " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in report["max_cv"].items())
           + f"; {report['seconds']:.0f} s; raw: {args.json}")
 
 

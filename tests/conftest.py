@@ -10,6 +10,21 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_hwnas_cache(tmp_path_factory):
+    """The test suite's own ``HWNAS_CACHE`` (a temporary folder), so tests never pin a reference latency in,
+    read measurements from, or write data to the user's cache (``~/.cache/hwnas``).
+
+    The only cached data set is MNIST-1D (``hwnas.data.mnist1d``, under ``$HWNAS_CACHE`` too); no test
+    loads the default 5,000-sample arrays (``test_data`` generates 600 samples, about a second, in its own
+    folder), so nothing from the user's data cache is worth sharing and everything is isolated. Tests that
+    need a cache of their own still set ``HWNAS_CACHE`` with ``monkeypatch``."""
+    folder = tmp_path_factory.mktemp("hwnas_cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HWNAS_CACHE", str(folder))
+        yield folder
+
+
 def shared_dir() -> Path:
     return Path(os.environ.get("HWNAS_SHARED", REPO.parent / "shared"))
 

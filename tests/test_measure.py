@@ -60,9 +60,9 @@ def test_reference_is_pinned_per_device_and_sets_the_scale(tmp_path, monkeypatch
     ms = reference_latency(1)
     data = json.loads((tmp_path / "latency.json").read_text())
     (entry,) = data.values()
-    assert entry["reference_ms"] == {"1": ms} and entry["device"] == device_fingerprint()
+    assert entry["reference_ms"] == {f"1@{M.TIMER}": ms} and entry["device"] == device_fingerprint()
     # a pinned value is what later processes use: rewrite it, forget this process's memo, read it back
-    entry["reference_ms"]["1"] = 2 * ms
+    entry["reference_ms"][f"1@{M.TIMER}"] = 2 * ms
     (tmp_path / "latency.json").write_text(json.dumps(data))
     M._PINNED.clear()
     assert reference_latency(1) == 2 * ms
