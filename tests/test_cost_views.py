@@ -69,8 +69,25 @@ def test_linas_reads_the_catalog_from_a_table_evaluator_and_uses_a_cost_view():
     study.optimize(40)
     assert strategy._catalog is not None and len(strategy._catalog) == len(catalog)
     assert strategy._view["lat"].endswith("/first")
-    assert "acc" not in strategy._view  # accuracy is not a cost: generic features
+    # accuracy is not a cost: it never reads an executed-work view
+    assert strategy._view["acc"] in strategy._views.quality_names
     # switching cost views off gives the plain generic surrogate
     off = LinasStrategy(n_init=12, cost_views=False)
     Study(space, ev, [Objective("acc", "max"), Objective("lat", "min")], off, seed=0).optimize(20)
     assert off._view == {}
+
+
+def test_quality_metric_chooses_interactions_only_when_the_target_has_them():
+    space = NB201Space()
+    genes = space.enumerate_genes()[np.random.default_rng(3).choice(5**6, 200, replace=False)]
+    live = space.live_genes(genes)
+    views = CostViews(space)
+    assert views.quality_names == [GENERIC, "generic+pairs"]
+    additive = (live == 3).sum(1) * 1.0 + 0.5 * (live == 2).sum(1)
+    best, scores = views.choose(genes, additive, names=views.quality_names)
+    assert best == GENERIC, scores
+    # a path effect: conv -> conv on the two hops 0->1->3 is worth more than the two convs apart
+    joint = additive + 4.0 * (np.isin(live[:, 0], (2, 3)) & np.isin(live[:, 4], (2, 3)))
+    best, scores = views.choose(genes, joint, names=views.quality_names)
+    assert best == "generic+pairs", scores
+    assert views.matrix("generic+pairs", genes).shape[1] > views.matrix(GENERIC, genes).shape[1]

@@ -195,19 +195,22 @@ class LinasStrategy(Strategy):
             self._models[m] = (model, warp)
 
     def _choose_view(self, metric: str, genes: np.ndarray, target: np.ndarray) -> str:
-        """The input encoding of a metric's surrogate: generic, or (costs) the view that predicts it best.
+        """The input encoding of a metric's surrogate, chosen by cross-validation among the space's views.
 
-        Re-chosen whenever the data has grown by half since the last choice.
+        Costs (minimised or constrained metrics) choose among executed-work views, quality
+        metrics between the generic features and generic + interactions; re-chosen whenever
+        the data has grown by half since the last choice.
         """
-        if not self.cost_views or metric not in self._cost_metrics:
+        if not self.cost_views:
             return GENERIC
         if self._views is None:
             self._views = CostViews(self.space, self._catalog)
-        if len(self._views.names) == 1:
+        names = self._views.names if metric in self._cost_metrics else self._views.quality_names
+        if len(names) == 1:
             return GENERIC
         n = len(target)
         if metric not in self._view or n >= 1.5 * self._view_n[metric]:
-            self._view[metric], _ = self._views.choose(genes, target, seed=self.seed)
+            self._view[metric], _ = self._views.choose(genes, target, seed=self.seed, names=names)
             self._view_n[metric] = n
         return self._view[metric]
 
