@@ -12,7 +12,10 @@ Stand-alone results are cached in ``--cache`` (a JSON file outside git), keyed
 by the space's description (name and options), the data, the architecture, the
 seed, the epochs and the optimizer settings, so supernet variants are scored
 against the same references without retraining them; a changed space definition
-must change its options (and so the key). ``--variant "k=v,k=v"`` (repeatable)
+must change its options (and so the key). Options that only change how the
+supernet shares weights (a space's ``supernet_only_options``, e.g.
+``kernel_transform``) are left out of the key: the stand-alone networks are the
+same. ``--variant "k=v,k=v"`` (repeatable)
 trains further supernets with those ``supernet.training`` settings changed
 (stand-alone training unchanged) and scores them against the same references;
 ``--extra-epochs N`` is short for ``--variant epochs=N``.
@@ -71,7 +74,9 @@ def spread_archs(space, n: int, seed: int = 0, pool: int = 3000) -> list[dict]:
 
 def alone_key(space, data, arch: dict, tcfg: TrainingConfig, seed: int, epochs: int) -> str:
     """Cache key of one stand-alone run (test-split accuracy)."""
-    ident = {"v": CACHE_VERSION, "space": space.describe(), "data": data.describe(), "arch": space.key(arch),
+    # describe_networks: the space without supernet-only options (kernel_transform, ...), which change how the
+    # supernet shares weights but not the stand-alone networks, so they share references
+    ident = {"v": CACHE_VERSION, "space": space.describe_networks(), "data": data.describe(), "arch": space.key(arch),
              "seed": seed, "epochs": epochs, "training": {k: getattr(tcfg, k) for k in STANDALONE_FIELDS}}
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:24]
 

@@ -21,6 +21,12 @@ the leading block of the first FC layer's inputs.
   deepest stack (trained every step), so depth-2 networks are under-rated
   (benchmarks/results/supernet.md, round 3).
 
+``classifier_per_depth: true`` gives the classifier one weight matrix per FC
+depth (its input is the first FC layer's output at ``n_fc = 1`` and the second's
+at ``n_fc = 2``: different features; shared, they are a compromise).
+``kernel_transform: true`` gives every conv layer Once-for-All's kernel
+transformation matrices (:class:`~hwnas.supernet.elastic.ElasticConv`).
+
 Arch dict keys: ``n_conv``, ``conv{i}_channels``, ``conv{i}_kernel``,
 ``n_fc``, ``fc{i}_width`` (counted from 1).
 """
@@ -44,11 +50,12 @@ class Signal1DSpace(TrainableSpace):
     """1-D CNN/MLP space; ``input_shape`` is ``(channels, length)``."""
 
     name = "signal1d"
+    supernet_only_options = ("kernel_transform", "classifier_per_depth")
 
     def __init__(self, input_shape: Sequence[int] = (1, 40), num_classes: int = 10, max_conv: int = 3,
                  conv_channels: Sequence[int] = (8, 16, 32), conv_kernels: Sequence[int] = (3, 5, 7),
                  conv_stride: int = 2, max_fc: int = 2, fc_widths: Sequence[int] = (32, 64, 128),
-                 conv_head: str = "flatten"):
+                 conv_head: str = "flatten", kernel_transform: bool = False, classifier_per_depth: bool = False):
         self.input_shape = tuple(int(v) for v in input_shape)
         if len(self.input_shape) != 2:
             raise ConfigError(f"space.options.input_shape: signal1d needs (channels, length), got {list(input_shape)}")
@@ -57,6 +64,12 @@ class Signal1DSpace(TrainableSpace):
         if conv_head not in ("pool", "flatten"):
             raise ConfigError(f"space.options.conv_head: allowed 'pool' or 'flatten', got {conv_head!r}")
         self.conv_head = conv_head
+        if not isinstance(kernel_transform, bool):
+            raise ConfigError(f"space.options.kernel_transform: allowed true or false, got {kernel_transform!r}")
+        self.kernel_transform = kernel_transform
+        if not isinstance(classifier_per_depth, bool):
+            raise ConfigError(f"space.options.classifier_per_depth: allowed true or false, got {classifier_per_depth!r}")
+        self.classifier_per_depth = classifier_per_depth
         self.num_classes, self.max_conv, self.max_fc, self.conv_stride = (int(num_classes), int(max_conv),
                                                                           int(max_fc), int(conv_stride))
         self.conv_channels = tuple(sorted(int(c) for c in conv_channels))
@@ -77,6 +90,10 @@ class Signal1DSpace(TrainableSpace):
                 "conv_stride": self.conv_stride, "max_fc": self.max_fc, "fc_widths": list(self.fc_widths)}
         if self.conv_head != "flatten":  # the default is left out, so spaces and checkpoints from before it match
             opts["conv_head"] = self.conv_head
+        if self.kernel_transform:
+            opts["kernel_transform"] = True
+        if self.classifier_per_depth:
+            opts["classifier_per_depth"] = True
         return opts
 
     def lengths(self) -> list[int]:
@@ -127,14 +144,27 @@ class Signal1DSupernet(Supernet):
         super().__init__(space)
         cmax, kmax, wmax = max(space.conv_channels), max(space.conv_kernels), max(space.fc_widths)
         c_in = space.input_shape[0]
-        self.convs = nn.ModuleList(ElasticConv(1, c_in if i == 0 else cmax, cmax, kmax) for i in range(space.max_conv))
+        ks = space.conv_kernels if space.kernel_transform else None
+        self.convs = nn.ModuleList(ElasticConv(1, c_in if i == 0 else cmax, cmax, kmax, kernels=ks)
+                                   for i in range(space.max_conv))
         self.bns = nn.ModuleList(ElasticBatchNorm(1, cmax) for _ in range(space.max_conv))
         # one matrix per head_index: pooled head -> raw signal (MLP) and one shared by every conv depth
         depths = sorted({0, space.max_conv}) if space.conv_head == "pool" else range(space.max_conv + 1)
         self.first_fc = nn.ModuleList(ElasticLinear((c_in if d == 0 else cmax) * space.head_length(d), wmax)
                                       for d in depths)
         self.fcs = nn.ModuleList(ElasticLinear(wmax, wmax) for _ in range(space.max_fc - 1))
+        # the classifier reads the last hidden FC layer: with classifier_per_depth one matrix per FC depth
+        # (n_fc = 1, 2, ...), as the first FC layer has one per conv depth; else one shared by every depth
+        # (``classifier`` serves n_fc = 1, ``deep_classifiers[i]`` n_fc = i + 2)
         self.classifier = ElasticLinear(wmax, space.num_classes)
+        if space.classifier_per_depth:
+            self.deep_classifiers = nn.ModuleList(ElasticLinear(wmax, space.num_classes)
+                                                  for _ in range(space.max_fc - 1))
+
+    def classifier_for(self, n_fc: int) -> ElasticLinear:
+        if n_fc == 1 or not self.space.classifier_per_depth:
+            return self.classifier
+        return self.deep_classifiers[n_fc - 2]
 
     def forward(self, x: torch.Tensor, arch: dict) -> torch.Tensor:
         s: Signal1DSpace = self.space
@@ -147,7 +177,7 @@ class Signal1DSupernet(Supernet):
         x = F.relu(self.first_fc[s.head_index(arch["n_conv"])](x.flatten(1), arch["fc1_width"]))
         for i in range(1, arch["n_fc"]):
             x = F.relu(self.fcs[i - 1](x, arch[f"fc{i + 1}_width"]))
-        return self.classifier(x)
+        return self.classifier_for(arch["n_fc"])(x)
 
     def extract(self, arch: dict) -> nn.Module:
         s: Signal1DSpace = self.space
@@ -168,7 +198,7 @@ class Signal1DSupernet(Supernet):
         for i in range(1, arch["n_fc"]):
             layers += [self.fcs[i - 1].export(w, arch[f"fc{i + 1}_width"]), nn.ReLU()]
             w = arch[f"fc{i + 1}_width"]
-        layers.append(self.classifier.export(w))
+        layers.append(self.classifier_for(arch["n_fc"]).export(w))
         return nn.Sequential(*layers).eval()
 
 

@@ -53,6 +53,8 @@ class TrainingConfig(_Strict):
     distill: float = Field(0.5, ge=0, le=1, description="weight of in-place distillation from the largest network")
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     progressive_shrinking: bool = False
+    sort_channels: bool = Field(False, description="reorder channels by importance after every epoch (OFA), "
+                                                   "so narrow sub-networks use the most important ones")
     seed: int = 0
     checkpoint_every: int = Field(1, ge=1, description="epochs between checkpoints")
 

@@ -80,7 +80,10 @@ class SupernetTrainer:
     # ------------------------------------------------------------------ identity
     def fingerprint(self) -> dict:
         """What a checkpoint must share with this run to be continued."""
-        return {"training": self.cfg.model_dump(exclude={"checkpoint_every"}), "data": self.data.describe()}
+        training = self.cfg.model_dump(exclude={"checkpoint_every"})
+        if not training["sort_channels"]:  # left out at its default: checkpoints from before it still resume
+            del training["sort_channels"]
+        return {"training": training, "data": self.data.describe()}
 
     # ------------------------------------------------------------------ sampling
     def phase(self, epoch: int) -> int:
@@ -170,6 +173,8 @@ class SupernetTrainer:
                 losses.append(self.step(xb, yb, self.sample_archs(rng, epoch)))
                 if progress is not None:
                     progress(step + 1, self.total_steps, {"epoch": epoch + 1, "loss": losses[-1]})
+            if cfg.sort_channels:
+                self.net.sort_channels(self.optimizer)
             self.history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "phase": self.phase(epoch)})
             if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
                 self.save(epoch + 1)

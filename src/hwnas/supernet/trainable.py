@@ -38,6 +38,12 @@ class Supernet(nn.Module, ABC):
     def forward(self, x: torch.Tensor, arch: dict) -> torch.Tensor:
         """Logits of sub-network ``arch`` (a validated, canonical dict)."""
 
+    def sort_channels(self, optimizer: torch.optim.Optimizer | None = None) -> None:
+        """Reorder channels by importance so narrow sub-networks get the important ones (OFA); no-op by default.
+
+        Must leave the largest network's function unchanged and permute ``optimizer``'s state alike.
+        """
+
     @abstractmethod
     def extract(self, arch: dict) -> nn.Module:
         """A plain ``torch.nn`` module of ``arch`` holding copies of the inherited weights and BN statistics."""
@@ -48,6 +54,8 @@ class TrainableSpace(ChoiceSpace):
 
     input_shape: tuple[int, ...] = ()
     num_classes: int = 10
+    # options that change only how the supernet shares weights, not the stand-alone networks ``build()`` makes
+    supernet_only_options: tuple[str, ...] = ()
 
     def options(self) -> dict:
         """Constructor options that identify this space instance (stored in checkpoints and studies)."""
@@ -55,6 +63,12 @@ class TrainableSpace(ChoiceSpace):
 
     def describe(self) -> dict:
         return {**super().describe(), "options": self.options()}
+
+    def describe_networks(self) -> dict:
+        """:meth:`describe` without the supernet-only options: identifies the stand-alone networks of the space."""
+        d = self.describe()
+        d["options"] = {k: v for k, v in d["options"].items() if k not in self.supernet_only_options}
+        return d
 
     @abstractmethod
     def build_supernet(self) -> Supernet:
