@@ -11,8 +11,10 @@ import pytest
 from hwnas.cli import main
 
 # evaluation slowed down so the process can be interrupted mid-search
+# (SIGINT restored to Python's default: a shell that starts the test run in the background leaves it ignored)
 SLOW = (
-    "import sys, time\n"
+    "import signal, sys, time\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
     "from hwnas.evaluators.table import TableEvaluator as T\n"
     "orig = T.evaluate\n"
     "T.evaluate = lambda self, a: (time.sleep(0.02), orig(self, a))[1]\n"
