@@ -262,10 +262,7 @@ def nb201_class_keys(space, genes: np.ndarray) -> np.ndarray:
 
     Cells with equal keys execute the same graph, so they share one measurement.
     """
-    canon = space.canonical_genes(np.atleast_2d(np.asarray(genes, dtype=np.int64)))
-    base = space.cardinalities.astype(np.int64)
-    weights = np.cumprod(np.r_[1, base[::-1][:-1]])[::-1]
-    return canon @ weights
+    return space.gene_codes(space.canonical_genes(np.atleast_2d(np.asarray(genes, dtype=np.int64))))
 
 
 # ---------------------------------------------------------------------------------------------- layers

@@ -59,9 +59,6 @@ class Candidates:
     X: np.ndarray
     rows: np.ndarray | None = None
 
-    def subset(self, idx: np.ndarray) -> Candidates:
-        return Candidates(self.genes[idx], self.X[idx], None if self.rows is None else self.rows[idx])
-
 
 def balanced_design(cardinalities: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` gene rows in which every choice of every dimension appears equally often (a random Latin design)."""
@@ -154,15 +151,14 @@ class LinasStrategy(Strategy):
             canon = np.unique(space.canonical_genes(genes), axis=0)
             self._pool = canon
             self._pool_X = space.features(canon)
-            self._radix = np.cumprod(np.r_[1, space.cardinalities[::-1][:-1]])[::-1].astype(np.int64)
-            self._pool_index = dict(zip((canon @ self._radix).tolist(), range(len(canon))))
+            self._pool_index = dict(zip(space.gene_codes(canon).tolist(), range(len(canon))))
             self._pool_alive = np.ones(len(canon), dtype=bool)
 
     def tell(self, trials: Sequence[Trial]) -> None:
         super().tell(trials)
         if self._pool is not None and trials:
             canon = self.space.canonical_genes(self.space.genes_matrix([t.arch for t in trials]))
-            for code in (canon @ self._radix).tolist():
+            for code in self.space.gene_codes(canon).tolist():
                 i = self._pool_index.get(code)
                 if i is not None:
                     self._pool_alive[i] = False

@@ -191,6 +191,12 @@ class ChoiceSpace:
     def encode(self, archs: Sequence[Arch]) -> np.ndarray:
         return self.features(self.genes_matrix(archs))
 
+    def gene_codes(self, genes: np.ndarray) -> np.ndarray:
+        """One integer per gene row: the genes read as a mixed-radix number (equal rows, equal codes)."""
+        base = self.cardinalities.astype(np.int64)
+        weights = np.cumprod(np.r_[1, base[::-1][:-1]])[::-1]
+        return np.atleast_2d(np.asarray(genes, dtype=np.int64)) @ weights
+
     def canonical_genes(self, genes: np.ndarray) -> np.ndarray:
         """Canonicalise gene rows (vectorised where the subclass can)."""
         genes = np.atleast_2d(genes)
