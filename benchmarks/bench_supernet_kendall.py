@@ -20,6 +20,14 @@ trains further supernets with those ``supernet.training`` settings changed
 (stand-alone training unchanged) and scores them against the same references;
 ``--extra-epochs N`` is short for ``--variant epochs=N``.
 
+``--alone-training "k=v,..."`` (repeatable) adds a stand-alone reference trained
+with those stand-alone settings changed (only ``batch_size``, ``lr``,
+``weight_decay``, ``label_smoothing``: what stand-alone training reads; they are
+part of the cache key). Every supernet is scored against every reference; the
+first reference is the supernet's own settings unless ``--no-default-reference``.
+A reference recipe should be chosen by the stand-alone networks' *validation*
+accuracy (``alone_val`` in the output), never by the tau it gives.
+
 ``alone_seed_vs_seed_tau`` in the output is Kendall tau between the stand-alone
 seeds themselves: how well one stand-alone run ranks like another. It is the
 noise floor of the reference; a supernet cannot be expected to rank a few-seed
@@ -91,6 +99,16 @@ def parse_variant(text: str, base: TrainingConfig) -> TrainingConfig:
     return TrainingConfig.model_validate({**base.model_dump(), **upd})
 
 
+def parse_alone_training(text: str, base: TrainingConfig) -> TrainingConfig:
+    """Stand-alone settings ``base`` with ``k=v`` items changed; only :data:`STANDALONE_FIELDS` may change."""
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        key = item.partition("=")[0]
+        if key not in STANDALONE_FIELDS:
+            raise SystemExit(f"--alone-training {text!r}: {key!r} is not a stand-alone setting "
+                             f"(one of {list(STANDALONE_FIELDS)}; epochs: --alone-epochs)")
+    return parse_variant(text, base)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, default=Path("examples/digits.yaml"))
@@ -103,6 +121,11 @@ def main() -> None:
                    help="also train a supernet with these training settings changed, e.g. 'sandwich_random=3,seed=1'")
     p.add_argument("--extra-epochs", type=int, nargs="*", default=[], help="short for --variant epochs=N")
     p.add_argument("--no-base", action="store_true", help="train only the --variant supernets")
+    p.add_argument("--alone-training", action="append", default=[], metavar="K=V,...",
+                   help="also score against stand-alone references trained with these settings changed "
+                        f"(keys: {', '.join(STANDALONE_FIELDS)}), e.g. 'weight_decay=0.2'")
+    p.add_argument("--no-default-reference", action="store_true",
+                   help="score only against the --alone-training references")
     p.add_argument("--space-option", action="append", default=[], metavar="KEY=VALUE",
                    help="set a supernet.space_options entry (YAML value), e.g. conv_head=pool; other networks, "
                         "so other stand-alone references")
@@ -137,44 +160,65 @@ def main() -> None:
                          time.perf_counter() - t0, time.process_time() - c0)
         print(f"supernet {name!r}: {trained[name][1]:.0f} s wall, {trained[name][2]:.0f} s CPU", flush=True)
     cache = read_json(args.cache, "stand-alone cache") if args.cache.exists() else {}
+    references = {} if args.no_default_reference else {"config": base}
+    for text in args.alone_training:
+        references[text] = parse_alone_training(text, base)
+    if not references:
+        raise SystemExit("--no-default-reference needs at least one --alone-training")
     archs = spread_archs(space, args.n)
     rows = []
     for i, a in enumerate(archs):
         inherited = {v: ev.evaluate(a)["accuracy"] for v, (ev, _, _) in trained.items()}
-        alone = []
-        for s in range(args.seeds):
-            key = alone_key(space, data, a, base, s, alone_epochs)
-            if key not in cache:
-                torch.manual_seed(s)
-                model = train_standalone(space.build(a), data, base, seed=s, epochs=alone_epochs)
-                cache[key] = {"arch": space.format(a), "seed": s, "epochs": alone_epochs,
-                              "accuracy": accuracy(model, data.x_test, data.y_test)}
-                args.cache.parent.mkdir(parents=True, exist_ok=True)
-                write_json(args.cache, cache)
-            alone.append(cache[key]["accuracy"])
+        alone, alone_val = {}, {}
+        for ref, rcfg in references.items():
+            alone[ref], alone_val[ref] = [], []
+            for s in range(args.seeds):
+                key = alone_key(space, data, a, rcfg, s, alone_epochs)
+                if key not in cache or "val_accuracy" not in cache[key]:
+                    torch.manual_seed(s)
+                    model = train_standalone(space.build(a), data, rcfg, seed=s, epochs=alone_epochs)
+                    acc = accuracy(model, data.x_test, data.y_test)
+                    if key in cache and abs(cache[key]["accuracy"] - acc) > 1e-9:  # an entry from before val
+                        print(f"warning: {space.format(a)} seed {s}: test accuracy {acc:.2f} now, "
+                              f"{cache[key]['accuracy']:.2f} cached; keeping the new run", flush=True)
+                    cache[key] = {"arch": space.format(a), "seed": s, "epochs": alone_epochs, "accuracy": acc,
+                                  "val_accuracy": accuracy(model, data.x_val, data.y_val)}
+                    args.cache.parent.mkdir(parents=True, exist_ok=True)
+                    write_json(args.cache, cache)
+                alone[ref].append(cache[key]["accuracy"])
+                alone_val[ref].append(cache[key]["val_accuracy"])
         macs = sum(lay.macs for lay in space.layers(a))
-        rows.append({"arch": space.format(a), "macs": macs, "inherited": inherited, "alone": alone,
-                     "alone_mean": float(np.mean(alone))})
+        first = next(iter(references))
+        rows.append({"arch": space.format(a), "macs": macs, "inherited": inherited, "alone": alone[first],
+                     "alone_mean": float(np.mean(alone[first])), "alone_by_reference": alone,
+                     "alone_val_by_reference": alone_val})
         print(f"{i + 1:2d}/{len(archs)} macs {macs:8d} inherited "
-              f"{' '.join(f'{v:6.2f}' for v in inherited.values())} alone {np.mean(alone):6.2f} "
-              f"(seeds {', '.join(f'{v:.2f}' for v in alone)})", flush=True)
-    alone = np.array([r["alone_mean"] for r in rows])
-    per_seed = np.array([r["alone"] for r in rows]).T
-    # noise ceiling: how well one stand-alone seed ranks like another one
-    seed_pairs = [float(kendalltau(per_seed[i], per_seed[j]).statistic)
-                  for i, j in itertools.combinations(range(args.seeds), 2)]
-    results = []
-    for name, (_, wall, cpu) in trained.items():
-        inh = np.array([r["inherited"][name] for r in rows])
-        seed_taus = [kendalltau(inh, per_seed[s]).statistic for s in range(args.seeds)]
-        results.append({"variant": name, "supernet_epochs": variants[name].epochs,
-                        "kendall_tau": float(kendalltau(inh, alone).statistic),
-                        "kendall_tau_per_seed": [float(t) for t in seed_taus],
-                        "spearman": float(spearmanr(inh, alone).statistic),
-                        "mean_gap_points": float(np.mean(alone - inh)), "train_seconds": wall, "train_cpu_seconds": cpu})
+              f"{' '.join(f'{v:6.2f}' for v in inherited.values())} alone "
+              + " | ".join(f"{np.mean(v):6.2f} (seeds {', '.join(f'{x:.2f}' for x in v)})" for v in alone.values()),
+              flush=True)
+    results, refs = [], []
+    for ref in references:
+        per_seed = np.array([r["alone_by_reference"][ref] for r in rows]).T
+        ref_mean = per_seed.mean(0)
+        # noise ceiling: how well one stand-alone seed ranks like another one
+        seed_pairs = [float(kendalltau(per_seed[i], per_seed[j]).statistic)
+                      for i, j in itertools.combinations(range(args.seeds), 2)]
+        refs.append({"reference": ref, "training": {k: getattr(references[ref], k) for k in STANDALONE_FIELDS},
+                     "alone_mean_test": float(ref_mean.mean()),
+                     "alone_mean_val": float(np.mean([r["alone_val_by_reference"][ref] for r in rows])),
+                     "alone_seed_vs_seed_tau": seed_pairs})
+        for name, (_, wall, cpu) in trained.items():
+            inh = np.array([r["inherited"][name] for r in rows])
+            seed_taus = [kendalltau(inh, per_seed[s]).statistic for s in range(args.seeds)]
+            results.append({"variant": name, "reference": ref, "supernet_epochs": variants[name].epochs,
+                            "kendall_tau": float(kendalltau(inh, ref_mean).statistic),
+                            "kendall_tau_per_seed": [float(t) for t in seed_taus],
+                            "spearman": float(spearmanr(inh, ref_mean).statistic),
+                            "mean_gap_points": float(np.mean(ref_mean - inh)), "train_seconds": wall,
+                            "train_cpu_seconds": cpu})
     summary = {"config": str(args.config), "space": space.name, "data": data.name, "n": len(rows),
-               "alone_epochs": alone_epochs, "seeds": args.seeds,
-               "alone_seed_vs_seed_tau": seed_pairs, "results": results}
+               "alone_epochs": alone_epochs, "seeds": args.seeds, "references": refs,
+               "alone_seed_vs_seed_tau": refs[0]["alone_seed_vs_seed_tau"], "results": results}
     print(json.dumps(summary, indent=1))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,57 @@
+"""benchmarks/bench_supernet_kendall.py: stand-alone references with their own training settings."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench_supernet_kendall as bench  # noqa: E402
+
+from hwnas.data import get_dataset  # noqa: E402
+from hwnas.spaces.signal1d import Signal1DSpace  # noqa: E402
+from hwnas.supernet.config import TrainingConfig  # noqa: E402
+
+
+def test_alone_training_changes_only_standalone_settings_and_the_cache_key():
+    base = TrainingConfig(epochs=3, batch_size=32)
+    ref = bench.parse_alone_training("weight_decay=0.2,label_smoothing=0.1", base)
+    assert (ref.weight_decay, ref.label_smoothing, ref.batch_size, ref.epochs) == (0.2, 0.1, 32, 3)
+    for bad in ("distill=0", "epochs=5", "sandwich_random=4"):  # supernet-only, or --alone-epochs
+        with pytest.raises(SystemExit, match="not a stand-alone setting"):
+            bench.parse_alone_training(bad, base)
+    space = Signal1DSpace(input_shape=(1, 40))
+    data = get_dataset("mnist1d")
+    arch = space.largest()
+    k0 = bench.alone_key(space, data, arch, base, 0, 60)
+    assert bench.alone_key(space, data, arch, ref, 0, 60) != k0
+    # a supernet-only setting leaves the reference (and its cached runs) as they are
+    assert bench.alone_key(space, data, arch, base.model_copy(update={"distill": 0.0}), 0, 60) == k0
+
+
+def test_benchmark_scores_every_supernet_against_every_reference(tmp_path, monkeypatch):
+    cfg = tmp_path / "m1d.yaml"
+    cfg.write_text("data: {name: mnist1d}\nsupernet:\n  space: signal1d\n  training: {epochs: 1, batch_size: 256}\n"
+                   "threads: 1\n")
+    out, cache = tmp_path / "k.json", tmp_path / "cache.json"
+    monkeypatch.setattr(sys, "argv", ["bench", "--config", str(cfg), "--n", "4", "--seeds", "2", "--alone-epochs", "1",
+                                      "--alone-training", "weight_decay=3", "--cache", str(cache), "--out", str(out)])
+    bench.main()
+    res = json.loads(out.read_text())
+    refs = [r["reference"] for r in res["summary"]["references"]]
+    assert refs == ["config", "weight_decay=3"]
+    assert [(r["variant"], r["reference"]) for r in res["summary"]["results"]] == [("config", "config"),
+                                                                                   ("config", "weight_decay=3")]
+    entries = json.loads(cache.read_text())
+    assert len(entries) == 4 * 2 * 2  # archs x seeds x references
+    assert all(0 <= e["val_accuracy"] <= 100 for e in entries.values())
+    rows = res["rows"]
+    assert all(r["alone"] == r["alone_by_reference"]["config"] for r in rows)
+    # other training, other networks: with one short epoch most differ
+    assert any(r["alone_val_by_reference"]["config"] != r["alone_val_by_reference"]["weight_decay=3"]
+               for r in rows)
