@@ -51,7 +51,9 @@ def test_kernel_transform_starts_as_centre_crop_then_chains_matrices():
 
 @pytest.mark.parametrize("space", [_tiny(kernel_transform=True),
                                    Signal1DSpace(conv_channels=(4, 8), fc_widths=(8, 16), kernel_transform=True,
-                                                 classifier_per_depth=True)], ids=lambda s: s.name)
+                                                 classifier_per_depth=True),
+                                   Signal1DSpace(conv_channels=(4, 6, 8), fc_widths=(8, 16),
+                                                 first_conv_per_width=True)], ids=lambda s: s.name)
 def test_sharing_options_extract_exactly_and_keep_the_standalone_networks(space, tmp_path):
     torch.manual_seed(0)
     net = space.build_supernet().eval()
@@ -84,6 +86,23 @@ def test_signal1d_classifier_per_depth_gives_each_fc_depth_its_own_matrix():
         assert own.weight.grad.abs().sum() > 0 and other.weight.grad is None
     assert not hasattr(Signal1DSpace().build_supernet(), "deep_classifiers")  # default: one shared, as before
     assert "classifier_per_depth" not in Signal1DSpace().options()
+
+
+def test_signal1d_first_conv_per_width_trains_only_the_chosen_widths_layer():
+    s = Signal1DSpace(conv_channels=(4, 6, 8), fc_widths=(8, 16), first_conv_per_width=True)
+    net = s.build_supernet()
+    assert sorted(net.first_convs) == ["4", "6"] and net.first_convs["4"].weight.shape[0] == 4
+    x = torch.randn(4, 1, 40)
+    for width, own in ((4, net.first_convs["4"]), (6, net.first_convs["6"]), (8, net.convs[0])):
+        net.zero_grad()
+        net(x, s.canonical(dict(s.largest(), conv1_channels=width))).sum().backward()
+        others = [m for m in (net.first_convs["4"], net.first_convs["6"], net.convs[0]) if m is not own]
+        assert own.weight.grad.abs().sum() > 0 and all(m.weight.grad is None for m in others)
+        assert net.convs[1].weight.grad.abs().sum() > 0  # the later layers stay shared
+    assert not hasattr(Signal1DSpace().build_supernet(), "first_convs")  # default: sliced, as before
+    assert "first_conv_per_width" not in Signal1DSpace().options()
+    with pytest.raises(ConfigError, match="first_conv_per_width"):
+        Signal1DSpace(first_conv_per_width=1)
 
 
 def test_sort_channels_keeps_the_largest_network_and_moves_optimizer_state():

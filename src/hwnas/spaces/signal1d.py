@@ -26,6 +26,10 @@ depth (its input is the first FC layer's output at ``n_fc = 1`` and the second's
 at ``n_fc = 2``: different features; shared, they are a compromise).
 ``kernel_transform: true`` gives every conv layer Once-for-All's kernel
 transformation matrices (:class:`~hwnas.supernet.elastic.ElasticConv`).
+``first_conv_per_width: true`` gives the first conv layer (and its batch norm)
+one weight tensor per channel choice instead of slicing the widest one (a
+few-shot split of that layer): a narrow first layer no longer inherits filters
+trained inside the wide one.
 
 Arch dict keys: ``n_conv``, ``conv{i}_channels``, ``conv{i}_kernel``,
 ``n_fc``, ``fc{i}_width`` (counted from 1).
@@ -50,12 +54,13 @@ class Signal1DSpace(TrainableSpace):
     """1-D CNN/MLP space; ``input_shape`` is ``(channels, length)``."""
 
     name = "signal1d"
-    supernet_only_options = ("kernel_transform", "classifier_per_depth")
+    supernet_only_options = ("kernel_transform", "classifier_per_depth", "first_conv_per_width")
 
     def __init__(self, input_shape: Sequence[int] = (1, 40), num_classes: int = 10, max_conv: int = 3,
                  conv_channels: Sequence[int] = (8, 16, 32), conv_kernels: Sequence[int] = (3, 5, 7),
                  conv_stride: int = 2, max_fc: int = 2, fc_widths: Sequence[int] = (32, 64, 128),
-                 conv_head: str = "flatten", kernel_transform: bool = False, classifier_per_depth: bool = False):
+                 conv_head: str = "flatten", kernel_transform: bool = False, classifier_per_depth: bool = False,
+                 first_conv_per_width: bool = False):
         self.input_shape = tuple(int(v) for v in input_shape)
         if len(self.input_shape) != 2:
             raise ConfigError(f"space.options.input_shape: signal1d needs (channels, length), got {list(input_shape)}")
@@ -70,6 +75,9 @@ class Signal1DSpace(TrainableSpace):
         if not isinstance(classifier_per_depth, bool):
             raise ConfigError(f"space.options.classifier_per_depth: allowed true or false, got {classifier_per_depth!r}")
         self.classifier_per_depth = classifier_per_depth
+        if not isinstance(first_conv_per_width, bool):
+            raise ConfigError(f"space.options.first_conv_per_width: allowed true or false, got {first_conv_per_width!r}")
+        self.first_conv_per_width = first_conv_per_width
         self.num_classes, self.max_conv, self.max_fc, self.conv_stride = (int(num_classes), int(max_conv),
                                                                           int(max_fc), int(conv_stride))
         self.conv_channels = tuple(sorted(int(c) for c in conv_channels))
@@ -94,6 +102,8 @@ class Signal1DSpace(TrainableSpace):
             opts["kernel_transform"] = True
         if self.classifier_per_depth:
             opts["classifier_per_depth"] = True
+        if self.first_conv_per_width:
+            opts["first_conv_per_width"] = True
         return opts
 
     def lengths(self) -> list[int]:
@@ -148,6 +158,11 @@ class Signal1DSupernet(Supernet):
         self.convs = nn.ModuleList(ElasticConv(1, c_in if i == 0 else cmax, cmax, kmax, kernels=ks)
                                    for i in range(space.max_conv))
         self.bns = nn.ModuleList(ElasticBatchNorm(1, cmax) for _ in range(space.max_conv))
+        if space.first_conv_per_width and space.max_conv:
+            # one first conv layer (and BN) per channel choice, the widest being convs[0] / bns[0]
+            self.first_convs = nn.ModuleDict({str(c): ElasticConv(1, c_in, c, kmax, kernels=ks)
+                                              for c in space.conv_channels[:-1]})
+            self.first_bns = nn.ModuleDict({str(c): ElasticBatchNorm(1, c) for c in space.conv_channels[:-1]})
         # one matrix per head_index: pooled head -> raw signal (MLP) and one shared by every conv depth
         depths = sorted({0, space.max_conv}) if space.conv_head == "pool" else range(space.max_conv + 1)
         self.first_fc = nn.ModuleList(ElasticLinear((c_in if d == 0 else cmax) * space.head_length(d), wmax)
@@ -166,11 +181,17 @@ class Signal1DSupernet(Supernet):
             return self.classifier
         return self.deep_classifiers[n_fc - 2]
 
+    def conv_layer(self, i: int, channels: int) -> tuple[ElasticConv, ElasticBatchNorm]:
+        """The conv and BN modules conv layer ``i`` (from 0) uses at ``channels`` output channels."""
+        if i == 0 and self.space.first_conv_per_width and str(channels) in self.first_convs:
+            return self.first_convs[str(channels)], self.first_bns[str(channels)]
+        return self.convs[i], self.bns[i]
+
     def forward(self, x: torch.Tensor, arch: dict) -> torch.Tensor:
         s: Signal1DSpace = self.space
         for i in range(arch["n_conv"]):
-            x = F.relu(self.bns[i](self.convs[i](x, arch[f"conv{i + 1}_channels"], arch[f"conv{i + 1}_kernel"],
-                                                 s.conv_stride)))
+            conv, bn = self.conv_layer(i, arch[f"conv{i + 1}_channels"])
+            x = F.relu(bn(conv(x, arch[f"conv{i + 1}_channels"], arch[f"conv{i + 1}_kernel"], s.conv_stride)))
         f = s.pool_factor(arch["n_conv"])
         if f > 1:
             x = F.avg_pool1d(x, f, f, ceil_mode=True)
@@ -185,8 +206,8 @@ class Signal1DSupernet(Supernet):
         layers: list[nn.Module] = []
         for i in range(arch["n_conv"]):
             out = arch[f"conv{i + 1}_channels"]
-            layers += [self.convs[i].export(c, out, arch[f"conv{i + 1}_kernel"], s.conv_stride),
-                       self.bns[i].export(out), nn.ReLU()]
+            conv, bn = self.conv_layer(i, out)
+            layers += [conv.export(c, out, arch[f"conv{i + 1}_kernel"], s.conv_stride), bn.export(out), nn.ReLU()]
             c = out
         f = s.pool_factor(arch["n_conv"])
         if f > 1:
