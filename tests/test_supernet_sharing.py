@@ -53,7 +53,9 @@ def test_kernel_transform_starts_as_centre_crop_then_chains_matrices():
                                    Signal1DSpace(conv_channels=(4, 8), fc_widths=(8, 16), kernel_transform=True,
                                                  classifier_per_depth=True),
                                    Signal1DSpace(conv_channels=(4, 6, 8), fc_widths=(8, 16),
-                                                 first_conv_per_width=True)], ids=lambda s: s.name)
+                                                 first_conv_per_width=True),
+                                   Signal1DSpace(conv_channels=(4, 8), fc_widths=(8, 16), max_fc=3,
+                                                 split_fc_depth=True)], ids=lambda s: s.name)
 def test_sharing_options_extract_exactly_and_keep_the_standalone_networks(space, tmp_path):
     torch.manual_seed(0)
     net = space.build_supernet().eval()
@@ -103,6 +105,23 @@ def test_signal1d_first_conv_per_width_trains_only_the_chosen_widths_layer():
     assert "first_conv_per_width" not in Signal1DSpace().options()
     with pytest.raises(ConfigError, match="first_conv_per_width"):
         Signal1DSpace(first_conv_per_width=1)
+
+
+def test_signal1d_split_fc_depth_shares_only_the_convs_between_fc_depths():
+    s = Signal1DSpace(conv_channels=(4, 8), fc_widths=(8, 16), split_fc_depth=True)
+    net = s.build_supernet()
+    x = torch.randn(4, 1, 40)
+    shallow = (net.first_fc[3], net.classifier)
+    deep = (net.deep_first_fc[0][3], net.deep_classifiers[0])
+    for n_fc, own, other in ((1, shallow, deep), (2, deep, shallow)):
+        net.zero_grad()
+        net(x, s.canonical(dict(s.largest(), n_fc=n_fc))).sum().backward()
+        assert all(m.weight.grad.abs().sum() > 0 for m in own) and all(m.weight.grad is None for m in other)
+        assert net.convs[0].weight.grad.abs().sum() > 0
+    assert not hasattr(Signal1DSpace().build_supernet(), "deep_first_fc")
+    assert "split_fc_depth" not in Signal1DSpace().options()
+    with pytest.raises(ConfigError, match="split_fc_depth"):
+        Signal1DSpace(split_fc_depth="no")
 
 
 def test_sort_channels_keeps_the_largest_network_and_moves_optimizer_state():

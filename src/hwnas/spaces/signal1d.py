@@ -30,6 +30,10 @@ transformation matrices (:class:`~hwnas.supernet.elastic.ElasticConv`).
 one weight tensor per channel choice instead of slicing the widest one (a
 few-shot split of that layer): a narrow first layer no longer inherits filters
 trained inside the wide one.
+``split_fc_depth: true`` splits the FC part by FC depth (few-shot on ``n_fc``):
+each FC depth gets its own first FC matrices and classifier (implies
+``classifier_per_depth``), so only the conv layers (and the hidden FC layers
+beyond the first, among the deeper stacks) are shared between FC depths.
 
 Arch dict keys: ``n_conv``, ``conv{i}_channels``, ``conv{i}_kernel``,
 ``n_fc``, ``fc{i}_width`` (counted from 1).
@@ -54,13 +58,14 @@ class Signal1DSpace(TrainableSpace):
     """1-D CNN/MLP space; ``input_shape`` is ``(channels, length)``."""
 
     name = "signal1d"
-    supernet_only_options = ("kernel_transform", "classifier_per_depth", "first_conv_per_width")
+    supernet_only_options = ("kernel_transform", "classifier_per_depth", "first_conv_per_width",
+                             "split_fc_depth")
 
     def __init__(self, input_shape: Sequence[int] = (1, 40), num_classes: int = 10, max_conv: int = 3,
                  conv_channels: Sequence[int] = (8, 16, 32), conv_kernels: Sequence[int] = (3, 5, 7),
                  conv_stride: int = 2, max_fc: int = 2, fc_widths: Sequence[int] = (32, 64, 128),
                  conv_head: str = "flatten", kernel_transform: bool = False, classifier_per_depth: bool = False,
-                 first_conv_per_width: bool = False):
+                 first_conv_per_width: bool = False, split_fc_depth: bool = False):
         self.input_shape = tuple(int(v) for v in input_shape)
         if len(self.input_shape) != 2:
             raise ConfigError(f"space.options.input_shape: signal1d needs (channels, length), got {list(input_shape)}")
@@ -78,6 +83,9 @@ class Signal1DSpace(TrainableSpace):
         if not isinstance(first_conv_per_width, bool):
             raise ConfigError(f"space.options.first_conv_per_width: allowed true or false, got {first_conv_per_width!r}")
         self.first_conv_per_width = first_conv_per_width
+        if not isinstance(split_fc_depth, bool):
+            raise ConfigError(f"space.options.split_fc_depth: allowed true or false, got {split_fc_depth!r}")
+        self.split_fc_depth = split_fc_depth
         self.num_classes, self.max_conv, self.max_fc, self.conv_stride = (int(num_classes), int(max_conv),
                                                                           int(max_fc), int(conv_stride))
         self.conv_channels = tuple(sorted(int(c) for c in conv_channels))
@@ -104,6 +112,8 @@ class Signal1DSpace(TrainableSpace):
             opts["classifier_per_depth"] = True
         if self.first_conv_per_width:
             opts["first_conv_per_width"] = True
+        if self.split_fc_depth:
+            opts["split_fc_depth"] = True
         return opts
 
     def lengths(self) -> list[int]:
@@ -167,19 +177,29 @@ class Signal1DSupernet(Supernet):
         depths = sorted({0, space.max_conv}) if space.conv_head == "pool" else range(space.max_conv + 1)
         self.first_fc = nn.ModuleList(ElasticLinear((c_in if d == 0 else cmax) * space.head_length(d), wmax)
                                       for d in depths)
+        if space.split_fc_depth:  # first FC matrices of n_fc = 2, 3, ... (``first_fc`` serves n_fc = 1)
+            self.deep_first_fc = nn.ModuleList(
+                nn.ModuleList(ElasticLinear((c_in if d == 0 else cmax) * space.head_length(d), wmax) for d in depths)
+                for _ in range(space.max_fc - 1))
         self.fcs = nn.ModuleList(ElasticLinear(wmax, wmax) for _ in range(space.max_fc - 1))
         # the classifier reads the last hidden FC layer: with classifier_per_depth one matrix per FC depth
         # (n_fc = 1, 2, ...), as the first FC layer has one per conv depth; else one shared by every depth
         # (``classifier`` serves n_fc = 1, ``deep_classifiers[i]`` n_fc = i + 2)
         self.classifier = ElasticLinear(wmax, space.num_classes)
-        if space.classifier_per_depth:
+        if space.classifier_per_depth or space.split_fc_depth:
             self.deep_classifiers = nn.ModuleList(ElasticLinear(wmax, space.num_classes)
                                                   for _ in range(space.max_fc - 1))
 
     def classifier_for(self, n_fc: int) -> ElasticLinear:
-        if n_fc == 1 or not self.space.classifier_per_depth:
+        if n_fc == 1 or not (self.space.classifier_per_depth or self.space.split_fc_depth):
             return self.classifier
         return self.deep_classifiers[n_fc - 2]
+
+    def first_fc_for(self, n_conv: int, n_fc: int) -> ElasticLinear:
+        i = self.space.head_index(n_conv)
+        if n_fc == 1 or not self.space.split_fc_depth:
+            return self.first_fc[i]
+        return self.deep_first_fc[n_fc - 2][i]
 
     def conv_layer(self, i: int, channels: int) -> tuple[ElasticConv, ElasticBatchNorm]:
         """The conv and BN modules conv layer ``i`` (from 0) uses at ``channels`` output channels."""
@@ -195,7 +215,7 @@ class Signal1DSupernet(Supernet):
         f = s.pool_factor(arch["n_conv"])
         if f > 1:
             x = F.avg_pool1d(x, f, f, ceil_mode=True)
-        x = F.relu(self.first_fc[s.head_index(arch["n_conv"])](x.flatten(1), arch["fc1_width"]))
+        x = F.relu(self.first_fc_for(arch["n_conv"], arch["n_fc"])(x.flatten(1), arch["fc1_width"]))
         for i in range(1, arch["n_fc"]):
             x = F.relu(self.fcs[i - 1](x, arch[f"fc{i + 1}_width"]))
         return self.classifier_for(arch["n_fc"])(x)
@@ -213,7 +233,7 @@ class Signal1DSupernet(Supernet):
         if f > 1:
             layers.append(nn.AvgPool1d(f, f, ceil_mode=True))
         features = c * s.head_length(arch["n_conv"])
-        layers += [nn.Flatten(), self.first_fc[s.head_index(arch["n_conv"])].export(features, arch["fc1_width"]),
+        layers += [nn.Flatten(), self.first_fc_for(arch["n_conv"], arch["n_fc"]).export(features, arch["fc1_width"]),
                    nn.ReLU()]
         w = arch["fc1_width"]
         for i in range(1, arch["n_fc"]):
