@@ -168,3 +168,20 @@ def test_trainer_sorts_channels_each_epoch_and_fingerprint_omits_the_default():
         for block in stage:
             imp = block.project.weight.abs().sum(dim=(0, 2, 3))
             assert torch.all(imp[:-1] >= imp[1:])
+
+
+def test_sandwich_max_per_adds_the_largest_network_at_each_other_value():
+    m1d = get_dataset("mnist1d")
+    space = Signal1DSpace(conv_channels=(4, 8), fc_widths=(8, 16), max_fc=3)
+    cfg = TrainingConfig(epochs=1, batch_size=256, sandwich_random=1)
+    plain = SupernetTrainer(space.build_supernet(), m1d, cfg)
+    assert "sandwich_max_per" not in plain.fingerprint()["training"]  # default left out: older checkpoints resume
+    tr = SupernetTrainer(space.build_supernet(), m1d, cfg.model_copy(update={"sandwich_max_per": "n_fc"}))
+    assert tr.fingerprint()["training"]["sandwich_max_per"] == "n_fc"
+    archs = tr.sample_archs(np.random.default_rng(0), 0)
+    largest = space.largest()
+    assert archs[0] == largest and archs[1] == space.smallest()
+    assert archs[2:4] == [space.canonical(dict(largest, n_fc=1)), space.canonical(dict(largest, n_fc=2))]
+    assert len(archs) == 5  # plus one random sub-network
+    with pytest.raises(DataError, match="sandwich_max_per"):
+        SupernetTrainer(space.build_supernet(), m1d, cfg.model_copy(update={"sandwich_max_per": "depth"}))

@@ -55,6 +55,9 @@ class TrainingConfig(_Strict):
     progressive_shrinking: bool = False
     sort_channels: bool = Field(False, description="reorder channels by importance after every epoch (OFA), "
                                                    "so narrow sub-networks use the most important ones")
+    sandwich_max_per: str | None = Field(
+        None, description="a dimension of the space (e.g. n_fc): each step also trains the largest network at each "
+                          "other value of it (besides the largest and smallest networks and the random ones)")
     seed: int = 0
     checkpoint_every: int = Field(1, ge=1, description="epochs between checkpoints")
 

@@ -76,13 +76,26 @@ class SupernetTrainer:
         self.groups = groups
         self._largest_genes = self.space.to_genes(self.space.largest())
         self._smallest_genes = self.space.to_genes(self.space.smallest())
+        self._max_per_genes = []  # the largest network at each other value of cfg.sandwich_max_per
+        if cfg.sandwich_max_per is not None:
+            names = [d.name for d in self.space.dimensions]
+            if cfg.sandwich_max_per not in names:
+                raise DataError(f"supernet.training.sandwich_max_per: {cfg.sandwich_max_per!r} is not a dimension of "
+                                f"space {self.space.name!r} (one of {names})")
+            j = names.index(cfg.sandwich_max_per)
+            for g in range(len(self.space.dimensions[j].choices)):
+                if g != self._largest_genes[j]:
+                    genes = self._largest_genes.copy()
+                    genes[j] = g
+                    self._max_per_genes.append(genes)
 
     # ------------------------------------------------------------------ identity
     def fingerprint(self) -> dict:
         """What a checkpoint must share with this run to be continued."""
         training = self.cfg.model_dump(exclude={"checkpoint_every"})
-        if not training["sort_channels"]:  # left out at its default: checkpoints from before it still resume
-            del training["sort_channels"]
+        for key in ("sort_channels", "sandwich_max_per"):  # left out at their defaults: older checkpoints resume
+            if not training[key]:
+                del training[key]
         return {"training": training, "data": self.data.describe()}
 
     # ------------------------------------------------------------------ sampling
@@ -102,6 +115,7 @@ class SupernetTrainer:
         """Largest, smallest and random sub-networks for one step (largest first), canonical."""
         fixed = self._fixed_mask(epoch)
         genes = [self._largest_genes, np.where(fixed, self._largest_genes, self._smallest_genes)]
+        genes.extend(np.where(fixed, self._largest_genes, g) for g in self._max_per_genes)
         if self.cfg.sandwich_random:
             rand = self.space.sample_genes(rng, self.cfg.sandwich_random)
             rand[:, fixed] = self._largest_genes[fixed]
