@@ -28,6 +28,12 @@ first reference is the supernet's own settings unless ``--no-default-reference``
 A reference recipe should be chosen by the stand-alone networks' *validation*
 accuracy (``alone_val`` in the output), never by the tau it gives.
 
+``--finetune-epochs N`` also scores each supernet's sub-networks after ``N``
+epochs of fine-tuning their inherited weights on the training split (the first
+reference's stand-alone settings, learning rate ``--finetune-lr``, cosine
+schedule, seed 0), as extra variants named ``"<variant> +ftN"``: a ranking by
+"inherited + short fine-tune", which is *not* the inherited accuracy.
+
 ``alone_seed_vs_seed_tau`` in the output is Kendall tau between the stand-alone
 seeds themselves: how well one stand-alone run ranks like another. It is the
 noise floor of the reference; a supernet cannot be expected to rank a few-seed
@@ -129,6 +135,9 @@ def main() -> None:
     p.add_argument("--space-option", action="append", default=[], metavar="KEY=VALUE",
                    help="set a supernet.space_options entry (YAML value), e.g. conv_head=pool; other networks, "
                         "so other stand-alone references")
+    p.add_argument("--finetune-epochs", type=int, default=0,
+                   help="also score sub-networks after this many epochs of fine-tuning the inherited weights")
+    p.add_argument("--finetune-lr", type=float, default=3e-4, help="peak learning rate of that fine-tuning")
     p.add_argument("--cache", type=Path, default=Path("runs/standalone_cache.json"))
     p.add_argument("--out", type=Path, default=None, help="JSON file for the per-architecture figures")
     args = p.parse_args()
@@ -169,6 +178,11 @@ def main() -> None:
     rows = []
     for i, a in enumerate(archs):
         inherited = {v: ev.evaluate(a)["accuracy"] for v, (ev, _, _) in trained.items()}
+        if args.finetune_epochs:
+            ft_cfg = next(iter(references.values())).model_copy(update={"lr": args.finetune_lr})
+            for v, (ev, _, _) in trained.items():
+                model = train_standalone(ev.extract(a), data, ft_cfg, seed=0, epochs=args.finetune_epochs)
+                inherited[f"{v} +ft{args.finetune_epochs}"] = accuracy(model, data.x_test, data.y_test)
         alone, alone_val = {}, {}
         for ref, rcfg in references.items():
             alone[ref], alone_val[ref] = [], []
@@ -207,10 +221,12 @@ def main() -> None:
                      "alone_mean_test": float(ref_mean.mean()),
                      "alone_mean_val": float(np.mean([r["alone_val_by_reference"][ref] for r in rows])),
                      "alone_seed_vs_seed_tau": seed_pairs})
-        for name, (_, wall, cpu) in trained.items():
+        for name in rows[0]["inherited"]:
+            base_name = name.split(" +ft")[0]
+            _, wall, cpu = trained[base_name]
             inh = np.array([r["inherited"][name] for r in rows])
             seed_taus = [kendalltau(inh, per_seed[s]).statistic for s in range(args.seeds)]
-            results.append({"variant": name, "reference": ref, "supernet_epochs": variants[name].epochs,
+            results.append({"variant": name, "reference": ref, "supernet_epochs": variants[base_name].epochs,
                             "kendall_tau": float(kendalltau(inh, ref_mean).statistic),
                             "kendall_tau_per_seed": [float(t) for t in seed_taus],
                             "spearman": float(spearmanr(inh, ref_mean).statistic),

@@ -40,13 +40,16 @@ def test_benchmark_scores_every_supernet_against_every_reference(tmp_path, monke
                    "threads: 1\n")
     out, cache = tmp_path / "k.json", tmp_path / "cache.json"
     monkeypatch.setattr(sys, "argv", ["bench", "--config", str(cfg), "--n", "4", "--seeds", "2", "--alone-epochs", "1",
-                                      "--alone-training", "weight_decay=3", "--cache", str(cache), "--out", str(out)])
+                                      "--alone-training", "weight_decay=3", "--cache", str(cache), "--out", str(out),
+                                      "--finetune-epochs", "1"])
     bench.main()
     res = json.loads(out.read_text())
     refs = [r["reference"] for r in res["summary"]["references"]]
     assert refs == ["config", "weight_decay=3"]
-    assert [(r["variant"], r["reference"]) for r in res["summary"]["results"]] == [("config", "config"),
-                                                                                   ("config", "weight_decay=3")]
+    assert [(r["variant"], r["reference"]) for r in res["summary"]["results"]] == [
+        ("config", "config"), ("config +ft1", "config"), ("config", "weight_decay=3"), ("config +ft1", "weight_decay=3")]
+    # fine-tuning starts from the inherited weights and changes them: some sub-network scores differently
+    assert any(r["inherited"]["config"] != r["inherited"]["config +ft1"] for r in res["rows"])
     entries = json.loads(cache.read_text())
     assert len(entries) == 4 * 2 * 2  # archs x seeds x references
     assert all(0 <= e["val_accuracy"] <= 100 for e in entries.values())
