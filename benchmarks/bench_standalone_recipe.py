@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from bench_supernet_kendall import parse_alone_training, spread_archs
+
 from hwnas.data import get_dataset
 from hwnas.supernet.calibrate import accuracy
 from hwnas.supernet.config import load_pipeline_config

@@ -42,6 +42,9 @@ mean much better than that mean ranks itself.
     .venv/bin/python benchmarks/bench_supernet_kendall.py --config examples/mnist1d.yaml --n 20 --seeds 3
     .venv/bin/python benchmarks/bench_supernet_kendall.py --config examples/digits.yaml --n 20 --seeds 3 \
         --variant sandwich_random=3 --variant seed=1
+    # MNIST-1D, round 5: against the config's recipe and the regularised one (chosen on validation accuracy)
+    .venv/bin/python benchmarks/bench_supernet_kendall.py --config examples/mnist1d.yaml --n 20 --seeds 4 \
+        --alone-epochs 60 --variant seed=1 --variant seed=2 --alone-training weight_decay=0.5,label_smoothing=0.1
 """
 
 from __future__ import annotations
