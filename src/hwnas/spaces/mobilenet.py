@@ -54,9 +54,7 @@ class MobileNetSpace(TrainableSpace):
         if stem_stride not in (1, 2):
             raise ConfigError(f"space.options.stem_stride: allowed 1 or 2, got {stem_stride!r}")
         self.stem_stride = int(stem_stride)
-        if not isinstance(kernel_transform, bool):
-            raise ConfigError(f"space.options.kernel_transform: allowed true or false, got {kernel_transform!r}")
-        self.kernel_transform = kernel_transform
+        self._set_sharing_options(kernel_transform=kernel_transform)
         self.stages = [tuple(int(v) for v in s) for s in stages]
         for i, s in enumerate(self.stages):
             if len(s) != 3 or s[1] not in (1, 2) or s[2] < 1 or s[0] < 1:
@@ -80,7 +78,7 @@ class MobileNetSpace(TrainableSpace):
         return {"input_shape": list(self.input_shape), "num_classes": self.num_classes, "stem": self.stem,
                 "stages": [list(s) for s in self.stages], "head": self.head, "kernels": list(self.kernels),
                 "expands": list(self.expands), "widths": list(self.widths), "stem_stride": self.stem_stride,
-                **({"kernel_transform": True} if self.kernel_transform else {})}
+                **self._sharing_options()}
 
     def canonical(self, arch) -> dict:
         arch = dict(self.validate(arch))

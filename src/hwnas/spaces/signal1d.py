@@ -74,18 +74,8 @@ class Signal1DSpace(TrainableSpace):
         if conv_head not in ("pool", "flatten"):
             raise ConfigError(f"space.options.conv_head: allowed 'pool' or 'flatten', got {conv_head!r}")
         self.conv_head = conv_head
-        if not isinstance(kernel_transform, bool):
-            raise ConfigError(f"space.options.kernel_transform: allowed true or false, got {kernel_transform!r}")
-        self.kernel_transform = kernel_transform
-        if not isinstance(classifier_per_depth, bool):
-            raise ConfigError(f"space.options.classifier_per_depth: allowed true or false, got {classifier_per_depth!r}")
-        self.classifier_per_depth = classifier_per_depth
-        if not isinstance(first_conv_per_width, bool):
-            raise ConfigError(f"space.options.first_conv_per_width: allowed true or false, got {first_conv_per_width!r}")
-        self.first_conv_per_width = first_conv_per_width
-        if not isinstance(split_fc_depth, bool):
-            raise ConfigError(f"space.options.split_fc_depth: allowed true or false, got {split_fc_depth!r}")
-        self.split_fc_depth = split_fc_depth
+        self._set_sharing_options(kernel_transform=kernel_transform, classifier_per_depth=classifier_per_depth,
+                                  first_conv_per_width=first_conv_per_width, split_fc_depth=split_fc_depth)
         self.num_classes, self.max_conv, self.max_fc, self.conv_stride = (int(num_classes), int(max_conv),
                                                                           int(max_fc), int(conv_stride))
         self.conv_channels = tuple(sorted(int(c) for c in conv_channels))
@@ -106,15 +96,7 @@ class Signal1DSpace(TrainableSpace):
                 "conv_stride": self.conv_stride, "max_fc": self.max_fc, "fc_widths": list(self.fc_widths)}
         if self.conv_head != "flatten":  # the default is left out, so spaces and checkpoints from before it match
             opts["conv_head"] = self.conv_head
-        if self.kernel_transform:
-            opts["kernel_transform"] = True
-        if self.classifier_per_depth:
-            opts["classifier_per_depth"] = True
-        if self.first_conv_per_width:
-            opts["first_conv_per_width"] = True
-        if self.split_fc_depth:
-            opts["split_fc_depth"] = True
-        return opts
+        return {**opts, **self._sharing_options()}
 
     def lengths(self) -> list[int]:
         """Signal length after 0, 1, ... conv layers."""

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hwnas.errors import ConfigError
 from hwnas.hardware.base import Workload
 from hwnas.hardware.layers import Layer
 from hwnas.spaces.base import Arch, ChoiceSpace
@@ -60,6 +61,17 @@ class TrainableSpace(ChoiceSpace):
     def options(self) -> dict:
         """Constructor options that identify this space instance (stored in checkpoints and studies)."""
         return {}
+
+    def _set_sharing_options(self, **flags) -> None:
+        """Check and keep on/off supernet-only options (named in ``supernet_only_options``)."""
+        for name, value in flags.items():
+            if not isinstance(value, bool):
+                raise ConfigError(f"space.options.{name}: allowed true or false, got {value!r}")
+            setattr(self, name, value)
+
+    def _sharing_options(self) -> dict:
+        """The supernet-only options that are on; those off are left out, so older spaces and checkpoints match."""
+        return {name: True for name in self.supernet_only_options if getattr(self, name)}
 
     def describe(self) -> dict:
         return {**super().describe(), "options": self.options()}
