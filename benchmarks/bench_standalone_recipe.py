@@ -22,13 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_supernet_kendall import parse_alone_training, spread_archs
+from bench_supernet_kendall import parse_alone_training, spread_archs, train_alone
 
 from hwnas.data import get_dataset
 from hwnas.supernet.calibrate import accuracy
 from hwnas.supernet.config import load_pipeline_config
 from hwnas.supernet.pipeline import build_space
-from hwnas.supernet.train import train_standalone
 
 
 def main() -> None:
@@ -55,8 +54,7 @@ def main() -> None:
         tcfg = parse_alone_training(",".join(f"{k}={v}" for k, v in kv.items()), cfg.supernet.training)
         t0, rows = time.perf_counter(), []
         for a in archs:
-            torch.manual_seed(args.seed)
-            m = train_standalone(space.build(a), data, tcfg, seed=args.seed, epochs=epochs)
+            m = train_alone(space, data, a, tcfg, args.seed, epochs)
             rows.append({"arch": space.format(a), "train": accuracy(m, data.x_train, data.y_train),
                          "val": accuracy(m, data.x_val, data.y_val), "test": accuracy(m, data.x_test, data.y_test)})
         res[key] = rows

@@ -108,6 +108,12 @@ def parse_variant(text: str, base: TrainingConfig) -> TrainingConfig:
     return TrainingConfig.model_validate({**base.model_dump(), **upd})
 
 
+def train_alone(space, data, arch: dict, tcfg: TrainingConfig, seed: int, epochs: int):
+    """One stand-alone run as the references are made: initial weights and batch order both from ``seed``."""
+    torch.manual_seed(seed)
+    return train_standalone(space.build(arch), data, tcfg, seed=seed, epochs=epochs)
+
+
 def parse_alone_training(text: str, base: TrainingConfig) -> TrainingConfig:
     """Stand-alone settings ``base`` with ``k=v`` items changed; only :data:`STANDALONE_FIELDS` may change."""
     for item in filter(None, (s.strip() for s in text.split(","))):
@@ -192,8 +198,7 @@ def main() -> None:
             for s in range(args.seeds):
                 key = alone_key(space, data, a, rcfg, s, alone_epochs)
                 if key not in cache or "val_accuracy" not in cache[key]:
-                    torch.manual_seed(s)
-                    model = train_standalone(space.build(a), data, rcfg, seed=s, epochs=alone_epochs)
+                    model = train_alone(space, data, a, rcfg, s, alone_epochs)
                     acc = accuracy(model, data.x_test, data.y_test)
                     if key in cache and abs(cache[key]["accuracy"] - acc) > 1e-9:  # an entry from before val
                         print(f"warning: {space.format(a)} seed {s}: test accuracy {acc:.2f} now, "
