@@ -41,13 +41,16 @@ def test_benchmark_scores_every_supernet_against_every_reference(tmp_path, monke
     out, cache = tmp_path / "k.json", tmp_path / "cache.json"
     monkeypatch.setattr(sys, "argv", ["bench", "--config", str(cfg), "--n", "4", "--seeds", "2", "--alone-epochs", "1",
                                       "--alone-training", "weight_decay=3", "--cache", str(cache), "--out", str(out),
-                                      "--finetune-epochs", "1"])
+                                      "--finetune-epochs", "1", "--tuned-reference"])
     bench.main()
     res = json.loads(out.read_text())
     refs = [r["reference"] for r in res["summary"]["references"]]
-    assert refs == ["config", "weight_decay=3"]
+    assert refs == ["config", "weight_decay=3", "tuned"]
     assert [(r["variant"], r["reference"]) for r in res["summary"]["results"]] == [
-        ("config", "config"), ("config +ft1", "config"), ("config", "weight_decay=3"), ("config +ft1", "weight_decay=3")]
+        ("config", "config"), ("config +ft1", "config"), ("config", "weight_decay=3"), ("config +ft1", "weight_decay=3"),
+        ("config", "tuned"), ("config +ft1", "tuned")]
+    tuned = res["summary"]["references"][2]["training"]
+    assert sum(tuned["chosen"].values()) == 4 and tuned["per_architecture_best_val_of"] == ["config", "weight_decay=3"]
     # fine-tuning starts from the inherited weights and changes them: some sub-network scores differently
     assert any(r["inherited"]["config"] != r["inherited"]["config +ft1"] for r in res["rows"])
     entries = json.loads(cache.read_text())
@@ -58,3 +61,20 @@ def test_benchmark_scores_every_supernet_against_every_reference(tmp_path, monke
     # other training, other networks: with one short epoch most differ
     assert any(r["alone_val_by_reference"]["config"] != r["alone_val_by_reference"]["weight_decay=3"]
                for r in rows)
+
+
+def test_tuned_reference_takes_each_architecture_at_its_best_validation_recipe():
+    rows = [
+        {"alone_by_reference": {"a": [80.0, 82.0], "b": [90.0, 91.0]},
+         "alone_val_by_reference": {"a": [85.0, 85.0], "b": [84.0, 84.0]}},  # a wins on validation, b on test
+        {"alone_by_reference": {"a": [70.0, 70.0], "b": [60.0, 61.0]},
+         "alone_val_by_reference": {"a": [70.0, 72.0], "b": [71.0, 71.0]}},  # a tie on validation: first listed
+        {"alone_by_reference": {"a": [50.0, 52.0], "b": [55.0, 54.0]},
+         "alone_val_by_reference": {"a": [50.0, 50.0], "b": [50.0, 51.0]}},
+    ]
+    bench.add_tuned_reference(rows, ["a", "b"])
+    assert [r["tuned_choice"] for r in rows] == ["a", "a", "b"]
+    assert [r["alone_by_reference"]["tuned"] for r in rows] == [[80.0, 82.0], [70.0, 70.0], [55.0, 54.0]]
+    assert rows[2]["alone_val_by_reference"]["tuned"] == [50.0, 51.0]
+    with pytest.raises(SystemExit, match="at least two"):
+        bench.add_tuned_reference(rows, ["a"])
