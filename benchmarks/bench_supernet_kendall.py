@@ -198,6 +198,14 @@ def main() -> None:
     variants = {} if args.no_base else {"config": base}
     for text in [*args.variant, *(f"epochs={e}" for e in args.extra_epochs)]:
         variants[text] = parse_variant(text, base)
+    references = {} if args.no_default_reference else {"config": base}
+    for text in args.alone_training:
+        references[text] = parse_alone_training(text, base)
+    if not references:
+        raise SystemExit("--no-default-reference needs at least one --alone-training")
+    if args.tuned_reference and len(references) < 2:  # refuse before any training
+        raise SystemExit("--tuned-reference needs at least two stand-alone recipes to choose from "
+                         "(add --alone-training K=V,...)")
     from hwnas.evaluators.supernet import SupernetEvaluator
 
     trained = {}  # variant -> (evaluator, wall seconds, cpu seconds)
@@ -210,11 +218,6 @@ def main() -> None:
                          time.perf_counter() - t0, time.process_time() - c0)
         print(f"supernet {name!r}: {trained[name][1]:.0f} s wall, {trained[name][2]:.0f} s CPU", flush=True)
     cache = read_json(args.cache, "stand-alone cache") if args.cache.exists() else {}
-    references = {} if args.no_default_reference else {"config": base}
-    for text in args.alone_training:
-        references[text] = parse_alone_training(text, base)
-    if not references:
-        raise SystemExit("--no-default-reference needs at least one --alone-training")
     archs = spread_archs(space, args.n)
     rows = []
     for i, a in enumerate(archs):

@@ -78,3 +78,20 @@ def test_tuned_reference_takes_each_architecture_at_its_best_validation_recipe()
     assert rows[2]["alone_val_by_reference"]["tuned"] == [50.0, 51.0]
     with pytest.raises(SystemExit, match="at least two"):
         bench.add_tuned_reference(rows, ["a"])
+
+
+def test_tuned_reference_with_one_recipe_is_refused_before_any_training(tmp_path, monkeypatch):
+    cfg = tmp_path / "m1d.yaml"
+    cfg.write_text("data: {name: mnist1d}\nsupernet:\n  space: signal1d\n  training: {epochs: 1}\nthreads: 1\n")
+    cache = tmp_path / "cache.json"
+    monkeypatch.setattr(sys, "argv", ["bench", "--config", str(cfg), "--n", "2", "--seeds", "1",
+                                      "--tuned-reference", "--cache", str(cache)])
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking the arguments")
+
+    monkeypatch.setattr(bench, "SupernetTrainer", no_training)
+    monkeypatch.setattr(bench, "train_alone", no_training)
+    with pytest.raises(SystemExit, match="at least two stand-alone recipes"):
+        bench.main()
+    assert not cache.exists()
