@@ -16,7 +16,6 @@ validation accuracy, never by the test figures or the tau it gives. Round 5 (MNI
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import torch
 from bench_supernet_kendall import parse_alone_training, spread_archs, train_alone
 
 from hwnas.data import get_dataset
+from hwnas.plaindata import read_json, write_json
 from hwnas.supernet.calibrate import accuracy
 from hwnas.supernet.config import load_pipeline_config
 from hwnas.supernet.pipeline import build_space
@@ -44,7 +44,7 @@ def main() -> None:
     data = get_dataset(cfg.data.name, **cfg.data.options)
     space = build_space(cfg, data)
     archs = spread_archs(space, args.n)
-    res = json.loads(args.out.read_text()) if args.out.exists() else {}
+    res = read_json(args.out, "recipe results") if args.out.exists() else {}
     for recipe in args.recipes:
         key = f"{recipe}|seed={args.seed}"
         if key in res:
@@ -58,8 +58,7 @@ def main() -> None:
             rows.append({"arch": space.format(a), "train": accuracy(m, data.x_train, data.y_train),
                          "val": accuracy(m, data.x_val, data.y_val), "test": accuracy(m, data.x_test, data.y_test)})
         res[key] = rows
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(res, indent=0))
+        write_json(args.out, res, indent=0)
         print(f"{key:45s} mean train {np.mean([r['train'] for r in rows]):.2f} "
               f"val {np.mean([r['val'] for r in rows]):.2f} ({time.perf_counter() - t0:.0f} s)", flush=True)
 

@@ -125,6 +125,13 @@ def train_alone(space, data, arch: dict, tcfg: TrainingConfig, seed: int, epochs
 TUNED = "tuned"
 
 
+def check_tunable(names: list[str]) -> None:
+    """A tuned reference chooses among recipes: refuse fewer than two (checked before any training)."""
+    if len(names) < 2:
+        raise SystemExit("--tuned-reference needs at least two stand-alone recipes to choose from "
+                         "(add --alone-training K=V,...)")
+
+
 def add_tuned_reference(rows: list[dict], names: list[str]) -> None:
     """Per architecture, the stand-alone recipe with the best mean *validation* accuracy, as reference ``tuned``.
 
@@ -133,8 +140,7 @@ def add_tuned_reference(rows: list[dict], names: list[str]) -> None:
     recipe's seeds become the row's ``tuned`` reference. Ties go to the recipe listed first. The choice never
     reads a test accuracy or a supernet.
     """
-    if len(names) < 2:
-        raise SystemExit("--tuned-reference needs at least two stand-alone recipes to choose from")
+    check_tunable(names)
     for r in rows:
         val = {n: float(np.mean(r["alone_val_by_reference"][n])) for n in names}
         best = max(names, key=lambda n: val[n])  # max keeps the first of equals
@@ -203,9 +209,8 @@ def main() -> None:
         references[text] = parse_alone_training(text, base)
     if not references:
         raise SystemExit("--no-default-reference needs at least one --alone-training")
-    if args.tuned_reference and len(references) < 2:  # refuse before any training
-        raise SystemExit("--tuned-reference needs at least two stand-alone recipes to choose from "
-                         "(add --alone-training K=V,...)")
+    if args.tuned_reference:
+        check_tunable(list(references))
     from hwnas.evaluators.supernet import SupernetEvaluator
 
     trained = {}  # variant -> (evaluator, wall seconds, cpu seconds)
@@ -240,7 +245,6 @@ def main() -> None:
                               f"{cache[key]['accuracy']:.2f} cached; keeping the new run", flush=True)
                     cache[key] = {"arch": space.format(a), "seed": s, "epochs": alone_epochs, "accuracy": acc,
                                   "val_accuracy": accuracy(model, data.x_val, data.y_val)}
-                    args.cache.parent.mkdir(parents=True, exist_ok=True)
                     write_json(args.cache, cache)
                 alone[ref].append(cache[key]["accuracy"])
                 alone_val[ref].append(cache[key]["val_accuracy"])
@@ -287,7 +291,6 @@ def main() -> None:
                "alone_seed_vs_seed_tau": refs[0]["alone_seed_vs_seed_tau"], "results": results}
     print(json.dumps(summary, indent=1))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
         write_json(args.out, {"summary": summary, "rows": rows})
 
 
