@@ -3,6 +3,7 @@ import pytest
 
 from hwnas.errors import InvalidArchitecture
 from hwnas.spaces import NB201Space, get_space
+from hwnas.spaces.base import ChoiceSpace, Dimension
 
 S = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 
@@ -46,6 +47,29 @@ def test_canonical_removes_only_code_that_never_runs():
     assert len({tuple(r) for r in canon}) == 12205
     # canonical form is idempotent
     assert (space.canonical_genes(canon) == canon).all()
+
+
+def test_function_genes_keep_only_what_reaches_the_output():
+    space = NB201Space()
+    # node 1 receives only zeros (0->1 is none), yet its 3x3 conv into node 3 is executed
+    dead = "|none~0|+|none~0|none~1|+|nor_conv_3x3~0|nor_conv_3x3~1|none~2|"
+    alive = "|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|"
+    g = space.genes_matrix([space.parse(dead), space.parse(alive)])
+    canon, fn = space.canonical_genes(g), space.function_genes(g)
+    assert (canon[0] != canon[1]).any()  # both run, at different cost
+    assert (fn[0] == fn[1]).all() and (fn[1] == canon[1]).all()  # same function; the cheaper one runs only it
+    genes = space.enumerate_genes()
+    fn_all = space.function_genes(genes)
+    assert (space.function_genes(fn_all) == fn_all).all()
+    # every function is computed by exactly one canonical cell that runs nothing else
+    minimal = np.unique(space.canonical_genes(genes)[(space.canonical_genes(genes) == fn_all).all(1)], axis=0)
+    assert len(minimal) == len(np.unique(fn_all, axis=0)) == 9445
+
+
+def test_a_space_without_dead_code_has_function_equal_to_canonical():
+    space = ChoiceSpace([Dimension("a", (1, 2, 3)), Dimension("b", ("x", "y"))])
+    genes = space.enumerate_genes()
+    assert (space.function_genes(genes) == space.canonical_genes(genes)).all()
 
 
 def test_canonical_classes_share_measured_latency(nb201_csv):

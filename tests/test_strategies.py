@@ -206,3 +206,91 @@ def test_linas_inner_evolution_on_a_space_too_big_to_enumerate():
     l_front = best["linas"][nondominated_mask(best["linas"])]
     ref = np.max(np.vstack([best["linas"], best["random"]]), axis=0)
     assert hypervolume(l_front, ref) > hypervolume(best["random"][nondominated_mask(best["random"])], ref)
+
+
+# ---------------------------------------------------------------------------- redundant cells
+class CellCost(Evaluator):
+    """NB201 stand-in: quality from the cell's function (live edges), cost from what it executes."""
+
+    metrics = ("acc", "cost")
+
+    def __init__(self, space):
+        self.space = space
+        rng = np.random.default_rng(0)
+        self.gain = rng.uniform(0, 3, (6, 5))
+        self.gain[:, 0] = 0.0  # "none" adds nothing
+        self.price = np.array([0.0, 0.1, 1.0, 3.0, 0.5])  # none, skip, 1x1, 3x3, pool
+
+    def evaluate(self, arch):
+        g = self.space.to_genes(arch)[None]
+        live, run = self.space.function_genes(g)[0], self.space.canonical_genes(g)[0]
+        return {"acc": float(self.gain[np.arange(6), live].sum()), "cost": float(self.price[run].sum())}
+
+
+@pytest.mark.parametrize("prune", [True, False])
+def test_linas_skips_cells_that_run_code_feeding_nothing(prune):
+    """A cell that executes an edge whose result never reaches the output computes the same function as
+    the cell without that edge, at more cost: dominated by construction, so linas never proposes it."""
+    from hwnas.spaces import get_space
+
+    space = get_space("nb201")
+    study = run("linas", space, CellCost(space), budget=60, seed=0, prune_redundant=prune)
+    genes = space.genes_matrix([t.arch for t in study.trials])
+    redundant = ~(space.function_genes(genes) == space.canonical_genes(genes)).all(axis=1)
+    if prune:
+        assert redundant.sum() == 0
+    else:  # the check above can fail: without pruning such cells are proposed
+        assert redundant.sum() > 0
+
+
+# ---------------------------------------------------------------------------- a table of part of the space
+def partial_nb201_table(n_rows: int, seed: int = 0):
+    """A measurement table over ``n_rows`` random NB201 cells (quality from the function, cost from what runs)."""
+    import pandas as pd
+
+    from hwnas.spaces import get_space
+
+    space = get_space("nb201")
+    model = CellCost(space)
+    genes = space.enumerate_genes()[np.random.default_rng(seed).choice(5**6, n_rows, replace=False)]
+    rows = [model.evaluate(space.from_genes(g)) | {"arch": space.format(space.from_genes(g))} for g in genes]
+    return space, pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_strategies_propose_only_architectures_the_table_holds(name):
+    """A user's table rarely covers the whole space: every proposal must be one of its rows (an
+    architecture it does not hold would fail and waste the budget)."""
+    from hwnas.evaluators.table import TableEvaluator
+
+    space, frame = partial_nb201_table(400)
+    ev = TableEvaluator(frame, space, columns=["acc", "cost"])
+    study = run(name, space, ev, budget=80, seed=1)
+    assert len(study.trials) == 80
+    assert all(t.ok for t in study.trials), [t.error for t in study.trials if not t.ok][:3]
+    held = {space.key(a) for a in frame.arch}
+    assert {t.key for t in study.trials} <= held
+
+
+def test_linas_keeps_a_redundant_row_when_the_table_lacks_its_cheaper_twin():
+    import pandas as pd
+
+    from hwnas.evaluators.table import TableEvaluator
+    from hwnas.spaces import get_space
+
+    space = get_space("nb201")
+    dead = "|none~0|+|none~0|none~1|+|nor_conv_3x3~0|nor_conv_3x3~1|none~2|"  # 1->3 runs on zeros
+    twin = "|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|"
+    sample = space.sample_genes(np.random.default_rng(0), 60)
+    sample = sample[(space.function_genes(sample) == space.canonical_genes(sample)).all(axis=1)]  # none redundant
+    others = [space.format(space.from_genes(g)) for g in sample]
+    others = [a for a in others if space.key(a) not in (space.key(dead), space.key(twin))]
+    model = CellCost(space)
+    for rows, expect_dead in (([dead, *others], True), ([dead, twin, *others], False)):
+        frame = pd.DataFrame([model.evaluate(space.parse(a)) | {"arch": a} for a in rows])
+        strategy = get_strategy("linas")
+        strategy.attach(TableEvaluator(frame, space, columns=["acc", "cost"]))
+        strategy.setup(space, OBJ2, seed=0)
+        pool = {space.format(space.from_genes(g)) for g in strategy._pool}
+        assert (space.key(dead) in pool) == expect_dead
+        assert len(pool) == len({space.key(a) for a in rows}) - (0 if expect_dead else 1)

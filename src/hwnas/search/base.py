@@ -59,6 +59,8 @@ class Strategy(ABC):
 
     #: registry name
     name: str = "strategy"
+    #: the evaluator's catalog, set by :meth:`attach` (None: no catalog, or not attached)
+    _catalog = None
 
     def setup(
         self,
@@ -74,10 +76,29 @@ class Strategy(ABC):
         self.rng = np.random.default_rng(seed)
         self.trials: list[Trial] = []
         self.seen: set[str] = set()
+        self.allowed, self.allowed_codes = self._allowed(space)
 
-    def attach(self, evaluator) -> None:  # noqa: B027 - optional hook
+    def attach(self, evaluator) -> None:
         """Called by the study before ``setup`` with its evaluator, so a strategy may read static facts
-        of it (e.g. :meth:`hwnas.evaluators.base.Evaluator.catalog`). Never used to evaluate."""
+        of it. Never used to evaluate. The base keeps its :meth:`~hwnas.evaluators.base.Evaluator.catalog`
+        (a table's architectures, in row order): proposals then stay among the architectures it can answer for."""
+        catalog = getattr(evaluator, "catalog", None)
+        self._catalog = catalog() if callable(catalog) else None
+
+    def _allowed(self, space: ChoiceSpace) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Canonical gene rows (and their sorted codes) of the catalog when it holds only part of the space, else None.
+
+        A table that covers every canonical architecture restricts nothing (proposals are then
+        drawn from the space as without a table, so results do not depend on the table's row order).
+        """
+        catalog = getattr(self, "_catalog", None)
+        if catalog is None or len(catalog) == 0:
+            return None, None
+        canon = np.unique(space.canonical_genes(np.asarray(catalog, dtype=np.int64)), axis=0)
+        every = space.enumerate_genes(max(200_000, len(canon)))
+        if every is not None and len(canon) == len(np.unique(space.canonical_genes(every), axis=0)):
+            return None, None
+        return canon, np.unique(space.gene_codes(canon))
 
     @abstractmethod
     def ask(self, n: int) -> list[Arch]:

@@ -13,7 +13,8 @@ from hwnas.spaces.base import Arch
 
 
 def fresh_genes(strategy: Strategy, genes: np.ndarray, taken: set[str]) -> np.ndarray:
-    """Rows of ``genes`` whose canonical architecture is neither told to ``strategy`` nor in ``taken``.
+    """Rows of ``genes`` whose canonical architecture is neither told to ``strategy`` nor in ``taken``
+    (and, when the strategy is restricted to an evaluator's catalog, is in it).
 
     Order is kept, repeats dropped; the keys of the rows returned are added to ``taken``.
     """
@@ -21,8 +22,14 @@ def fresh_genes(strategy: Strategy, genes: np.ndarray, taken: set[str]) -> np.nd
     genes = np.asarray(genes, dtype=np.int64).reshape(-1, len(space.cardinalities))
     if len(genes) == 0:
         return genes
+    canon = space.canonical_genes(genes)
+    allowed = getattr(strategy, "allowed_codes", None)
+    inside = (np.isin(space.gene_codes(canon), allowed) if allowed is not None
+              else np.ones(len(genes), dtype=bool))
     out = []
-    for g, c in zip(genes, space.canonical_genes(genes)):
+    for g, c, ok in zip(genes, canon, inside):
+        if not ok:  # the evaluator holds nothing for it (a table that covers part of the space)
+            continue
         key = space.format(space.from_genes(c))
         if key not in strategy.seen and key not in taken:
             taken.add(key)
@@ -33,9 +40,20 @@ def fresh_genes(strategy: Strategy, genes: np.ndarray, taken: set[str]) -> np.nd
 def random_unseen_genes(strategy: Strategy, n: int, taken: set[str] | None = None, tries: int = 20) -> np.ndarray:
     """Up to ``n`` uniformly drawn gene rows, fresh in the sense of :func:`fresh_genes`.
 
-    Fewer rows come back only when the space is (nearly) exhausted.
+    Fewer rows come back only when the space is (nearly) exhausted. A strategy restricted to
+    an evaluator's catalog (:meth:`Strategy.attach`) draws among the catalog's architectures.
     """
     taken = set() if taken is None else taken
+    allowed = getattr(strategy, "allowed", None)
+    if allowed is not None:  # draw among the architectures the evaluator holds
+        order = strategy.rng.permutation(len(allowed))
+        parts, count = [], 0
+        for start in range(0, len(order), max(4 * n, 64)):
+            parts.append(fresh_genes(strategy, allowed[order[start:start + max(4 * n, 64)]], taken)[: n - count])
+            count += len(parts[-1])
+            if count >= n:
+                break
+        return np.vstack(parts) if parts else np.zeros((0, len(strategy.space.cardinalities)), dtype=np.int64)
     parts, count = [], 0
     for _ in range(tries):
         draw = fresh_genes(strategy, strategy.space.sample_genes(strategy.rng, max(2 * (n - count), 8)), taken)

@@ -201,3 +201,15 @@ class ChoiceSpace:
         """Canonicalise gene rows (vectorised where the subclass can)."""
         genes = np.atleast_2d(genes)
         return np.stack([self.to_genes(self.canonical(self.from_genes(g))) for g in genes])
+
+    def function_genes(self, genes: np.ndarray) -> np.ndarray:
+        """Gene rows reduced to the operations that can change the network's outputs.
+
+        Two architectures with equal function genes compute the same function (their
+        quality differs only by training noise); the one whose canonical (executed)
+        form equals its function form runs the fewest operations, so it costs no more.
+        Default: the canonical genes (a space with no dead computation). NB201 overrides
+        it with its fully live edges: an edge out of a node that only receives zeros is
+        executed (costs time) but feeds nothing.
+        """
+        return self.canonical_genes(genes)

@@ -128,6 +128,10 @@ class NB201Space(ChoiceSpace):
         genes = np.atleast_2d(genes)
         return _tables()[1][genes @ _POW]
 
+    def function_genes(self, genes: np.ndarray) -> np.ndarray:
+        """The fully live edges (see :meth:`live_genes`): what determines the cell's outputs."""
+        return self.live_genes(genes)
+
     def features(self, genes: np.ndarray) -> np.ndarray:
         """One-hot of the executed cell and of its fully live part, op counts of both, path depths.
 
