@@ -59,7 +59,8 @@ def _job(args: tuple) -> tuple:
     return acc, cost, strategy, seed, {k: v[0] for k, v in r.items()}
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, command: str | None = None) -> int:
+    """``command``: the command line to print in OUT (default: this script's own)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--budget", type=int, default=300)
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cost", default=",".join(LATENCY), help="cost columns (comma separated)")
     p.add_argument("--energy", action="store_true", help="use the energy columns as costs instead")
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--table", type=Path, default=None,
+                   help="the NB201 table (default: ../shared/benchdata/nb201_hw.csv or $HWNAS_SHARED)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_table.md")
     p.add_argument("--json", type=Path, default=None, help="raw results (default: OUT with .json)")
     p.add_argument("--merge", type=Path, nargs="+", default=None,
@@ -86,9 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         print(md)
         return 0
 
-    path = shared_dir() / "benchdata" / "nb201_hw.csv"
+    path = args.table or shared_dir() / "benchdata" / "nb201_hw.csv"
     if not path.exists():
-        print(f"bench_table: {path} not found; set HWNAS_SHARED to the folder holding benchdata/", file=sys.stderr)
+        hint = "" if args.table else "; set HWNAS_SHARED to the folder holding benchdata/"
+        print(f"bench_table: {path} not found{hint}", file=sys.stderr)
         return 1
     costs = ENERGY if args.energy else tuple(args.cost.split(","))
     strategies = args.strategies.split(",")
@@ -102,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             if (i + 1) % 10 == 0:
                 print(f"{i + 1}/{len(jobs)} runs, {time.time() - t0:.0f}s", flush=True)
 
-    command = "python " + " ".join([str(Path(sys.argv[0]).relative_to(ROOT)) if Path(sys.argv[0]).is_absolute()
-                                     else sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
+    command = command or "python " + " ".join(
+        [str(Path(sys.argv[0]).relative_to(ROOT)) if Path(sys.argv[0]).is_absolute() else sys.argv[0]]
+        + (argv if argv is not None else sys.argv[1:]))
     md = render(results, args, command, time.time() - t0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(md)
@@ -122,8 +127,9 @@ def _cell(values: list[float]) -> str:
 
 def render(results: dict, args, command: str, seconds: float) -> str:
     points = [c for c in (50, 100, 300) if c <= args.budget] or [args.budget]
+    table = args.table.name if getattr(args, "table", None) else "nb201_hw.csv"
     lines = [
-        "# Search strategies on nb201_hw.csv (hypervolume ratio)",
+        f"# Search strategies on {table} (hypervolume ratio)",
         "",
         f"Median [interquartile range] over {args.seeds} seeds of the hypervolume ratio after N distinct",
         "evaluations (reference point: per-objective median of all 15,625 rows; see `hwnas.search.scoring`).",
