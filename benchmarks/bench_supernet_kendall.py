@@ -159,6 +159,18 @@ def parse_alone_training(text: str, base: TrainingConfig) -> TrainingConfig:
     return parse_variant(text, base)
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N) with 0 <= K < N; a clear error otherwise."""
+    k, sep, n = text.partition("/")
+    try:
+        k_i, n_i = int(k), int(n)
+    except ValueError:
+        k_i, n_i = -1, 0
+    if not sep or n_i < 1 or not 0 <= k_i < n_i:
+        raise SystemExit(f"--shard {text!r}: expected K/N with 0 <= K < N, e.g. 0/2")
+    return k_i, n_i
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, default=Path("examples/digits.yaml"))
@@ -187,7 +199,12 @@ def main() -> None:
     p.add_argument("--finetune-lr", type=float, default=3e-4, help="peak learning rate of that fine-tuning")
     p.add_argument("--cache", type=Path, default=Path("runs/standalone_cache.json"))
     p.add_argument("--out", type=Path, default=None, help="JSON file for the per-architecture figures")
+    p.add_argument("--shard", default=None, metavar="K/N",
+                   help="only fill --cache with the stand-alone runs of architectures K, K+N, K+2N, ... (0-based) and "
+                        "stop: N processes, each with its own --cache, then merge the caches and run again without "
+                        "--shard for the figures")
     args = p.parse_args()
+    shard = parse_shard(args.shard) if args.shard else None
     cfg = load_pipeline_config(args.config)
     if args.epochs:
         cfg.supernet.training.epochs = args.epochs
@@ -226,6 +243,8 @@ def main() -> None:
     archs = spread_archs(space, args.n)
     rows = []
     for i, a in enumerate(archs):
+        if shard and i % shard[1] != shard[0]:
+            continue
         inherited = {v: ev.evaluate(a)["accuracy"] for v, (ev, _, _) in trained.items()}
         if args.finetune_epochs:
             ft_cfg = next(iter(references.values())).model_copy(update={"lr": args.finetune_lr})
@@ -257,6 +276,10 @@ def main() -> None:
               f"{' '.join(f'{v:6.2f}' for v in inherited.values())} alone "
               + " | ".join(f"{np.mean(v):6.2f} (seeds {', '.join(f'{x:.2f}' for x in v)})" for v in alone.values()),
               flush=True)
+    if shard:
+        print(f"shard {args.shard}: {len(rows)} architectures' stand-alone runs in {args.cache}; merge the shards' "
+              "caches and run again without --shard for the figures", flush=True)
+        return
     ref_names = list(references)
     if args.tuned_reference:
         add_tuned_reference(rows, ref_names)

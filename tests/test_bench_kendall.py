@@ -95,3 +95,11 @@ def test_tuned_reference_with_one_recipe_is_refused_before_any_training(tmp_path
     with pytest.raises(SystemExit, match="at least two stand-alone recipes"):
         bench.main()
     assert not cache.exists()
+
+
+def test_shard_parses_and_names_the_allowed_form():
+    assert bench.parse_shard("1/2") == (1, 2)
+    assert bench.parse_shard("0/1") == (0, 1)
+    for bad in ("2/2", "-1/2", "a/2", "1", "1/0"):
+        with pytest.raises(SystemExit, match="expected K/N"):
+            bench.parse_shard(bad)
