@@ -8,14 +8,18 @@ and trains each alone from scratch with the same optimizer and schedule
 (``--alone-epochs`` epochs, default the supernet's; ``--seeds`` seeds, accuracy
 averaged), both on the test split.
 
-Stand-alone results are cached in ``--cache`` (a JSON file outside git), keyed
+Stand-alone results are cached in ``--cache`` (a JSON file; the default
+``runs/standalone_cache.json`` is outside git, the MNIST-1D tuned reference is
+committed as ``benchmarks/results/standalone_cache_mnist1d.json``), keyed
 by the space's description (name and options), the data, the architecture, the
 seed, the epochs and the optimizer settings, so supernet variants are scored
 against the same references without retraining them; a changed space definition
 must change its options (and so the key). Options that only change how the
 supernet shares weights (a space's ``supernet_only_options``, e.g.
 ``kernel_transform``) are left out of the key: the stand-alone networks are the
-same. ``--variant "k=v,k=v"`` (repeatable)
+same. ``--shard K/N`` fills a cache with every N-th architecture's stand-alone
+runs only (N processes with their own caches use N cores; merge the JSON objects,
+then run without ``--shard``). ``--variant "k=v,k=v"`` (repeatable)
 trains further supernets with those ``supernet.training`` settings changed
 (stand-alone training unchanged) and scores them against the same references;
 ``--extra-epochs N`` is short for ``--variant epochs=N``.
