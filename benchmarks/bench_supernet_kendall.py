@@ -9,8 +9,8 @@ and trains each alone from scratch with the same optimizer and schedule
 averaged), both on the test split.
 
 Stand-alone results are cached in ``--cache`` (a JSON file; the default
-``runs/standalone_cache.json`` is outside git, the MNIST-1D tuned reference is
-committed as ``benchmarks/results/standalone_cache_mnist1d.json``), keyed
+``runs/standalone_cache.json`` is outside git; the references of BENCHMARKS.md are
+committed as ``benchmarks/results/standalone_cache_{digits,mnist1d}.json``), keyed
 by the space's description (name and options), the data, the architecture, the
 seed, the epochs and the optimizer settings, so supernet variants are scored
 against the same references without retraining them; a changed space definition
