@@ -59,17 +59,13 @@ def synthetic_costs(frame: pd.DataFrame, arch_column: str = "arch", noise: bool 
     first-listed row is costed and its value copied to every member.
     ``noise=False`` gives the cost model alone.
     """
-    from hwnas.hardware.latency_features import nb201_measure_keys
+    from hwnas.hardware.latency_features import apply_representatives, first_listed_representatives, nb201_measure_keys
     from hwnas.spaces import get_space
 
     space = get_space("nb201")
     genes = space.genes_matrix([space.parse(a) for a in frame[arch_column]])
     keys = nb201_measure_keys(genes)
-    first = {}
-    for row, key in enumerate(keys.tolist()):
-        first.setdefault(key, row)
-    measured = genes[[first[k] for k in keys.tolist()]]
-    canon = space.canonical_genes(measured)
+    canon = space.canonical_genes(apply_representatives(genes, first_listed_representatives(genes)))
     classes, inverse = np.unique(keys, return_inverse=True)
     out = frame.copy()
     for name, d in DEVICES.items():

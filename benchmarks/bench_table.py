@@ -127,7 +127,7 @@ def _cell(values: list[float]) -> str:
 
 def render(results: dict, args, command: str, seconds: float) -> str:
     points = [c for c in (50, 100, 300) if c <= args.budget] or [args.budget]
-    table = args.table.name if getattr(args, "table", None) else "nb201_hw.csv"
+    table = args.table.name if args.table else "nb201_hw.csv"
     lines = [
         f"# Search strategies on {table} (hypervolume ratio)",
         "",
