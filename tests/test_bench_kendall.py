@@ -103,3 +103,16 @@ def test_shard_parses_and_names_the_allowed_form():
     for bad in ("2/2", "-1/2", "a/2", "1", "1/0"):
         with pytest.raises(SystemExit, match="expected K/N"):
             bench.parse_shard(bad)
+
+
+def test_leave_one_out_taus_judge_a_run_and_the_supernet_against_the_same_rest():
+    import numpy as np
+
+    truth = np.arange(6, dtype=float)
+    per_seed = np.stack([truth, truth, np.array([0, 2, 1, 3, 5, 4.0])])
+    # seed 2 ranks two adjacent pairs the other way: against the mean of seeds 0-1 (= truth) tau is 11/15
+    taus = bench.leave_one_out_taus(per_seed)
+    assert len(taus) == 3 and taus[2] == pytest.approx(11 / 15)
+    # a supernet that knows the truth is judged against each rest: perfect where the rest is the truth
+    sup = bench.leave_one_out_taus(per_seed, inherited=truth)
+    assert sup[2] == pytest.approx(1.0) and sup[0] < 1.0
