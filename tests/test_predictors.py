@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from hwnas.errors import ConfigError
-from hwnas.predictors.ensemble import BootstrapRidge, ExtraTreesEnsemble, MixedEnsemble, make_surrogate
+from hwnas.predictors.ensemble import (
+    BootstrapRidge,
+    ExtraTreesEnsemble,
+    GaussianProcess,
+    MixedEnsemble,
+    make_surrogate,
+)
 
 
 def linear_data(n=120, d=6, noise=0.2, seed=0):
@@ -16,7 +22,7 @@ def linear_data(n=120, d=6, noise=0.2, seed=0):
     return X, X @ w + 3.0 + rng.normal(0, noise, n), w
 
 
-@pytest.mark.parametrize("kind", ["ridge", "trees", "mixed"])
+@pytest.mark.parametrize("kind", ["ridge", "trees", "mixed", "gp"])
 def test_members_shape_and_mean(kind):
     X, y, _ = linear_data()
     m = make_surrogate(kind, n_members=8, seed=1).fit(X, y)
@@ -40,14 +46,39 @@ def test_uncertainty_grows_away_from_the_data():
     rng = np.random.default_rng(0)
     X = rng.random((80, 3)) * 0.5  # data only in the lower half of every feature
     y = np.sin(6 * X).sum(1)
-    for m in (BootstrapRidge(n_members=24), ExtraTreesEnsemble(n_members=24)):
+    for m in (BootstrapRidge(n_members=24), ExtraTreesEnsemble(n_members=24), GaussianProcess(n_members=24)):
         m.fit(X, y)
         _, near = m.predict(rng.random((200, 3)) * 0.5)
         _, far = m.predict(3.0 + rng.random((200, 3)))
-        if isinstance(m, BootstrapRidge):
+        if isinstance(m, (BootstrapRidge, GaussianProcess)):
             assert far.mean() > 2 * near.mean()
         else:  # trees extrapolate flat, but their spread is still not smaller far away
             assert far.mean() >= 0.8 * near.mean()
+
+
+def test_gaussian_process_follows_a_nonlinear_function_and_its_members_are_antithetic():
+    rng = np.random.default_rng(0)
+    X = rng.random((150, 2))
+
+    def f(Z):  # no linear model fits this
+        return np.sin(5 * Z[:, 0]) * np.cos(4 * Z[:, 1])
+
+    y = f(X) + rng.normal(0, 0.05, len(X))
+    gp = GaussianProcess(n_members=16, seed=2).fit(X, y)
+    Xt = rng.random((300, 2))
+    mean, sd = gp.predict(Xt)
+    assert np.corrcoef(mean, f(Xt))[0, 1] > 0.95
+    ridge_mean, _ = BootstrapRidge().fit(X, y).predict(Xt)
+    assert np.corrcoef(ridge_mean, f(Xt))[0, 1] < 0.6
+    # the marginal likelihood finds a small noise level: ~0.05 on targets of spread ~0.5
+    assert 0.01 < gp.residual_std_ < 0.15
+    P = gp.predict_members(Xt)
+    assert P.shape == (16, 300)
+    np.testing.assert_allclose(P.mean(axis=0), mean, atol=1e-12)  # pairs mean +- sd z average to the mean
+    assert abs(np.mean(P.std(axis=0) / sd) - 1.0) < 0.1  # and their spread is the posterior deviation
+    np.testing.assert_array_equal(P, gp.predict_members(Xt))  # draws fixed by the seed
+    with pytest.raises(ConfigError, match="n_members >= 2"):
+        GaussianProcess(n_members=1)
 
 
 def test_deterministic_given_seed():

@@ -338,3 +338,20 @@ def test_quality_reference_switches_only_after_its_threshold():
     assert keys["ranked"][:40] == keys["predicted"][:40]
     with pytest.raises(ConfigError, match="quality_ref"):
         get_strategy("linas", quality_ref="median")
+
+
+def test_linas_quality_surrogate_models_only_the_maximised_objectives():
+    from hwnas.predictors.ensemble import BootstrapRidge, GaussianProcess
+
+    space = make_space(5, 5)
+    ev = Synthetic(space, seed=2)
+    studies = [run("linas", space, ev, budget=60, seed=s, quality_surrogate="gp") for s in (1, 2, 3)]
+    models = studies[0].strategy._models
+    assert isinstance(models["acc"][0], GaussianProcess) and isinstance(models["cost"][0], BootstrapRidge)
+    searched = np.median([hv_ratio(ev, st.trials) for st in studies])
+    sampled = np.median([hv_ratio(ev, run("random", space, ev, budget=60, seed=s).trials) for s in (1, 2, 3)])
+    assert searched > sampled + 0.2, (searched, sampled)
+    with pytest.raises(ConfigError, match="quality_surrogate 'svm'.*ridge"):
+        get_strategy("linas", quality_surrogate="svm")
+    with pytest.raises(ConfigError, match="mixed"):
+        get_strategy("linas", quality_surrogate="mixed")

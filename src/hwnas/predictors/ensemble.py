@@ -168,11 +168,102 @@ class MixedEnsemble(Surrogate):
         return np.concatenate([p.predict_members(X) for p in self.parts], axis=0)
 
 
-SURROGATES = ("ridge", "trees", "mixed")
+class GaussianProcess(Surrogate):
+    """Exact Gaussian-process regression; its members are draws from the posterior of the mean function.
+
+    The kernel is a squared exponential on the features scaled to unit range
+    (one-hot columns stay 0/1, counts become fractions), so on one-hot
+    encodings it decays with the number of differing choices: two
+    architectures are alike when they share most choices, and how fast
+    likeness decays, the noise level and the signal variance are chosen by
+    maximising the marginal likelihood over a small grid (closed-form signal
+    variance). Unlike a linear model it extrapolates nothing far from the
+    data: near an evaluated architecture it follows what was measured there,
+    far away it returns to the mean with a wide spread.
+
+    ``predict_members`` returns antithetic pairs ``mean +- sd * z`` (z drawn
+    once per call from ``seed``): the members' mean is the posterior mean
+    exactly, their spread its standard deviation, each candidate's draws
+    independent of the others' (a batch picked greedily scores each
+    candidate on its own draws).
+    """
+
+    def __init__(self, n_members: int = 16, lengthscales=(0.35, 0.5, 0.7, 1.0, 1.4, 2.0),
+                 noise_ratios=(0.01, 0.03, 0.1, 0.3, 1.0), seed: int = 0):
+        if n_members < 2:
+            raise ConfigError(f"a Gaussian process needs n_members >= 2 (antithetic pairs), got {n_members}")
+        self.n_members = int(n_members) - int(n_members) % 2
+        self.lengthscales = tuple(lengthscales)
+        self.noise_ratios = tuple(noise_ratios)
+        self.seed = seed
+
+    def _scaled(self, X: np.ndarray) -> np.ndarray:
+        return (np.asarray(X, dtype=np.float64) - self.lo_) / self.scale_
+
+    @staticmethod
+    def _sqdist(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        d = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * A @ B.T
+        return np.maximum(d, 0.0)
+
+    def fit(self, X, y):
+        X, y = _check_xy(X, y)
+        self.lo_ = X.min(axis=0)
+        span = X.max(axis=0) - self.lo_
+        self.scale_ = np.where(span > 0, span, 1.0)
+        Xs = self._scaled(X)
+        D = self._sqdist(Xs, Xs)
+        # length scales relative to the typical distance between evaluated architectures
+        typical = float(np.sqrt(np.median(D[np.triu_indices(len(y), 1)]))) if len(y) > 2 else 1.0
+        typical = typical if typical > 0 else 1.0
+        n = len(y)
+        best = None
+        for rel in self.lengthscales:
+            ell = rel * typical
+            Kf = np.exp(-0.5 * D / ell**2)
+            for g in self.noise_ratios:
+                try:
+                    L = np.linalg.cholesky(Kf + (g + 1e-8) * np.eye(n))
+                except np.linalg.LinAlgError:
+                    continue
+                one = np.linalg.solve(L, np.ones(n))
+                ty = np.linalg.solve(L, y)
+                mu = float(one @ ty / (one @ one))  # generalised least-squares constant mean
+                r = ty - mu * one
+                s2 = max(float(r @ r) / n, 1e-12)  # closed-form signal variance
+                nll = 0.5 * n * np.log(s2) + np.log(np.diag(L)).sum()
+                if best is None or nll < best[0]:
+                    best = (nll, ell, g, L, mu, s2)
+        if best is None:
+            raise ValueError("Gaussian process: no kernel setting gave a positive-definite matrix")
+        _, self.ell_, self.noise_ratio_, self._L, self.mean_, self.s2_ = best
+        self._X = Xs
+        self._alpha = np.linalg.solve(self._L.T, np.linalg.solve(self._L, y - self.mean_))
+        self.residual_std_ = float(np.sqrt(self.noise_ratio_ * self.s2_))
+        return self
+
+    def predict(self, X):
+        from scipy.linalg import solve_triangular
+
+        Ks = np.exp(-0.5 * self._sqdist(self._X, self._scaled(X)) / self.ell_**2)  # (n, m)
+        mean = self.mean_ + Ks.T @ self._alpha
+        V = solve_triangular(self._L, Ks, lower=True, check_finite=False)
+        var = np.maximum(1.0 - (V * V).sum(axis=0), 0.0) * self.s2_
+        return mean, np.sqrt(var)
+
+    def predict_members(self, X):
+        mean, sd = self.predict(X)
+        half = self.n_members // 2
+        z = np.random.default_rng(self.seed).standard_normal((half, len(mean)))
+        z = np.vstack([z, -z])
+        return mean[None, :] + sd[None, :] * z
+
+
+SURROGATES = ("ridge", "trees", "mixed", "gp", "ridge+gp")
 
 
 def make_surrogate(kind: str, n_members: int = 16, seed: int = 0) -> Surrogate:
-    """A surrogate by name: ``ridge`` (bootstrap ridge), ``trees`` (extra trees) or ``mixed`` (both)."""
+    """A surrogate by name: ``ridge`` (bootstrap ridge), ``trees`` (extra trees), ``mixed`` (both), ``gp``
+    (Gaussian process) or ``ridge+gp`` (half the members from each)."""
     if kind == "ridge":
         return BootstrapRidge(n_members=n_members, seed=seed)
     if kind == "trees":
@@ -180,4 +271,11 @@ def make_surrogate(kind: str, n_members: int = 16, seed: int = 0) -> Surrogate:
     if kind == "mixed":
         return MixedEnsemble([BootstrapRidge(n_members=n_members, seed=seed),
                               ExtraTreesEnsemble(n_members=n_members, seed=seed)])
+    if kind == "gp":
+        return GaussianProcess(n_members=n_members, seed=seed)
+    if kind == "ridge+gp":
+        # half the members each (an even share for the GP's antithetic pairs), so the ensemble keeps n_members
+        n_gp = max(2, (n_members // 2) - (n_members // 2) % 2)
+        return MixedEnsemble([BootstrapRidge(n_members=max(1, n_members - n_gp), seed=seed),
+                              GaussianProcess(n_members=n_gp, seed=seed)])
     raise ConfigError(f"surrogate {kind!r} is not known; choose one of {list(SURROGATES)}")

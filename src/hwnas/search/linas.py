@@ -31,6 +31,11 @@ The loop, per batch (5 architectures by default):
    its budget on cheap cells whose only chance of a gain was that tail
    (``benchmarks/results/bench_table.md``, rounds 6 and 7).
 
+``quality_surrogate`` (unset: the same as ``surrogate``) gives the maximised
+objectives their own surrogate kind, e.g. ``gp`` (exact Gaussian process, local
+where a linear model is global) or ``ridge+gp`` (half the members each); measured
+on NB201 and not the default (``benchmarks/results/bench_table.md``, round 9).
+
 The reference point of that hypervolume is a quantile (0.4 by default) of the
 predicted objective values over the (predicted-feasible) candidates: the
 search spends its budget on architectures better than most members of the
@@ -106,6 +111,7 @@ class LinasStrategy(Strategy):
         prune_redundant: bool = True,
         quality_ref: str = "ranked",
         quality_ref_after: int = 100,
+        quality_surrogate: str | None = None,
     ):
         if n_init < 2:
             raise ConfigError(f"linas: n_init must be >= 2, got {n_init}")
@@ -117,6 +123,15 @@ class LinasStrategy(Strategy):
             raise ConfigError("linas: inner_population must be >= 4 and inner_generations >= 1")
         self.n_init = int(n_init)
         self.surrogate = surrogate
+        if quality_surrogate is not None and quality_surrogate not in SURROGATES:
+            raise ConfigError(f"linas: quality_surrogate {quality_surrogate!r} is not known; "
+                              f"choose one of {list(SURROGATES)} or leave it unset (= surrogate)")
+        if quality_surrogate not in (None, surrogate) and "mixed" in (surrogate, quality_surrogate):
+            # "mixed" has twice the members of the others; every metric's samples must pair up
+            raise ConfigError("linas: surrogate 'mixed' (2 x n_members members) cannot be combined with another "
+                              f"quality_surrogate (got surrogate={surrogate!r}, quality_surrogate={quality_surrogate!r}); "
+                              "use 'ridge+gp' for a mixed quality surrogate")
+        self.quality_surrogate = quality_surrogate
         self.n_members = int(n_members)
         self.ref_quantile = float(ref_quantile)
         if warp not in ("rank", "log", "none"):
@@ -145,6 +160,7 @@ class LinasStrategy(Strategy):
             "max_candidates_nd": self.max_candidates_nd, "noise": self.noise, "batch": self.preferred_batch,
             "cost_views": self.cost_views, "prune_redundant": self.prune_redundant,
             "quality_ref": self.quality_ref, "quality_ref_after": self.quality_ref_after,
+            "quality_surrogate": self.quality_surrogate,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -228,12 +244,19 @@ class LinasStrategy(Strategy):
         genes = self.space.genes_matrix([t.arch for t in trials])
         X = self.space.features(genes)
         self._models: dict[str, tuple[Surrogate, object]] = {}
+        maximised = {o.metric for o in self.objectives if o.sign < 0}
+
+        def metric_is_quality(m: str) -> bool:
+            return m in maximised
         for j, m in enumerate(self._metrics):
             y = np.array([t.metrics[m] for t in trials], dtype=float)
             warp = self._warp(m, y)
             target = np.log(y) if warp == "log" else (warp.transform(y) if warp is not None else y)
             view = self._choose_view(m, genes, target)
-            model = make_surrogate(self.surrogate, self.n_members, seed=self.seed * 1009 + j)
+            kind = self.surrogate
+            if self.quality_surrogate is not None and metric_is_quality(m):
+                kind = self.quality_surrogate
+            model = make_surrogate(kind, self.n_members, seed=self.seed * 1009 + j)
             model.fit(X if view == GENERIC else self._views.matrix(view, genes), target)
             self._models[m] = (model, warp)
 
