@@ -77,8 +77,12 @@ def test_gaussian_process_follows_a_nonlinear_function_and_its_members_are_antit
     np.testing.assert_allclose(P.mean(axis=0), mean, atol=1e-12)  # pairs mean +- sd z average to the mean
     assert abs(np.mean(P.std(axis=0) / sd) - 1.0) < 0.1  # and their spread is the posterior deviation
     np.testing.assert_array_equal(P, gp.predict_members(Xt))  # draws fixed by the seed
-    with pytest.raises(ConfigError, match="n_members >= 2"):
-        GaussianProcess(n_members=1)
+    odd = GaussianProcess(n_members=5, seed=2).fit(X, y).predict_members(Xt)
+    assert odd.shape == (5, 300)
+    np.testing.assert_allclose(odd.mean(axis=0), mean, atol=1e-12)
+    assert make_surrogate("ridge+gp", n_members=7).fit(X, y).predict_members(Xt).shape == (7, 300)
+    with pytest.raises(ConfigError, match="n_members"):
+        GaussianProcess(n_members=0)
 
 
 def test_deterministic_given_seed():

@@ -355,3 +355,9 @@ def test_linas_quality_surrogate_models_only_the_maximised_objectives():
         get_strategy("linas", quality_surrogate="svm")
     with pytest.raises(ConfigError, match="mixed"):
         get_strategy("linas", quality_surrogate="mixed")
+
+
+def test_linas_fingerprint_lists_quality_surrogate_only_when_set():
+    """A study stored before the option existed must still resume under the default configuration."""
+    assert "quality_surrogate" not in get_strategy("linas").options()
+    assert get_strategy("linas", quality_surrogate="gp").options()["quality_surrogate"] == "gp"

@@ -182,7 +182,8 @@ class GaussianProcess(Surrogate):
     far away it returns to the mean with a wide spread.
 
     ``predict_members`` returns antithetic pairs ``mean +- sd * z`` (z drawn
-    once per call from ``seed``): the members' mean is the posterior mean
+    once per call from ``seed``; an odd count adds one member at the mean):
+    the members' mean is the posterior mean
     exactly, their spread its standard deviation, each candidate's draws
     independent of the others' (a batch picked greedily scores each
     candidate on its own draws).
@@ -190,9 +191,9 @@ class GaussianProcess(Surrogate):
 
     def __init__(self, n_members: int = 16, lengthscales=(0.35, 0.5, 0.7, 1.0, 1.4, 2.0),
                  noise_ratios=(0.01, 0.03, 0.1, 0.3, 1.0), seed: int = 0):
-        if n_members < 2:
-            raise ConfigError(f"a Gaussian process needs n_members >= 2 (antithetic pairs), got {n_members}")
-        self.n_members = int(n_members) - int(n_members) % 2
+        if n_members < 1:
+            raise ConfigError(f"n_members must be >= 1, got {n_members}")
+        self.n_members = int(n_members)
         self.lengthscales = tuple(lengthscales)
         self.noise_ratios = tuple(noise_ratios)
         self.seed = seed
@@ -254,7 +255,7 @@ class GaussianProcess(Surrogate):
         mean, sd = self.predict(X)
         half = self.n_members // 2
         z = np.random.default_rng(self.seed).standard_normal((half, len(mean)))
-        z = np.vstack([z, -z])
+        z = np.vstack([z, -z] + ([np.zeros((1, len(mean)))] if self.n_members % 2 else []))  # odd: one at the mean
         return mean[None, :] + sd[None, :] * z
 
 
@@ -274,8 +275,9 @@ def make_surrogate(kind: str, n_members: int = 16, seed: int = 0) -> Surrogate:
     if kind == "gp":
         return GaussianProcess(n_members=n_members, seed=seed)
     if kind == "ridge+gp":
-        # half the members each (an even share for the GP's antithetic pairs), so the ensemble keeps n_members
-        n_gp = max(2, (n_members // 2) - (n_members // 2) % 2)
-        return MixedEnsemble([BootstrapRidge(n_members=max(1, n_members - n_gp), seed=seed),
-                              GaussianProcess(n_members=n_gp, seed=seed)])
+        # half the members each, so the ensemble keeps n_members (every metric's samples pair up in linas)
+        if n_members < 2:
+            raise ConfigError(f"surrogate 'ridge+gp' needs n_members >= 2 (one per part), got {n_members}")
+        return MixedEnsemble([BootstrapRidge(n_members=n_members - n_members // 2, seed=seed),
+                              GaussianProcess(n_members=n_members // 2, seed=seed)])
     raise ConfigError(f"surrogate {kind!r} is not known; choose one of {list(SURROGATES)}")

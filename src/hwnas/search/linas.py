@@ -153,6 +153,7 @@ class LinasStrategy(Strategy):
         self.quality_ref_after = int(quality_ref_after)
 
     def options(self) -> dict:
+        extra = {} if self.quality_surrogate is None else {"quality_surrogate": self.quality_surrogate}
         return {
             "n_init": self.n_init, "surrogate": self.surrogate, "n_members": self.n_members,
             "ref_quantile": self.ref_quantile, "warp": self.warp, "pool_limit": self.pool_limit,
@@ -160,7 +161,7 @@ class LinasStrategy(Strategy):
             "max_candidates_nd": self.max_candidates_nd, "noise": self.noise, "batch": self.preferred_batch,
             "cost_views": self.cost_views, "prune_redundant": self.prune_redundant,
             "quality_ref": self.quality_ref, "quality_ref_after": self.quality_ref_after,
-            "quality_surrogate": self.quality_surrogate,
+            **extra,  # only when set: a study stored before this option existed keeps its fingerprint
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -245,16 +246,13 @@ class LinasStrategy(Strategy):
         X = self.space.features(genes)
         self._models: dict[str, tuple[Surrogate, object]] = {}
         maximised = {o.metric for o in self.objectives if o.sign < 0}
-
-        def metric_is_quality(m: str) -> bool:
-            return m in maximised
         for j, m in enumerate(self._metrics):
             y = np.array([t.metrics[m] for t in trials], dtype=float)
             warp = self._warp(m, y)
             target = np.log(y) if warp == "log" else (warp.transform(y) if warp is not None else y)
             view = self._choose_view(m, genes, target)
             kind = self.surrogate
-            if self.quality_surrogate is not None and metric_is_quality(m):
+            if self.quality_surrogate is not None and m in maximised:
                 kind = self.quality_surrogate
             model = make_surrogate(kind, self.n_members, seed=self.seed * 1009 + j)
             model.fit(X if view == GENERIC else self._views.matrix(view, genes), target)
