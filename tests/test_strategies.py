@@ -345,7 +345,8 @@ def test_linas_quality_surrogate_models_only_the_maximised_objectives():
 
     space = make_space(5, 5)
     ev = Synthetic(space, seed=2)
-    studies = [run("linas", space, ev, budget=60, seed=s, quality_surrogate="gp") for s in (1, 2, 3)]
+    studies = [run("linas", space, ev, budget=60, seed=s, quality_surrogate="gp", quality_surrogate_after=0)
+               for s in (1, 2, 3)]
     models = studies[0].strategy._models
     assert isinstance(models["acc"][0], GaussianProcess) and isinstance(models["cost"][0], BootstrapRidge)
     searched = np.median([hv_ratio(ev, st.trials) for st in studies])
@@ -358,6 +359,32 @@ def test_linas_quality_surrogate_models_only_the_maximised_objectives():
 
 
 def test_linas_fingerprint_lists_quality_surrogate_only_when_set():
-    """A study stored before the option existed must still resume under the default configuration."""
-    assert "quality_surrogate" not in get_strategy("linas").options()
-    assert get_strategy("linas", quality_surrogate="gp").options()["quality_surrogate"] == "gp"
+    """Without a quality surrogate the options read as before the option existed (stored studies resume)."""
+    assert "quality_surrogate" not in get_strategy("linas", quality_surrogate=None).options()
+    opts = get_strategy("linas").options()
+    assert (opts["quality_surrogate"], opts["quality_surrogate_after"]) == ("gp", 100)  # the defaults
+
+
+def test_linas_quality_surrogate_switches_in_only_after_its_threshold():
+    from hwnas.predictors.ensemble import BootstrapRidge, GaussianProcess
+
+    space = make_space(5, 5)
+    ev = Synthetic(space, seed=2)
+    plain = run("linas", space, ev, budget=50, seed=3, quality_surrogate=None)
+    late = run("linas", space, ev, budget=50, seed=3, quality_surrogate="gp", quality_surrogate_after=30)
+    keys = [t.key for t in plain.trials], [t.key for t in late.trials]
+    assert keys[0][:30] == keys[1][:30] and keys[0] != keys[1]
+    assert isinstance(late.strategy._models["acc"][0], GaussianProcess)
+    assert isinstance(plain.strategy._models["acc"][0], BootstrapRidge)
+    assert late.strategy.options()["quality_surrogate_after"] == 30
+
+
+def test_linas_gaussian_process_rechooses_its_kernel_only_when_the_data_grew_by_half():
+    space = make_space(5, 5)
+    ev = Synthetic(space, seed=2)
+    st = run("linas", space, ev, budget=40, seed=3, quality_surrogate="gp", quality_surrogate_after=0).strategy
+    rel, noise, n = st._gp_choice["acc"]
+    assert rel in st._models["acc"][0].lengthscales and n <= 40
+    assert st._gp_options("acc", "gp", n + 1) == {"lengthscales": (rel,), "noise_ratios": (noise,)}
+    assert st._gp_options("acc", "gp", int(1.5 * n) + 1) == {}  # grown by half: the grid again
+    assert st._gp_options("acc", "ridge", n + 1) == {} and "cost" not in st._gp_choice

@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import numpy as np
+from scipy.linalg import solve_triangular
 from sklearn.ensemble import ExtraTreesRegressor
 
 from hwnas.errors import ConfigError
@@ -233,21 +234,22 @@ class GaussianProcess(Surrogate):
                 s2 = max(float(r @ r) / n, 1e-12)  # closed-form signal variance
                 nll = 0.5 * n * np.log(s2) + np.log(np.diag(L)).sum()
                 if best is None or nll < best[0]:
-                    best = (nll, ell, g, L, mu, s2)
+                    best = (nll, rel, g, L, mu, s2)
         if best is None:
             raise ValueError("Gaussian process: no kernel setting gave a positive-definite matrix")
-        _, self.ell_, self.noise_ratio_, self._L, self.mean_, self.s2_ = best
+        _, self.lengthscale_rel_, self.noise_ratio_, L, self.mean_, self.s2_ = best
+        self.ell_ = self.lengthscale_rel_ * typical
         self._X = Xs
-        self._alpha = np.linalg.solve(self._L.T, np.linalg.solve(self._L, y - self.mean_))
+        self._alpha = solve_triangular(L.T, solve_triangular(L, y - self.mean_, lower=True), lower=False)
+        # L^-1 once per fit: prediction is then one matrix product (faster than a triangular solve per call)
+        self._Linv = solve_triangular(L, np.eye(n), lower=True)
         self.residual_std_ = float(np.sqrt(self.noise_ratio_ * self.s2_))
         return self
 
     def predict(self, X):
-        from scipy.linalg import solve_triangular
-
         Ks = np.exp(-0.5 * self._sqdist(self._X, self._scaled(X)) / self.ell_**2)  # (n, m)
         mean = self.mean_ + Ks.T @ self._alpha
-        V = solve_triangular(self._L, Ks, lower=True, check_finite=False)
+        V = self._Linv @ Ks
         var = np.maximum(1.0 - (V * V).sum(axis=0), 0.0) * self.s2_
         return mean, np.sqrt(var)
 
@@ -262,9 +264,12 @@ class GaussianProcess(Surrogate):
 SURROGATES = ("ridge", "trees", "mixed", "gp", "ridge+gp")
 
 
-def make_surrogate(kind: str, n_members: int = 16, seed: int = 0) -> Surrogate:
+def make_surrogate(kind: str, n_members: int = 16, seed: int = 0, **options) -> Surrogate:
     """A surrogate by name: ``ridge`` (bootstrap ridge), ``trees`` (extra trees), ``mixed`` (both), ``gp``
-    (Gaussian process) or ``ridge+gp`` (half the members from each)."""
+    (Gaussian process) or ``ridge+gp`` (half the members from each). ``options`` go to the
+    Gaussian process (e.g. ``lengthscales=(0.7,), noise_ratios=(0.1,)`` to skip the search over them)."""
+    if options and kind not in ("gp", "ridge+gp"):
+        raise ConfigError(f"surrogate {kind!r} takes no options, got {sorted(options)}")
     if kind == "ridge":
         return BootstrapRidge(n_members=n_members, seed=seed)
     if kind == "trees":
@@ -273,11 +278,11 @@ def make_surrogate(kind: str, n_members: int = 16, seed: int = 0) -> Surrogate:
         return MixedEnsemble([BootstrapRidge(n_members=n_members, seed=seed),
                               ExtraTreesEnsemble(n_members=n_members, seed=seed)])
     if kind == "gp":
-        return GaussianProcess(n_members=n_members, seed=seed)
+        return GaussianProcess(n_members=n_members, seed=seed, **options)
     if kind == "ridge+gp":
         # half the members each, so the ensemble keeps n_members (every metric's samples pair up in linas)
         if n_members < 2:
             raise ConfigError(f"surrogate 'ridge+gp' needs n_members >= 2 (one per part), got {n_members}")
         return MixedEnsemble([BootstrapRidge(n_members=n_members - n_members // 2, seed=seed),
-                              GaussianProcess(n_members=n_members // 2, seed=seed)])
+                              GaussianProcess(n_members=n_members // 2, seed=seed, **options)])
     raise ConfigError(f"surrogate {kind!r} is not known; choose one of {list(SURROGATES)}")
