@@ -40,6 +40,10 @@ class Surrogate(ABC):
         P = self.predict_members(X)
         return P.mean(axis=0), P.std(axis=0)
 
+    def predict_mean(self, X: np.ndarray) -> np.ndarray:
+        """Mean over members, shape (n,) (a model that has it cheaper overrides this)."""
+        return self.predict_members(X).mean(axis=0)
+
     def _set_residual(self, X: np.ndarray, y: np.ndarray, in_bag: np.ndarray) -> None:
         """Residual spread from out-of-bag predictions (``in_bag``: (K, n) counts of each row in each member)."""
         P = self.predict_members(X)
@@ -239,18 +243,32 @@ class GaussianProcess(Surrogate):
             raise ValueError("Gaussian process: no kernel setting gave a positive-definite matrix")
         _, self.lengthscale_rel_, self.noise_ratio_, L, self.mean_, self.s2_ = best
         self.ell_ = self.lengthscale_rel_ * typical
-        self._X = Xs
         self._alpha = solve_triangular(L.T, solve_triangular(L, y - self.mean_, lower=True), lower=False)
         # L^-1 once per fit: prediction is then one matrix product (faster than a triangular solve per call)
-        self._Linv = solve_triangular(L, np.eye(n), lower=True)
+        self._Linv32 = solve_triangular(L, np.eye(n), lower=True).astype(np.float32)
+        self._X32 = Xs.astype(np.float32)
         self.residual_std_ = float(np.sqrt(self.noise_ratio_ * self.s2_))
         return self
 
+    def _cross(self, X) -> np.ndarray:
+        """Kernel between the training rows and ``X``, (n, m), in float32: candidate sets are large and
+        one-hot, and the float32 rounding (~1e-7) is far below any difference the search acts on."""
+        A = self._X32
+        B = ((np.asarray(X, dtype=np.float64) - self.lo_) / self.scale_).astype(np.float32)
+        d = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * (A @ B.T)
+        np.maximum(d, 0.0, out=d)
+        d *= np.float32(-0.5 / self.ell_**2)
+        return np.exp(d, out=d)
+
+    def predict_mean(self, X) -> np.ndarray:
+        """The posterior mean alone (no variance: a fraction of the cost)."""
+        return self.mean_ + self._cross(X).T.astype(np.float64) @ self._alpha
+
     def predict(self, X):
-        Ks = np.exp(-0.5 * self._sqdist(self._X, self._scaled(X)) / self.ell_**2)  # (n, m)
-        mean = self.mean_ + Ks.T @ self._alpha
-        V = self._Linv @ Ks
-        var = np.maximum(1.0 - (V * V).sum(axis=0), 0.0) * self.s2_
+        Ks = self._cross(X)
+        mean = self.mean_ + Ks.T.astype(np.float64) @ self._alpha
+        V = self._Linv32 @ Ks
+        var = np.maximum(1.0 - (V * V).sum(axis=0, dtype=np.float64), 0.0) * self.s2_
         return mean, np.sqrt(var)
 
     def predict_members(self, X):

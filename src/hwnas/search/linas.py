@@ -443,8 +443,8 @@ class LinasStrategy(Strategy):
         """
         model, _ = self._models[metric]
         g = self.space.genes_matrix([t.arch for t in trials])
-        here = model.predict_members(self._matrix(metric, Candidates(g, self.space.features(g)))).mean(axis=0)
-        everywhere = np.sort(model.predict_members(self._matrix(metric, self._reference)).mean(axis=0))
+        here = model.predict_mean(self._matrix(metric, Candidates(g, self.space.features(g))))
+        everywhere = np.sort(model.predict_mean(self._matrix(metric, self._reference)))
         # a higher latent prediction is a better quality, i.e. a lower minimised value: positions from the top
         position = 1.0 - np.searchsorted(everywhere, here) / len(everywhere)
         fit = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(position, observed)
