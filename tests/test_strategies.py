@@ -357,8 +357,18 @@ def test_linas_quality_surrogate_models_only_the_maximised_objectives():
     assert searched > sampled + 0.2, (searched, sampled)
     with pytest.raises(ConfigError, match="quality_surrogate 'svm'.*ridge"):
         get_strategy("linas", quality_surrogate="svm")
-    with pytest.raises(ConfigError, match="mixed"):
-        get_strategy("linas", quality_surrogate="mixed")
+    with pytest.raises(ConfigError, match="even n_members"):
+        get_strategy("linas", quality_surrogate="mixed", n_members=15)
+
+
+@pytest.mark.parametrize("surrogate, quality", [("mixed", "gp"), ("ridge", "mixed"), ("mixed", "ridge+gp")])
+def test_linas_pairs_member_counts_when_quality_and_cost_surrogates_differ(surrogate, quality):
+    space = make_space(5, 5)
+    ev = Synthetic(space, seed=2)
+    st = run("linas", space, ev, budget=30, seed=1, surrogate=surrogate, quality_surrogate=quality,
+             quality_surrogate_after=0, n_members=8).strategy
+    assert st._models["acc"][0].predict_members(np.eye(25)[:3]).shape[0] == \
+        st._models["cost"][0].predict_members(np.eye(25)[:3]).shape[0]
 
 
 def test_linas_fingerprint_lists_quality_surrogate_only_when_set():

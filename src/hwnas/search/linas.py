@@ -135,11 +135,10 @@ class LinasStrategy(Strategy):
         if quality_surrogate is not None and quality_surrogate not in SURROGATES:
             raise ConfigError(f"linas: quality_surrogate {quality_surrogate!r} is not known; "
                               f"choose one of {list(SURROGATES)} or leave it unset (= surrogate)")
-        if quality_surrogate not in (None, surrogate) and "mixed" in (surrogate, quality_surrogate):
-            # "mixed" has twice the members of the others; every metric's samples must pair up
-            raise ConfigError("linas: surrogate 'mixed' (2 x n_members members) cannot be combined with another "
-                              f"quality_surrogate (got surrogate={surrogate!r}, quality_surrogate={quality_surrogate!r}); "
-                              "use 'ridge+gp' for a mixed quality surrogate")
+        if quality_surrogate == "mixed" != surrogate and n_members % 2:
+            # "mixed" has two members per n_members; every metric's samples must pair up
+            raise ConfigError(f"linas: quality_surrogate 'mixed' beside surrogate {surrogate!r} needs an even "
+                              f"n_members (its two parts share them), got {n_members}")
         self.quality_surrogate = quality_surrogate
         if quality_surrogate_after < 0:
             raise ConfigError(f"linas: quality_surrogate_after must be >= 0, got {quality_surrogate_after}")
@@ -167,7 +166,6 @@ class LinasStrategy(Strategy):
     def options(self) -> dict:
         extra = ({} if self.quality_surrogate is None else
                  {"quality_surrogate": self.quality_surrogate, "quality_surrogate_after": self.quality_surrogate_after})
-        # (None: listed as absent, the fingerprint of a study stored before the option existed)
         return {
             "n_init": self.n_init, "surrogate": self.surrogate, "n_members": self.n_members,
             "ref_quantile": self.ref_quantile, "warp": self.warp, "pool_limit": self.pool_limit,
@@ -269,10 +267,17 @@ class LinasStrategy(Strategy):
             kind = self.surrogate
             if self.quality_surrogate is not None and m in maximised and len(y) >= self.quality_surrogate_after:
                 kind = self.quality_surrogate
-            model = make_surrogate(kind, self.n_members, seed=self.seed * 1009 + j, **self._gp_options(m, kind, len(y)))
+            model = make_surrogate(kind, self._members_for(kind), seed=self.seed * 1009 + j,
+                                   **self._gp_options(m, kind, len(y)))
             model.fit(X if view == GENERIC else self._views.matrix(view, genes), target)
             self._keep_gp_choice(m, model, len(y))
             self._models[m] = (model, warp)
+
+    def _members_for(self, kind: str) -> int:
+        """``n_members`` for a surrogate of ``kind`` such that every metric's model has as many members as
+        ``surrogate``'s (``mixed`` makes two per ``n_members``): the EHVI pairs samples member by member."""
+        total = 2 * self.n_members if self.surrogate == "mixed" else self.n_members
+        return total // 2 if kind == "mixed" else total
 
     def _gp_options(self, metric: str, kind: str, n: int) -> dict:
         """A Gaussian process re-chooses its length scale and noise only when the data has grown by half.
