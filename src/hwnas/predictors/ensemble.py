@@ -253,20 +253,20 @@ class GaussianProcess(Surrogate):
     def _cross(self, X) -> np.ndarray:
         """Kernel between the training rows and ``X``, (n, m), in float32: candidate sets are large and
         one-hot, and the float32 rounding (~1e-7) is far below any difference the search acts on."""
-        A = self._X32
-        B = ((np.asarray(X, dtype=np.float64) - self.lo_) / self.scale_).astype(np.float32)
-        d = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * (A @ B.T)
-        np.maximum(d, 0.0, out=d)
+        d = self._sqdist(self._X32, self._scaled(X).astype(np.float32))
         d *= np.float32(-0.5 / self.ell_**2)
         return np.exp(d, out=d)
 
+    def _mean(self, Ks: np.ndarray) -> np.ndarray:
+        return self.mean_ + Ks.T.astype(np.float64) @ self._alpha
+
     def predict_mean(self, X) -> np.ndarray:
         """The posterior mean alone (no variance: a fraction of the cost)."""
-        return self.mean_ + self._cross(X).T.astype(np.float64) @ self._alpha
+        return self._mean(self._cross(X))
 
     def predict(self, X):
         Ks = self._cross(X)
-        mean = self.mean_ + Ks.T.astype(np.float64) @ self._alpha
+        mean = self._mean(Ks)
         V = self._Linv32 @ Ks
         var = np.maximum(1.0 - (V * V).sum(axis=0, dtype=np.float64), 0.0) * self.s2_
         return mean, np.sqrt(var)

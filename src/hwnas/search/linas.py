@@ -195,6 +195,7 @@ class LinasStrategy(Strategy):
         minimised = {o.metric for o in self.objectives if o.sign > 0}
         maximised = {o.metric for o in self.objectives if o.sign < 0}
         self._cost_metrics = (minimised | {c.metric for c in self.constraints}) - maximised
+        self._quality_metrics = maximised
         genes = self.allowed if self.allowed is not None else space.enumerate_genes(self.pool_limit)
         if genes is not None:
             canon = np.unique(space.canonical_genes(genes), axis=0)
@@ -258,14 +259,14 @@ class LinasStrategy(Strategy):
         genes = self.space.genes_matrix([t.arch for t in trials])
         X = self.space.features(genes)
         self._models: dict[str, tuple[Surrogate, object]] = {}
-        maximised = {o.metric for o in self.objectives if o.sign < 0}
         for j, m in enumerate(self._metrics):
             y = np.array([t.metrics[m] for t in trials], dtype=float)
             warp = self._warp(m, y)
             target = np.log(y) if warp == "log" else (warp.transform(y) if warp is not None else y)
             view = self._choose_view(m, genes, target)
             kind = self.surrogate
-            if self.quality_surrogate is not None and m in maximised and len(y) >= self.quality_surrogate_after:
+            if (self.quality_surrogate is not None and m in self._quality_metrics
+                    and len(y) >= self.quality_surrogate_after):
                 kind = self.quality_surrogate
             model = make_surrogate(kind, self._members_for(kind), seed=self.seed * 1009 + j,
                                    **self._gp_options(m, kind, len(y)))
