@@ -375,7 +375,7 @@ def test_linas_fingerprint_lists_quality_surrogate_only_when_set():
     """Without a quality surrogate the options read as before the option existed (stored studies resume)."""
     assert "quality_surrogate" not in get_strategy("linas", quality_surrogate=None).options()
     opts = get_strategy("linas").options()
-    assert (opts["quality_surrogate"], opts["quality_surrogate_after"]) == ("gp", 100)  # the defaults
+    assert (opts["quality_surrogate"], opts["quality_surrogate_after"]) == ("gp", 75)  # the defaults
 
 
 def test_linas_quality_surrogate_switches_in_only_after_its_threshold():

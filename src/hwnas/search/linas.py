@@ -31,18 +31,20 @@ The loop, per batch (5 architectures by default):
    its budget on cheap cells whose only chance of a gain was that tail
    (``benchmarks/results/bench_table.md``, rounds 6 and 7).
 
-From ``quality_surrogate_after`` (100) usable evaluations on, the maximised
+From ``quality_surrogate_after`` (75) usable evaluations on, the maximised
 objectives get their own surrogate kind, ``quality_surrogate`` (default ``gp``:
 an exact Gaussian process, :class:`~hwnas.predictors.ensemble.GaussianProcess`;
 ``None``: the same as ``surrogate`` throughout). A ridge reads the space
 globally, one coefficient per choice, which is what a search needs while it
 knows little; once it has homed in, what separates the front's missing members
 from their evaluated neighbours is local, which a Gaussian process follows and
-a ridge cannot. On NB201, paired on development seeds, this lifts the ratio at
-300 evaluations on every accuracy/latency pair that has room (cifar10 vs pi5
-litert +0.05, onnx +0.02-0.03) and leaves everything up to 100 unchanged; from
-the first evaluation on it costs up to 0.03 on some pairs at 100
-(``benchmarks/results/bench_table.md``, round 9).
+a ridge cannot. On NB201, paired on development seeds, the switch at 100 lifts
+the ratio at 300 evaluations on every accuracy/latency pair that has room
+(cifar10 vs pi5 litert +0.05, onnx +0.02-0.03); switching at 75 instead adds
++0.02-0.03 at 100 on cifar10 vs litert (two independent sets of 40 seeds) for
+-0.01 on cifar100 vs onnx, the same at 300; from 30 or from the first
+evaluation on it costs up to 0.03 on several pairs at 100
+(``benchmarks/results/bench_table.md``, rounds 9 and 10).
 
 The reference point of that hypervolume is a quantile (0.4 by default) of the
 predicted objective values over the (predicted-feasible) candidates: the
@@ -120,7 +122,7 @@ class LinasStrategy(Strategy):
         quality_ref: str = "ranked",
         quality_ref_after: int = 100,
         quality_surrogate: str | None = "gp",
-        quality_surrogate_after: int = 100,
+        quality_surrogate_after: int = 75,
     ):
         if n_init < 2:
             raise ConfigError(f"linas: n_init must be >= 2, got {n_init}")
