@@ -42,7 +42,7 @@ a ridge cannot. On NB201, paired on development seeds, the switch at 100 lifts
 the ratio at 300 evaluations on every accuracy/latency pair that has room
 (cifar10 vs pi5 litert +0.05, onnx +0.02-0.03); switching at 75 instead adds
 +0.02-0.03 at 100 on cifar10 vs litert (two independent sets of 40 seeds) for
--0.01 on cifar100 vs onnx, the same at 300; from 30 or from the first
+-0.01 on cifar100 vs onnx and leaves 300 unchanged; from 30 or from the first
 evaluation on it costs up to 0.03 on several pairs at 100
 (``benchmarks/results/bench_table.md``, rounds 9 and 10).
 
