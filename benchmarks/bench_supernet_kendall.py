@@ -98,8 +98,10 @@ def spread_archs(space, n: int, seed: int = 0, pool: int = 3000) -> list[dict]:
         if k not in keys:
             keys.add(k)
             archs.append(a)
-    macs = np.array([sum(lay.macs for lay in space.layers(a)) for a in archs])
-    order = np.argsort(macs)
+    macs = [sum(lay.macs for lay in space.layers(a)) for a in archs]
+    # ties (many networks share a MAC count) broken by sampling order: np.argsort's default is not stable, and
+    # its tie order differs between NumPy builds and CPUs (SIMD sorts), which changed 5-8 of the 20 picks
+    order = sorted(range(len(archs)), key=lambda i: (macs[i], i))
     picks = [archs[order[int(round(q))]] for q in np.linspace(0, len(order) - 1, n)]
     picks[0], picks[-1] = space.smallest(), space.largest()
     return picks

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,3 +117,18 @@ def test_leave_one_out_taus_judge_a_run_and_the_supernet_against_the_same_rest()
     # a supernet that knows the truth is judged against each rest: perfect where the rest is the truth
     sup = bench.leave_one_out_taus(per_seed, inherited=truth)
     assert sup[2] == pytest.approx(1.0) and sup[0] < 1.0
+
+
+def test_spread_architectures_do_not_depend_on_how_numpy_breaks_sort_ties(monkeypatch):
+    # the committed stand-alone caches are keyed by architecture: a machine whose NumPy orders tied MAC counts
+    # differently must still pick the same 20 networks (an unstable argsort changed 5-8 of them)
+    space = Signal1DSpace(input_shape=(1, 40))
+    picks = [space.key(a) for a in bench.spread_archs(space, 20)]
+    def ties_reversed(a, *args, **kwargs):  # a valid sort that orders equal values the other way round
+        a = np.asarray(a)
+        return np.array(sorted(range(len(a)), key=lambda i: (a[i], -i)), dtype=np.intp)
+
+    monkeypatch.setattr(np, "argsort", ties_reversed)
+    assert [space.key(a) for a in bench.spread_archs(space, 20)] == picks
+    macs = [sum(lay.macs for lay in space.layers(a)) for a in bench.spread_archs(space, 20)]
+    assert macs == sorted(macs) and len(set(picks)) == 20
