@@ -401,3 +401,26 @@ def test_linas_gaussian_process_rechooses_its_kernel_only_when_the_data_grew_by_
     assert st._gp_options("acc", "gp", n + 1) == {"lengthscales": (rel,), "noise_ratios": (noise,)}
     assert st._gp_options("acc", "gp", int(1.5 * n) + 1) == {}  # grown by half: the grid again
     assert st._gp_options("acc", "ridge", n + 1) == {} and "cost" not in st._gp_choice
+
+
+def test_linas_fits_an_additive_cost_in_its_own_units_with_cost_warp_none():
+    """A cost that sums per-choice work is linear in its own units; a rank warp bends it (and mispredicts)."""
+    from hwnas.predictors.warp import RankWarp
+
+    space = make_space(5, 5)
+    ev = Synthetic(space, seed=2)
+    err = {}
+    for warp in ("none", "rank"):
+        st = run("linas", space, ev, budget=40, seed=1, cost_warp=warp).strategy
+        model, fitted = st._models["cost"]
+        assert isinstance(st._models["acc"][1], RankWarp)  # the quality keeps the linas-wide warp
+        assert (fitted is None) == (warp == "none")
+        cand = st._candidates(st._usable(), set())  # every architecture not yet evaluated
+        pred = st._units("cost", model.predict_mean(st._matrix("cost", cand)))
+        truth = ev.values(cand.genes)[:, 1]
+        err[warp] = float(np.median(np.abs(pred - truth) / truth))
+    assert err["none"] < 0.02 and err["none"] < 0.5 * err["rank"], err
+    assert get_strategy("linas", cost_warp="none").options()["cost_warp"] == "none"
+    assert "cost_warp" not in get_strategy("linas", cost_warp=None).options()
+    with pytest.raises(ConfigError, match="cost_warp 'sqrt' not allowed"):
+        get_strategy("linas", cost_warp="sqrt")

@@ -123,6 +123,7 @@ class LinasStrategy(Strategy):
         quality_ref_after: int = 100,
         quality_surrogate: str | None = "gp",
         quality_surrogate_after: int = 75,
+        cost_warp: str | None = None,
     ):
         if n_init < 2:
             raise ConfigError(f"linas: n_init must be >= 2, got {n_init}")
@@ -150,6 +151,10 @@ class LinasStrategy(Strategy):
         if warp not in ("rank", "log", "none"):
             raise ConfigError(f"linas: warp {warp!r} not allowed; choose 'rank', 'log' or 'none'")
         self.warp = warp
+        if cost_warp is not None and cost_warp not in ("rank", "log", "none"):
+            raise ConfigError(f"linas: cost_warp {cost_warp!r} not allowed; choose 'rank', 'log', 'none' "
+                              "or leave it unset (= warp)")
+        self.cost_warp = cost_warp
         self.pool_limit = int(pool_limit)
         self.inner_population = int(inner_population)
         self.inner_generations = int(inner_generations)
@@ -175,6 +180,7 @@ class LinasStrategy(Strategy):
             "max_candidates_nd": self.max_candidates_nd, "noise": self.noise, "batch": self.preferred_batch,
             "cost_views": self.cost_views, "prune_redundant": self.prune_redundant,
             "quality_ref": self.quality_ref, "quality_ref_after": self.quality_ref_after,
+            **({} if self.cost_warp is None else {"cost_warp": self.cost_warp}),
             **extra,  # only when set: a study stored before this option existed keeps its fingerprint
         }
 
@@ -250,10 +256,11 @@ class LinasStrategy(Strategy):
 
     def _warp(self, metric: str, y: np.ndarray):
         """The target transform of one metric: a fitted RankWarp, "log" for positive costs, or None."""
-        if self.warp == "rank":
+        warp = self.cost_warp if self.cost_warp is not None and metric in self._cost_metrics else self.warp
+        if warp == "rank":
             return RankWarp().fit(y)
         directions = {o.direction for o in self.objectives if o.metric == metric}
-        if self.warp == "log" and (y > 0).all() and "max" not in directions:
+        if warp == "log" and (y > 0).all() and "max" not in directions:
             return "log"  # costs (minimised, or only constrained) are multiplicative
         return None
 
