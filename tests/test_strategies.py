@@ -376,6 +376,7 @@ def test_linas_fingerprint_lists_quality_surrogate_only_when_set():
     assert "quality_surrogate" not in get_strategy("linas", quality_surrogate=None).options()
     opts = get_strategy("linas").options()
     assert (opts["quality_surrogate"], opts["quality_surrogate_after"]) == ("gp", 75)  # the defaults
+    assert opts["cost_warp"] == "none"
 
 
 def test_linas_quality_surrogate_switches_in_only_after_its_threshold():
