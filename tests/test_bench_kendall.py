@@ -124,6 +124,7 @@ def test_spread_architectures_do_not_depend_on_how_numpy_breaks_sort_ties(monkey
     # differently must still pick the same 20 networks (an unstable argsort changed 5-8 of them)
     space = Signal1DSpace(input_shape=(1, 40))
     picks = [space.key(a) for a in bench.spread_archs(space, 20)]
+
     def ties_reversed(a, *args, **kwargs):  # a valid sort that orders equal values the other way round
         a = np.asarray(a)
         return np.array(sorted(range(len(a)), key=lambda i: (a[i], -i)), dtype=np.intp)

@@ -12,8 +12,9 @@ The loop, per batch (5 architectures by default):
    at the 90th percentile), so a tenth of the budget went to cells beyond the
    median latency, against 2% / 7% in raw units, and the ratio at 100
    evaluations rose on all nine latency pairs (+0.004 to +0.047 on two sets of
-   40 development seeds; ``bench_table.md``, round 11); the ensemble (bootstrap ridge by default) gives the spread of the
-   mean, and its out-of-bag residuals the measurement noise it cannot explain.
+   40 development seeds; ``bench_table.md``, round 11). The ensemble
+   (bootstrap ridge by default) gives the spread of the mean, and its
+   out-of-bag residuals the measurement noise it cannot explain.
 2. Build the candidate set: the whole space when it is small enough to
    enumerate (NB201: 15,625 cells, 12,205 distinct), or the evaluator's
    catalog when a table holds only part of the space, otherwise the population
@@ -84,6 +85,7 @@ from hwnas.search.random import fresh_genes, random_unseen_genes
 from hwnas.search.ranking import best_order, binary_tournament, rank_and_crowding, survivors
 from hwnas.spaces.base import Arch, ChoiceSpace
 
+_WARPS = ("rank", "log", "none")  # target transforms of a surrogate (``warp``, ``cost_warp``)
 _OPS = {"<=": np.less_equal, "<": np.less, ">=": np.greater_equal, ">": np.greater}
 
 
@@ -154,10 +156,10 @@ class LinasStrategy(Strategy):
         self.quality_surrogate_after = int(quality_surrogate_after)
         self.n_members = int(n_members)
         self.ref_quantile = float(ref_quantile)
-        if warp not in ("rank", "log", "none"):
+        if warp not in _WARPS:
             raise ConfigError(f"linas: warp {warp!r} not allowed; choose 'rank', 'log' or 'none'")
         self.warp = warp
-        if cost_warp is not None and cost_warp not in ("rank", "log", "none"):
+        if cost_warp is not None and cost_warp not in _WARPS:
             raise ConfigError(f"linas: cost_warp {cost_warp!r} not allowed; choose 'rank', 'log', 'none' "
                               "or leave it unset (= warp)")
         self.cost_warp = cost_warp
