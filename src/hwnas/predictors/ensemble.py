@@ -247,13 +247,15 @@ class GaussianProcess(Surrogate):
         # L^-1 once per fit: prediction is then one matrix product (faster than a triangular solve per call)
         self._Linv32 = solve_triangular(L, np.eye(n), lower=True).astype(np.float32)
         self._X32 = Xs.astype(np.float32)
+        self._lo32, self._scale32 = self.lo_.astype(np.float32), self.scale_.astype(np.float32)
         self.residual_std_ = float(np.sqrt(self.noise_ratio_ * self.s2_))
         return self
 
     def _cross(self, X) -> np.ndarray:
         """Kernel between the training rows and ``X``, (n, m), in float32: candidate sets are large and
         one-hot, and the float32 rounding (~1e-7) is far below any difference the search acts on."""
-        d = self._sqdist(self._X32, self._scaled(X).astype(np.float32))
+        X32 = np.asarray(X, dtype=np.float32)  # scaled in float32 too: one-hot columns (lo 0, span 1) exactly
+        d = self._sqdist(self._X32, (X32 - self._lo32) / self._scale32)
         d *= np.float32(-0.5 / self.ell_**2)
         return np.exp(d, out=d)
 
