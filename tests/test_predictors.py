@@ -120,3 +120,42 @@ def test_rank_warp_is_monotone_invertible_and_extrapolates():
     assert abs(z).max() < 3  # the 10% outliers no longer dominate the scale
     with pytest.raises(ValueError):
         RankWarp().fit(np.array([1.0]))
+
+
+def _gp_reference(gp, X, y, Xt):
+    """Posterior mean and deviation of a GP with ``gp``'s kernel, by the textbook formulas."""
+    def k(A, B):
+        A, B = (A - gp.lo_) / gp.scale_, (B - gp.lo_) / gp.scale_
+        return np.exp(-0.5 * ((A[:, None, :] - B[None]) ** 2).sum(-1) / gp.ell_**2)
+
+    K = k(X, X) + (gp.noise_ratio_ + 1e-8) * np.eye(len(X))
+    Ki = np.linalg.inv(K)
+    one = np.ones(len(X))
+    mu = one @ Ki @ y / (one @ Ki @ one)
+    s2 = (y - mu) @ Ki @ (y - mu) / len(y)
+    Ks = k(X, Xt)
+    return mu + Ks.T @ Ki @ (y - mu), np.sqrt(np.maximum(1 - np.einsum("ij,ik,kj->j", Ks, Ki, Ks), 0) * s2)
+
+
+def test_gaussian_process_extends_with_its_kernel_and_caches_candidate_predictions():
+    rng = np.random.default_rng(4)
+    X = rng.random((90, 5))
+    y = np.sin(4 * X[:, 0]) + X[:, 1] * X[:, 2] + rng.normal(0, 0.05, 90)
+    pool = rng.random((400, 5))
+    gp = GaussianProcess(n_members=6, seed=1).fit(X[:60], y[:60])
+    first = gp.predict_members_on(pool)  # the cache starts here
+    np.testing.assert_allclose(first, gp.predict_members(pool), atol=1e-5)
+    y2 = y + 0.3  # targets of the old rows may change between fits (a rank warp refitted)
+    for n in (65, 70, 90):  # grown in steps, as a search grows
+        gp = gp.extend(X[:n], y2[:n])
+        mean, sd = _gp_reference(gp, X[:n], y2[:n], pool)
+        np.testing.assert_allclose(gp.predict(pool)[0], mean, atol=1e-4)
+        np.testing.assert_allclose(gp.predict(pool)[1], sd, atol=1e-4)
+        rows = rng.choice(400, 50, replace=False)
+        np.testing.assert_allclose(gp.predict_members_on(pool, rows), gp.predict_members(pool[rows]), atol=1e-4)
+        np.testing.assert_allclose(gp.predict_mean_on(pool), mean, atol=1e-4)
+    assert gp.predict_members_on(pool).shape == (6, 400)
+    with pytest.raises(ValueError, match="first rows"):
+        gp.extend(X[::-1], y)
+    with pytest.raises(ValueError, match="first rows"):
+        gp.extend(X[:50], y[:50])

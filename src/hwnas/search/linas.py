@@ -208,6 +208,7 @@ class LinasStrategy(Strategy):
         self._view_n: dict[str, int] = {}
         self._pool_views: dict[str, np.ndarray] = {}
         self._gp_choice: dict[str, tuple[float, float, int]] = {}  # metric -> GP length scale, noise, rows
+        self._last: dict[str, tuple[GaussianProcess, str] | None] = {}  # metric -> last GP and its view
         minimised = {o.metric for o in self.objectives if o.sign > 0}
         maximised = {o.metric for o in self.objectives if o.sign < 0}
         self._cost_metrics = (minimised | {c.metric for c in self.constraints}) - maximised
@@ -285,10 +286,17 @@ class LinasStrategy(Strategy):
             if (self.quality_surrogate is not None and m in self._quality_metrics
                     and len(y) >= self.quality_surrogate_after):
                 kind = self.quality_surrogate
-            model = make_surrogate(kind, self._members_for(kind), seed=self.seed * 1009 + j,
-                                   **self._gp_options(m, kind, len(y)))
-            model.fit(X if view == GENERIC else self._views.matrix(view, genes), target)
-            self._keep_gp_choice(m, model, len(y))
+            Xv = X if view == GENERIC else self._views.matrix(view, genes)
+            options = self._gp_options(m, kind, len(y))
+            prev = self._last.get(m)
+            if (kind == "gp" and options and prev is not None and prev[1] == view
+                    and len(Xv) >= len(prev[0]._X) and np.array_equal(Xv[: len(prev[0]._X)], prev[0]._X)):
+                model = prev[0].extend(Xv, target)  # same kernel, more rows: the factor and caches grow
+            else:
+                model = make_surrogate(kind, self._members_for(kind), seed=self.seed * 1009 + j, **options)
+                model.fit(Xv, target)
+                self._keep_gp_choice(m, model, len(y))
+            self._last[m] = (model, view) if isinstance(model, GaussianProcess) else None
             self._models[m] = (model, warp)
 
     def _members_for(self, kind: str) -> int:
@@ -300,8 +308,11 @@ class LinasStrategy(Strategy):
     def _gp_options(self, metric: str, kind: str, n: int) -> dict:
         """A Gaussian process re-chooses its length scale and noise only when the data has grown by half.
 
-        Between choices it keeps the last ones (one Cholesky factorisation per fit instead of a grid of
-        them): the marginal likelihood moves little when five rows join a hundred.
+        Between choices it keeps the last ones: the marginal likelihood moves little when five rows
+        join a hundred. A ``gp`` whose encoding (view) is unchanged keeps its whole kernel (feature
+        scaling and length scale too) and is extended by the new rows
+        (:meth:`~hwnas.predictors.ensemble.GaussianProcess.extend`), so its predictions of the
+        candidate pool cost the new rows' part only.
         """
         kept = self._gp_choice.get(metric)
         if "gp" not in kind or kept is None or n >= 1.5 * kept[2]:
@@ -344,13 +355,26 @@ class LinasStrategy(Strategy):
             if view not in cand.cache:
                 cand.cache[view] = self._views.matrix(view, cand.genes)
             return cand.cache[view]
+        return self._pool_matrix(metric)[cand.rows]
+
+    def _pool_matrix(self, metric: str) -> np.ndarray:
+        """Surrogate inputs of the whole enumerated pool for one metric (the same array on every call)."""
+        view = self._view.get(metric, GENERIC) if self._views is not None else GENERIC
+        if view == GENERIC:
+            return self._pool_X
         if view not in self._pool_views:
             self._pool_views[view] = self._views.matrix(view, self._pool)
-        return self._pool_views[view][cand.rows]
+        return self._pool_views[view]
 
     def _latent(self, cand: Candidates) -> dict[str, np.ndarray]:
         """Member predictions (K, n) of every modelled metric, in the surrogate's (warped) target space."""
-        return {m: model.predict_members(self._matrix(m, cand)) for m, (model, _) in self._models.items()}
+        out = {}
+        for m, (model, _) in self._models.items():
+            if cand.rows is not None and isinstance(model, GaussianProcess):  # kept across asks
+                out[m] = model.predict_members_on(self._pool_matrix(m), cand.rows)
+            else:
+                out[m] = model.predict_members(self._matrix(m, cand))
+        return out
 
     def _units(self, metric: str, Z: np.ndarray) -> np.ndarray:
         """Warped predictions back in the metric's own units (a monotone increasing map)."""
@@ -467,7 +491,9 @@ class LinasStrategy(Strategy):
         model, _ = self._models[metric]
         g = self.space.genes_matrix([t.arch for t in trials])
         here = model.predict_mean(self._matrix(metric, Candidates(g, self.space.features(g))))
-        everywhere = np.sort(model.predict_mean(self._matrix(metric, self._reference)))
+        ref = self._matrix(metric, self._reference)  # the same array on every call: a GP keeps its kernel
+        everywhere = np.sort(model.predict_mean_on(ref) if isinstance(model, GaussianProcess)
+                             else model.predict_mean(ref))
         # a higher latent prediction is a better quality, i.e. a lower minimised value: positions from the top
         position = 1.0 - np.searchsorted(everywhere, here) / len(everywhere)
         fit = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(position, observed)
