@@ -393,7 +393,12 @@ def test_linas_quality_surrogate_switches_in_only_after_its_threshold():
     assert late.strategy.options()["quality_surrogate_after"] == 30
 
 
-def test_linas_gaussian_process_rechooses_its_kernel_only_when_the_data_grew_by_half():
+def test_linas_gaussian_process_rechooses_its_kernel_only_when_the_data_grew_by_half(monkeypatch):
+    from hwnas.predictors.ensemble import GaussianProcess
+
+    extended = []
+    original = GaussianProcess.extend
+    monkeypatch.setattr(GaussianProcess, "extend", lambda self, X, y: extended.append(len(X)) or original(self, X, y))
     space = make_space(5, 5)
     ev = Synthetic(space, seed=2)
     st = run("linas", space, ev, budget=40, seed=3, quality_surrogate="gp", quality_surrogate_after=0).strategy
@@ -402,6 +407,13 @@ def test_linas_gaussian_process_rechooses_its_kernel_only_when_the_data_grew_by_
     assert st._gp_options("acc", "gp", n + 1) == {"lengthscales": (rel,), "noise_ratios": (noise,)}
     assert st._gp_options("acc", "gp", int(1.5 * n) + 1) == {}  # grown by half: the grid again
     assert st._gp_options("acc", "ridge", n + 1) == {} and "cost" not in st._gp_choice
+    # between choices the model was extended, not refitted: more rows than at the choice, the pool's
+    # predictions kept across batches agree with predicting the pool afresh
+    gp = st._models["acc"][0]
+    assert st._last["acc"][0] is gp and extended and extended[-1] == len(gp._X) > n and gp._on
+    rows = np.flatnonzero(st._pool_alive)
+    pool = st._pool_matrix("acc")
+    np.testing.assert_allclose(gp.predict_members_on(pool, rows), gp.predict_members(pool[rows]), atol=1e-4)
 
 
 def test_linas_fits_an_additive_cost_in_its_own_units_with_cost_warp_none():
