@@ -410,7 +410,7 @@ def test_linas_gaussian_process_rechooses_its_kernel_only_when_the_data_grew_by_
     # between choices the model was extended, not refitted: more rows than at the choice, the pool's
     # predictions kept across batches agree with predicting the pool afresh
     gp = st._models["acc"][0]
-    assert st._last["acc"][0] is gp and extended and extended[-1] == len(gp._X) > n and gp._on
+    assert isinstance(gp, GaussianProcess) and extended and extended[-1] == len(gp._X) > n and gp._on
     rows = np.flatnonzero(st._pool_alive)
     pool = st._pool_matrix("acc")
     np.testing.assert_allclose(gp.predict_members_on(pool, rows), gp.predict_members(pool[rows]), atol=1e-4)

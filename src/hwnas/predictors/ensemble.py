@@ -252,15 +252,25 @@ class GaussianProcess(Surrogate):
             raise ValueError("Gaussian process: no kernel setting gave a positive-definite matrix")
         _, self.lengthscale_rel_, self.noise_ratio_, L, self.mean_, self.s2_ = best
         self.ell_ = self.lengthscale_rel_ * typical
+        self._lo32, self._scale32 = self.lo_.astype(np.float32), self.scale_.astype(np.float32)
+        self._set_rows(X, Xs, L, y, {})
+        return self
+
+    def _set_rows(self, X: np.ndarray, Xs: np.ndarray, L: np.ndarray, y: np.ndarray, caches: dict) -> None:
+        """The state a fit leaves (``mean_`` and ``s2_`` already set): weights, factor, rows, caches."""
         self._alpha = solve_triangular(L.T, solve_triangular(L, y - self.mean_, lower=True), lower=False)
         # L^-1 once per fit, when first needed: prediction is then one matrix product (faster than a
         # triangular solve per call)
         self._Linv32 = None
         self._X32 = Xs.astype(np.float32)
-        self._lo32, self._scale32 = self.lo_.astype(np.float32), self.scale_.astype(np.float32)
         self.residual_std_ = float(np.sqrt(self.noise_ratio_ * self.s2_))
-        self._X, self._L, self._on = X, L, {}
-        return self
+        self._X, self._L, self._on = X, L, caches
+
+    def can_extend(self, X) -> bool:
+        """Whether :meth:`extend` takes ``X``: its first rows are exactly the rows this model was fitted on."""
+        n0 = len(self._X)
+        X = np.asarray(X)
+        return X.ndim == 2 and len(X) >= n0 and X.shape[1] == self._X.shape[1] and np.array_equal(X[:n0], self._X)
 
     def extend(self, X, y) -> GaussianProcess:
         """A new model on ``X`` (its first rows exactly this model's training rows) and ``y`` (all targets,
@@ -271,9 +281,9 @@ class GaussianProcess(Surrogate):
         model, which adds the new rows' part on its next prediction.
         """
         X, y = _check_xy(X, y)
-        n0 = len(self._X)
-        if len(X) < n0 or X.shape[1] != self._X.shape[1] or not np.array_equal(X[:n0], self._X):
+        if not self.can_extend(X):
             raise ValueError("GaussianProcess.extend: the first rows of X must be the rows the model was fitted on")
+        n0 = len(self._X)
         new = GaussianProcess.__new__(GaussianProcess)
         new.__dict__.update(self.__dict__)
         Xs = self._scaled(X)
@@ -290,11 +300,7 @@ class GaussianProcess(Surrogate):
         new.mean_ = float(one @ ty / (one @ one))
         r = ty - new.mean_ * one
         new.s2_ = max(float(r @ r) / n, 1e-12)
-        new._alpha = solve_triangular(L.T, r, lower=False)
-        new._Linv32 = None  # computed when an arbitrary X is predicted
-        new._X32 = Xs.astype(np.float32)
-        new.residual_std_ = float(np.sqrt(new.noise_ratio_ * new.s2_))
-        new._X, new._L, new._on = X, L, self._on
+        new._set_rows(X, Xs, L, y, self._on)
         self._on = {}  # the caches now describe the new model's rows
         return new
 
@@ -310,7 +316,7 @@ class GaussianProcess(Surrogate):
         n = len(self._L)
         c = self._on.get(id(M))
         if c is None or c["M"] is not M:
-            Ms = ((np.asarray(M, dtype=np.float32) - self._lo32) / self._scale32)
+            Ms = self._scaled32(M)
             Ks = self._kernel32(self._X32, Ms)
             V = self._linv32() @ Ks
             c = {"M": M, "Ms": Ms, "n": 0, "vv": (V * V).sum(axis=0, dtype=np.float64),
@@ -345,18 +351,18 @@ class GaussianProcess(Surrogate):
 
     def predict_members_on(self, M: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """:meth:`predict_members` of the rows ``rows`` (all when None) of a candidate matrix kept across calls."""
-        c = self._cached(M)
-        mean = self.mean_ + self._alpha @ c["Ks"][: c["n"]]
-        var = np.maximum(1.0 - c["vv"], 0.0) * self.s2_
-        if rows is not None:
-            mean, var = mean[rows], var[rows]
-        return self._members(mean, np.sqrt(var))
+        mean = self.predict_mean_on(M, rows)
+        var = np.maximum(1.0 - self._cached(M)["vv"], 0.0) * self.s2_
+        return self._members(mean, np.sqrt(var if rows is None else var[rows]))
 
     def _cross(self, X) -> np.ndarray:
         """Kernel between the training rows and ``X``, (n, m), in float32: candidate sets are large and
         one-hot, and the float32 rounding (~1e-7) is far below any difference the search acts on."""
-        X32 = np.asarray(X, dtype=np.float32)  # scaled in float32 too: one-hot columns (lo 0, span 1) exactly
-        return self._kernel32(self._X32, (X32 - self._lo32) / self._scale32)
+        return self._kernel32(self._X32, self._scaled32(X))
+
+    def _scaled32(self, X) -> np.ndarray:
+        """:meth:`_scaled` in float32 (one-hot columns, lo 0 and span 1, come out exactly as in float64)."""
+        return (np.asarray(X, dtype=np.float32) - self._lo32) / self._scale32
 
     def _mean(self, Ks: np.ndarray) -> np.ndarray:
         return self.mean_ + Ks.T.astype(np.float64) @ self._alpha

@@ -208,7 +208,8 @@ class LinasStrategy(Strategy):
         self._view_n: dict[str, int] = {}
         self._pool_views: dict[str, np.ndarray] = {}
         self._gp_choice: dict[str, tuple[float, float, int]] = {}  # metric -> GP length scale, noise, rows
-        self._last: dict[str, tuple[GaussianProcess, str] | None] = {}  # metric -> last GP and its view
+        self._models: dict[str, tuple[Surrogate, object]] = {}  # metric -> (surrogate, target warp), last fit
+        self._fitted_view: dict[str, str] = {}  # metric -> the view its last surrogate was fitted on
         minimised = {o.metric for o in self.objectives if o.sign > 0}
         maximised = {o.metric for o in self.objectives if o.sign < 0}
         self._cost_metrics = (minimised | {c.metric for c in self.constraints}) - maximised
@@ -276,7 +277,7 @@ class LinasStrategy(Strategy):
     def _fit(self, trials: list[Trial]) -> None:
         genes = self.space.genes_matrix([t.arch for t in trials])
         X = self.space.features(genes)
-        self._models: dict[str, tuple[Surrogate, object]] = {}
+        previous, self._models = self._models, {}
         for j, m in enumerate(self._metrics):
             y = np.array([t.metrics[m] for t in trials], dtype=float)
             warp = self._warp(m, y)
@@ -288,15 +289,15 @@ class LinasStrategy(Strategy):
                 kind = self.quality_surrogate
             Xv = X if view == GENERIC else self._views.matrix(view, genes)
             options = self._gp_options(m, kind, len(y))
-            prev = self._last.get(m)
-            if (kind == "gp" and options and prev is not None and prev[1] == view
-                    and len(Xv) >= len(prev[0]._X) and np.array_equal(Xv[: len(prev[0]._X)], prev[0]._X)):
-                model = prev[0].extend(Xv, target)  # same kernel, more rows: the factor and caches grow
+            prev = previous.get(m, (None,))[0]
+            if (kind == "gp" and options and isinstance(prev, GaussianProcess)
+                    and self._fitted_view.get(m) == view and prev.can_extend(Xv)):
+                model = prev.extend(Xv, target)  # same kernel, more rows: the factor and caches grow
             else:
                 model = make_surrogate(kind, self._members_for(kind), seed=self.seed * 1009 + j, **options)
                 model.fit(Xv, target)
                 self._keep_gp_choice(m, model, len(y))
-            self._last[m] = (model, view) if isinstance(model, GaussianProcess) else None
+            self._fitted_view[m] = view
             self._models[m] = (model, warp)
 
     def _members_for(self, kind: str) -> int:
@@ -344,9 +345,12 @@ class LinasStrategy(Strategy):
             self._view_n[metric] = n
         return self._view[metric]
 
+    def _current_view(self, metric: str) -> str:
+        return self._view.get(metric, GENERIC) if self._views is not None else GENERIC
+
     def _matrix(self, metric: str, cand: Candidates) -> np.ndarray:
         """Surrogate inputs of the candidates for one metric."""
-        view = self._view.get(metric, GENERIC) if self._views is not None else GENERIC
+        view = self._current_view(metric)
         if view == GENERIC:
             return cand.X
         if cand.rows is None:
@@ -359,7 +363,7 @@ class LinasStrategy(Strategy):
 
     def _pool_matrix(self, metric: str) -> np.ndarray:
         """Surrogate inputs of the whole enumerated pool for one metric (the same array on every call)."""
-        view = self._view.get(metric, GENERIC) if self._views is not None else GENERIC
+        view = self._current_view(metric)
         if view == GENERIC:
             return self._pool_X
         if view not in self._pool_views:
