@@ -22,7 +22,8 @@ runs only (N processes with their own caches use N cores; merge the JSON objects
 then run without ``--shard``). ``--variant "k=v,k=v"`` (repeatable)
 trains further supernets with those ``supernet.training`` settings changed
 (stand-alone training unchanged) and scores them against the same references;
-``--extra-epochs N`` is short for ``--variant epochs=N``.
+``--extra-epochs N`` is short for ``--variant epochs=N``; ``--variant few_shot=n_conv,epochs=1200``
+trains a few-shot supernet (one per conv depth, each shot 1200 / 4 = 300 epochs' worth of steps).
 
 ``--alone-training "k=v,..."`` (repeatable) adds a stand-alone reference trained
 with those stand-alone settings changed (only ``batch_size``, ``lr``,
@@ -81,6 +82,7 @@ from hwnas.data import get_dataset
 from hwnas.plaindata import read_json, write_json
 from hwnas.supernet.calibrate import accuracy
 from hwnas.supernet.config import TrainingConfig, load_pipeline_config
+from hwnas.supernet.fewshot import make_supernet
 from hwnas.supernet.pipeline import build_space
 from hwnas.supernet.train import SupernetTrainer, train_standalone
 
@@ -258,7 +260,7 @@ def main() -> None:
     trained = {}  # variant -> (evaluator, wall seconds, cpu seconds)
     for name, tcfg in variants.items():
         torch.manual_seed(tcfg.seed)  # the initial weights too, so a run can be repeated exactly
-        net = space.build_supernet()
+        net = make_supernet(space, tcfg.few_shot)
         t0, c0 = time.perf_counter(), time.process_time()
         SupernetTrainer(net, data, tcfg).train()
         trained[name] = (SupernetEvaluator(net, data, "test", cfg.evaluation.calib_samples),

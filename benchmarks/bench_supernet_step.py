@@ -4,7 +4,8 @@ Both on the same batch size and data (digits or MNIST-1D per the config), CPU
 time (``time.process_time``, so other load on a shared machine counts less),
 median over ``--repeats`` steps after warm-up. The supernet step is the full
 sandwich step (largest + smallest + ``sandwich_random`` random sub-networks,
-in-place distillation) through elastic layers; the reference is a plain
+in-place distillation) through elastic layers (with ``few_shot`` set, the steps
+cycle through the shots as training does); the reference is a plain
 ``torch.nn`` module of the largest architecture with the same optimizer.
 
     .venv/bin/python benchmarks/bench_supernet_step.py --config examples/digits.yaml
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 
 from hwnas.data import get_dataset
 from hwnas.supernet.config import load_pipeline_config
+from hwnas.supernet.fewshot import make_supernet
 from hwnas.supernet.pipeline import build_space
 from hwnas.supernet.train import SupernetTrainer, fast_layout, make_optimizer
 
@@ -37,7 +39,7 @@ def main() -> None:
     data = get_dataset(cfg.data.name, **cfg.data.options)
     space = build_space(cfg, data)
     tcfg = cfg.supernet.training
-    trainer = SupernetTrainer(space.build_supernet(), data, tcfg)
+    trainer = SupernetTrainer(make_supernet(space, tcfg.few_shot), data, tcfg)
     x, y = data.x_train[:tcfg.batch_size], data.y_train[:tcfg.batch_size]
     rng = np.random.default_rng(0)
     alone = space.build(space.largest()).train()
@@ -59,11 +61,18 @@ def main() -> None:
         return np.array(out)
 
     trainer.net.train()
-    sup = timed(lambda: trainer.step(x, y, trainer.sample_archs(rng, tcfg.epochs - 1)))
+    steps = iter(range(10**9))
+
+    def supernet_step():
+        i = next(steps)
+        shot = i % trainer.n_shots if trainer.n_shots > 1 else None
+        trainer.step(x, y, trainer.sample_archs(rng, tcfg.epochs - 1, shot))
+
+    sup = timed(supernet_step)
     ref = timed(plain_step)
     ratio = np.median(sup) / np.median(ref)
     print(json.dumps({"config": str(args.config), "space": space.name, "batch_size": tcfg.batch_size,
-                      "sandwich_random": tcfg.sandwich_random, "supernet_step_ms": 1e3 * float(np.median(sup)),
+                      "sandwich_random": tcfg.sandwich_random, "few_shot": tcfg.few_shot, "supernet_step_ms": 1e3 * float(np.median(sup)),
                       "supernet_step_iqr_ms": 1e3 * float(np.subtract(*np.percentile(sup, [75, 25]))),
                       "largest_alone_step_ms": 1e3 * float(np.median(ref)),
                       "largest_alone_iqr_ms": 1e3 * float(np.subtract(*np.percentile(ref, [75, 25]))),

@@ -66,6 +66,23 @@ def test_end_to_end_front_models_and_plot(tmp_path):
     assert (tmp_path / "lat.json").read_text() == before
 
 
+def test_few_shot_supernet_end_to_end(tmp_path):
+    """A supernet split by width (one shot per width) trains, searches and exports like a shared one."""
+    out = tmp_path / "out"
+    training = {**TINY["supernet"]["training"], "few_shot": "width", "epochs": 4}
+    cfg = {**TINY, "supernet": {**TINY["supernet"], "training": training}, "search": {"budget": 5, "strategy": "random"}}
+    assert run_search(_write(tmp_path, cfg), out) == 0
+    md = read_metadata(out / "supernet.safetensors")
+    assert md["meta"]["fingerprint"]["training"]["few_shot"] == "width"
+    with open(out / "front.csv") as f:
+        rows = list(csv.DictReader(f))
+    x, y = get_dataset("digits").split("test")
+    assert rows
+    for r in rows:
+        assert abs(onnx_accuracy(out / r["model"], x, y) - float(r["accuracy"])) <= 0.5
+    assert run_search(_write(tmp_path, cfg), out) == 0  # reuses the few-shot checkpoint
+
+
 @pytest.mark.parametrize("patch,message", [
     ({"supernet": {"space": "nb201"}}, "not trainable"),
     ({"supernet": {"space": "resnet"}}, "unknown space 'resnet'"),
@@ -76,6 +93,7 @@ def test_end_to_end_front_models_and_plot(tmp_path):
     ({"search": {"budgett": 3}}, "allowed fields"),
     ({"targets": [{"model": "abacus"}]}, "cost model 'abacus' unknown"),
     ({"targets": [{"model": "count", "prefix": 3}]}, "targets.0.prefix"),
+    ({"supernet": {"training": {"few_shot": "n_conv"}}}, r"few_shot: 'n_conv' is not a dimension .*'width'"),
 ])
 def test_config_errors_name_field_and_allowed_values(tmp_path, patch, message):
     cfg = {k: dict(v) if isinstance(v, dict) else v for k, v in TINY.items()}

@@ -58,6 +58,9 @@ class TrainingConfig(_Strict):
     sandwich_max_per: str | None = Field(
         None, description="a dimension of the space (e.g. n_fc): each step also trains the largest network at each "
                           "other value of it (besides the largest and smallest networks and the random ones)")
+    few_shot: str | None = Field(
+        None, description="a dimension of the space (e.g. n_conv): one supernet per value of it, sharing no weights "
+                          "(few-shot NAS), trained in turn; each gets 1/(number of values) of the steps")
     seed: int = 0
     checkpoint_every: int = Field(1, ge=1, description="epochs between checkpoints")
 

@@ -75,18 +75,20 @@ def _progress(console: Console) -> Progress:
                     TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
 
 
-def build_seeded_supernet(space: TrainableSpace, seed: int):
-    """The space's supernet with initial weights drawn from ``seed`` (the global RNG is left as it was),
-    so the same config trains the same supernet."""
+def build_seeded_supernet(space: TrainableSpace, seed: int, few_shot: str | None = None):
+    """The space's supernet (split by dimension ``few_shot`` when given) with initial weights drawn from ``seed``
+    (the global RNG is left as it was), so the same config trains the same supernet."""
+    from hwnas.supernet.fewshot import make_supernet
+
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return space.build_supernet()
+        return make_supernet(space, few_shot)
 
 
 def train_supernet(cfg: PipelineConfig, space: TrainableSpace, data, checkpoint: Path, console: Console):
     from hwnas.supernet.train import SupernetTrainer
 
-    net = build_seeded_supernet(space, cfg.supernet.training.seed)
+    net = build_seeded_supernet(space, cfg.supernet.training.seed, cfg.supernet.training.few_shot)
     trainer = SupernetTrainer(net, data, cfg.supernet.training, checkpoint)
     start = trainer.resume()
     if start >= cfg.supernet.training.epochs:

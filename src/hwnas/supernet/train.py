@@ -3,8 +3,11 @@
 Each step trains the largest sub-network on the labels, then the smallest and
 ``sandwich_random`` random sub-networks on a mix of the labels and the largest
 network's soft predictions (in-place distillation, BigNAS), accumulating
-gradients for one optimizer step. Progressive shrinking (OFA) first trains the
-largest network only, then makes the space's dimension groups elastic one after
+gradients for one optimizer step. A few-shot supernet
+(:class:`~hwnas.supernet.fewshot.FewShotSupernet`, ``few_shot: DIM``) is trained
+shot by shot in turn: step ``i`` runs that sandwich inside shot ``i mod G``
+(every sub-network of the step has that shot's value of ``DIM``). Progressive
+shrinking (OFA) first trains the largest network only, then makes the space's dimension groups elastic one after
 another. A checkpoint (safetensors) is written every ``checkpoint_every``
 epochs; a run that finds one for the same space, data and settings continues
 after its last epoch (batch order and architecture samples are seeded per
@@ -28,6 +31,7 @@ from hwnas.data.base import TaskData, batches
 from hwnas.errors import DataError
 from hwnas.supernet.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from hwnas.supernet.config import TrainingConfig
+from hwnas.supernet.fewshot import FewShotSupernet
 from hwnas.supernet.trainable import Supernet
 
 Progress = Callable[[int, int, dict], None]  # (step done, total steps, info)
@@ -74,6 +78,13 @@ class SupernetTrainer:
             raise DataError(f"supernet.training.progressive_shrinking: space {self.space.name!r} has no shrink groups; "
                             "set it to false")
         self.groups = groups
+        split = net.dim if isinstance(net, FewShotSupernet) else None
+        if split != cfg.few_shot:
+            raise DataError(f"supernet.training.few_shot is {cfg.few_shot!r} but the network is "
+                            + (f"split by {split!r}" if split else "one shared supernet")
+                            + "; build it with hwnas.supernet.fewshot.make_supernet(space, few_shot)")
+        self.n_shots = net.n_shots if split else 1
+        self._shot_dim = net.dim_index if split else None
         self._largest_genes = self.space.to_genes(self.space.largest())
         self._smallest_genes = self.space.to_genes(self.space.smallest())
         self._max_per_genes = []  # the largest network at each other value of cfg.sandwich_max_per
@@ -93,7 +104,7 @@ class SupernetTrainer:
     def fingerprint(self) -> dict:
         """What a checkpoint must share with this run to be continued."""
         training = self.cfg.model_dump(exclude={"checkpoint_every"})
-        for key in ("sort_channels", "sandwich_max_per"):  # left out at their defaults: older checkpoints resume
+        for key in ("sort_channels", "sandwich_max_per", "few_shot"):  # left out at their defaults: older checkpoints resume
             if not training[key]:
                 del training[key]
         return {"training": training, "data": self.data.describe()}
@@ -111,8 +122,12 @@ class SupernetTrainer:
             return np.zeros(len(self.space.dimensions), dtype=bool)
         return np.array([d.name not in elastic for d in self.space.dimensions])
 
-    def sample_archs(self, rng: np.random.Generator, epoch: int) -> list[dict]:
-        """Largest, smallest and random sub-networks for one step (largest first), canonical."""
+    def sample_archs(self, rng: np.random.Generator, epoch: int, shot: int | None = None) -> list[dict]:
+        """Largest, smallest and random sub-networks for one step (largest first), canonical.
+
+        ``shot`` (few-shot supernets): every sub-network takes that shot's value of the split dimension, so the
+        largest and smallest are those of the shot.
+        """
         fixed = self._fixed_mask(epoch)
         genes = [self._largest_genes, np.where(fixed, self._largest_genes, self._smallest_genes)]
         genes.extend(np.where(fixed, self._largest_genes, g) for g in self._max_per_genes)
@@ -120,6 +135,10 @@ class SupernetTrainer:
             rand = self.space.sample_genes(rng, self.cfg.sandwich_random)
             rand[:, fixed] = self._largest_genes[fixed]
             genes.extend(rand)
+        if shot is not None and self._shot_dim is not None:
+            genes = [g.copy() for g in genes]
+            for g in genes:
+                g[self._shot_dim] = shot
         out, seen = [], set()
         for g in genes:
             arch = self.space.canonical(self.space.from_genes(g))
@@ -184,7 +203,8 @@ class SupernetTrainer:
             for i, (xb, yb) in enumerate(batches(self.data.x_train, self.data.y_train, cfg.batch_size, gen)):
                 step = epoch * self.steps_per_epoch + i
                 _set_lr(self.optimizer, cosine_lr(cfg, step, self.total_steps))
-                losses.append(self.step(xb, yb, self.sample_archs(rng, epoch)))
+                shot = step % self.n_shots if self.n_shots > 1 else None
+                losses.append(self.step(xb, yb, self.sample_archs(rng, epoch, shot)))
                 if progress is not None:
                     progress(step + 1, self.total_steps, {"epoch": epoch + 1, "loss": losses[-1]})
             if cfg.sort_channels:
