@@ -64,9 +64,7 @@ def main() -> None:
     steps = iter(range(10**9))
 
     def supernet_step():
-        i = next(steps)
-        shot = i % trainer.n_shots if trainer.n_shots > 1 else None
-        trainer.step(x, y, trainer.sample_archs(rng, tcfg.epochs - 1, shot))
+        trainer.step(x, y, trainer.sample_archs(rng, tcfg.epochs - 1, trainer.shot_at(next(steps))))
 
     sup = timed(supernet_step)
     ref = timed(plain_step)

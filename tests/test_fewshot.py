@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hwnas.data import get_dataset
-from hwnas.errors import ConfigError, DataError
+from hwnas.errors import ConfigError, DataError, InvalidArchitecture
 from hwnas.evaluators.supernet import SupernetEvaluator
 from hwnas.spaces.signal1d import Signal1DSpace
 from hwnas.supernet.calibrate import accuracy
@@ -48,6 +48,8 @@ def test_routes_each_architecture_to_its_own_shot_and_shares_nothing_between_sho
     net.eval()
     with torch.no_grad():
         assert torch.allclose(net.extract(arch)(x), net(x, arch), atol=1e-6)
+    with pytest.raises(InvalidArchitecture, match=r"n_conv=7 is not allowed; choose one of \[0, 1, 2, 3\]"):
+        net(x, dict(arch, n_conv=7))
     with pytest.raises(ConfigError, match=r"few_shot: 'depth' is not a dimension .*n_conv"):
         make_supernet(space, "depth")
 

@@ -38,7 +38,8 @@ class FewShotSupernet(Supernet):
             raise ConfigError(f"supernet.training.few_shot: {dim!r} is not a dimension of space {space.name!r} "
                               f"(one of {names})")
         self.dim, self.dim_index = dim, names.index(dim)
-        self.values = tuple(space.dimensions[self.dim_index].choices)
+        self._dimension = space.dimensions[self.dim_index]
+        self.values = tuple(self._dimension.choices)
         self.shots = nn.ModuleList(space.build_supernet() for _ in self.values)
 
     @property
@@ -46,12 +47,9 @@ class FewShotSupernet(Supernet):
         return len(self.values)
 
     def shot_of(self, arch: dict) -> int:
-        """Index of the shot (sub-supernet) that holds ``arch``'s weights."""
-        try:
-            return self.values.index(arch[self.dim])
-        except (KeyError, ValueError):
-            raise ConfigError(f"architecture value {self.dim}={arch.get(self.dim)!r} is not one of "
-                              f"{list(self.values)}") from None
+        """Index of the shot (sub-supernet) that holds ``arch``'s weights (a value outside the dimension is refused
+        with the allowed ones)."""
+        return self._dimension.index(arch.get(self.dim))
 
     def forward(self, x: torch.Tensor, arch: dict) -> torch.Tensor:
         return self.shots[self.shot_of(arch)](x, arch)

@@ -7,11 +7,12 @@ gradients for one optimizer step. A few-shot supernet
 (:class:`~hwnas.supernet.fewshot.FewShotSupernet`, ``few_shot: DIM``) is trained
 shot by shot in turn: step ``i`` runs that sandwich inside shot ``i mod G``
 (every sub-network of the step has that shot's value of ``DIM``). Progressive
-shrinking (OFA) first trains the largest network only, then makes the space's dimension groups elastic one after
-another. A checkpoint (safetensors) is written every ``checkpoint_every``
-epochs; a run that finds one for the same space, data and settings continues
-after its last epoch (batch order and architecture samples are seeded per
-epoch, so a resumed run follows the same path as an uninterrupted one).
+shrinking (OFA) first trains the largest network only, then makes the space's
+dimension groups elastic one after another. A checkpoint (safetensors) is
+written every ``checkpoint_every`` epochs; a run that finds one for the same
+space, data and settings continues after its last epoch (batch order and
+architecture samples are seeded per epoch, so a resumed run follows the same
+path as an uninterrupted one).
 """
 
 from __future__ import annotations
@@ -122,6 +123,10 @@ class SupernetTrainer:
             return np.zeros(len(self.space.dimensions), dtype=bool)
         return np.array([d.name not in elastic for d in self.space.dimensions])
 
+    def shot_at(self, step: int) -> int | None:
+        """The shot that global step ``step`` trains (few-shot supernets, in turn), or None for a shared supernet."""
+        return step % self.n_shots if self.n_shots > 1 else None
+
     def sample_archs(self, rng: np.random.Generator, epoch: int, shot: int | None = None) -> list[dict]:
         """Largest, smallest and random sub-networks for one step (largest first), canonical.
 
@@ -203,8 +208,7 @@ class SupernetTrainer:
             for i, (xb, yb) in enumerate(batches(self.data.x_train, self.data.y_train, cfg.batch_size, gen)):
                 step = epoch * self.steps_per_epoch + i
                 _set_lr(self.optimizer, cosine_lr(cfg, step, self.total_steps))
-                shot = step % self.n_shots if self.n_shots > 1 else None
-                losses.append(self.step(xb, yb, self.sample_archs(rng, epoch, shot)))
+                losses.append(self.step(xb, yb, self.sample_archs(rng, epoch, self.shot_at(step))))
                 if progress is not None:
                     progress(step + 1, self.total_steps, {"epoch": epoch + 1, "loss": losses[-1]})
             if cfg.sort_channels:
