@@ -52,6 +52,14 @@ def test_benchmark_scores_every_supernet_against_every_reference(tmp_path, monke
         ("config", "tuned"), ("config +ft1", "tuned")]
     tuned = res["summary"]["references"][2]["training"]
     assert sum(tuned["chosen"].values()) == 4 and tuned["per_architecture_best_val_of"] == ["config", "weight_decay=3"]
+    # the validation-split ranking (to choose variants by) is scored for each trained supernet, not fine-tunes
+    from scipy.stats import kendalltau
+    by = {(r["variant"], r["reference"]): r["kendall_tau_val"] for r in res["summary"]["results"]}
+    assert by[("config +ft1", "config")] is None
+    expect = kendalltau([r["inherited_val"]["config"] for r in res["rows"]],
+                        [np.mean(r["alone_val_by_reference"]["weight_decay=3"]) for r in res["rows"]]).statistic
+    assert by[("config", "weight_decay=3")] == pytest.approx(expect, nan_ok=True)
+    assert any(r["inherited_val"]["config"] != r["inherited"]["config"] for r in res["rows"])  # another split
     # fine-tuning starts from the inherited weights and changes them: some sub-network scores differently
     assert any(r["inherited"]["config"] != r["inherited"]["config +ft1"] for r in res["rows"])
     entries = json.loads(cache.read_text())
