@@ -126,7 +126,7 @@ def parse_variant(text: str, base: TrainingConfig) -> TrainingConfig:
         key, sep, value = item.partition("=")
         if not sep or key not in TrainingConfig.model_fields:
             raise SystemExit(f"--variant {text!r}: expected key=value with key one of {sorted(TrainingConfig.model_fields)}")
-        upd[key] = value
+        upd[key] = yaml.safe_load(value)  # as in the YAML: few_shot=null turns a config's split off
     return TrainingConfig.model_validate({**base.model_dump(), **upd})
 
 

@@ -141,3 +141,12 @@ def test_spread_architectures_do_not_depend_on_how_numpy_breaks_sort_ties(monkey
     assert [space.key(a) for a in bench.spread_archs(space, 20)] == picks
     macs = [sum(lay.macs for lay in space.layers(a)) for a in bench.spread_archs(space, 20)]
     assert macs == sorted(macs) and len(set(picks)) == 20
+
+
+def test_variant_values_read_as_yaml_so_a_configured_split_can_be_turned_off():
+    base = TrainingConfig(few_shot="n_conv", distill=0.0, epochs=1200)
+    v = bench.parse_variant("few_shot=null,epochs=300,distill=0.5", base)
+    assert (v.few_shot, v.epochs, v.distill) == (None, 300, 0.5)
+    assert bench.parse_variant("seed=2", base).few_shot == "n_conv"  # what a variant leaves out stays as configured
+    with pytest.raises(SystemExit, match="expected key=value with key one of"):
+        bench.parse_variant("fewshot=n_conv", base)
