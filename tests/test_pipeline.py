@@ -36,7 +36,7 @@ def _write(tmp_path: Path, cfg: dict, name: str = "c.yaml") -> Path:
     return p
 
 
-def test_end_to_end_front_models_and_plot(tmp_path):
+def test_end_to_end_front_models_and_plot(tmp_path, capsys):
     out = tmp_path / "out"
     cfg = {**TINY, "targets": [{"model": "accelerator", "options": {"preset": "edge_npu"}, "prefix": "npu_"}],
            "search": {**TINY["search"], "constraints": ["npu_energy_mj <= 1000"]}}
@@ -58,6 +58,10 @@ def test_end_to_end_front_models_and_plot(tmp_path):
         assert float(r["latency_ms"]) > 0 and int(r["macs"]) > 0 and int(r["params"]) > 0
     lat = [float(r["latency_ms"]) for r in rows]
     assert lat == sorted(lat)
+    # the front is Pareto-optimal on the searched split (val): slower members must be more accurate there
+    val = [float(r["val_accuracy"]) for r in rows]
+    assert all(b > a for a, b in zip(val, val[1:]))
+    assert "chosen on val_accuracy" in capsys.readouterr().out  # the printed table says which split chose it
     assert (out / "front.png").stat().st_size > 1000
     assert (tmp_path / "lat.json").exists()
     # second run: reuses the checkpoint and the stored study, measures nothing new

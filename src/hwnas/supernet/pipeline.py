@@ -178,7 +178,9 @@ def run_search(config_path: str | Path, out_dir: str | Path | None = None, conso
                           f"accuracy (% , {cfg.evaluation.split} split, inherited)",
                           f"{space.name} on {data.name}: {len(front)} Pareto-optimal of {len(points)}")
         console.print(f"plot: {plot}")
-    table = Table(title=f"Pareto front ({out / 'front.csv'})")
+    table = Table(title=f"Pareto front ({out / 'front.csv'})",
+                  caption=f"chosen on {cfg.evaluation.split}_accuracy (the searched split, in front.csv); "
+                          "accuracy and onnx_accuracy on the test split")
     for c in ("model", "accuracy", "onnx_accuracy", "latency_ms", "macs", "params", "max_abs_diff"):
         table.add_column(c)
     for r in rows:
