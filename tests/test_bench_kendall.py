@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import kendalltau
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -53,7 +54,6 @@ def test_benchmark_scores_every_supernet_against_every_reference(tmp_path, monke
     tuned = res["summary"]["references"][2]["training"]
     assert sum(tuned["chosen"].values()) == 4 and tuned["per_architecture_best_val_of"] == ["config", "weight_decay=3"]
     # the validation-split ranking (to choose variants by) is scored for each trained supernet, not fine-tunes
-    from scipy.stats import kendalltau
     by = {(r["variant"], r["reference"]): r["kendall_tau_val"] for r in res["summary"]["results"]}
     assert by[("config +ft1", "config")] is None
     expect = kendalltau([r["inherited_val"]["config"] for r in res["rows"]],
