@@ -27,7 +27,8 @@ trains a few-shot supernet (one per conv depth, each shot 1200 / 4 = 300 epochs'
 
 ``--alone-training "k=v,..."`` (repeatable) adds a stand-alone reference trained
 with those stand-alone settings changed (only ``batch_size``, ``lr``,
-``weight_decay``, ``label_smoothing``: what stand-alone training reads; they are
+``weight_decay``, ``label_smoothing``: what stand-alone training reads, and
+``epochs``, that reference's training length, default ``--alone-epochs``; all are
 part of the cache key). Every supernet is scored against every reference; the
 first reference is the supernet's own settings unless ``--no-default-reference``.
 A reference recipe should be chosen by the stand-alone networks' *validation*
@@ -78,6 +79,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from pydantic import ValidationError
 from scipy.stats import kendalltau, spearmanr
 
 from hwnas.data import get_dataset
@@ -127,7 +129,10 @@ def parse_variant(text: str, base: TrainingConfig) -> TrainingConfig:
         if not sep or key not in TrainingConfig.model_fields:
             raise SystemExit(f"--variant {text!r}: expected key=value with key one of {sorted(TrainingConfig.model_fields)}")
         upd[key] = yaml.safe_load(value)  # as in the YAML: few_shot=null turns a config's split off
-    return TrainingConfig.model_validate({**base.model_dump(), **upd})
+    try:
+        return TrainingConfig.model_validate({**base.model_dump(), **upd})
+    except ValidationError as e:
+        raise SystemExit(f"{text!r}: {e}") from None
 
 
 def train_alone(space, data, arch: dict, tcfg: TrainingConfig, seed: int, epochs: int):
@@ -163,14 +168,19 @@ def add_tuned_reference(rows: list[dict], names: list[str]) -> None:
         r["alone_val_by_reference"][TUNED] = list(r["alone_val_by_reference"][best])
 
 
-def parse_alone_training(text: str, base: TrainingConfig) -> TrainingConfig:
-    """Stand-alone settings ``base`` with ``k=v`` items changed; only :data:`STANDALONE_FIELDS` may change."""
-    for item in filter(None, (s.strip() for s in text.split(","))):
-        key = item.partition("=")[0]
-        if key not in STANDALONE_FIELDS:
+def parse_alone_training(text: str, base: TrainingConfig, epochs: int) -> tuple[TrainingConfig, int]:
+    """Stand-alone settings ``base`` with ``k=v`` items changed, and the epochs to train them.
+
+    Only :data:`STANDALONE_FIELDS` and ``epochs`` may change; ``epochs`` (default ``epochs``, i.e.
+    ``--alone-epochs``) is that reference's training length, so a tuned reference can choose it per network too.
+    """
+    keys = [item.partition("=")[0] for item in filter(None, (s.strip() for s in text.split(",")))]
+    for key in keys:
+        if key not in (*STANDALONE_FIELDS, "epochs"):
             raise SystemExit(f"--alone-training {text!r}: {key!r} is not a stand-alone setting "
-                             f"(one of {list(STANDALONE_FIELDS)}; epochs: --alone-epochs)")
-    return parse_variant(text, base)
+                             f"(one of {[*STANDALONE_FIELDS, 'epochs']})")
+    cfg = parse_variant(text, base)
+    return cfg, (cfg.epochs if "epochs" in keys else epochs)
 
 
 def leave_one_out_taus(per_seed: np.ndarray, inherited: np.ndarray | None = None) -> list[float]:
@@ -250,9 +260,10 @@ def main() -> None:
     variants = {} if args.no_base else {"config": base}
     for text in [*args.variant, *(f"epochs={e}" for e in args.extra_epochs)]:
         variants[text] = parse_variant(text, base)
-    references = {} if args.no_default_reference else {"config": base}
+    # reference name -> (stand-alone settings, epochs)
+    references = {} if args.no_default_reference else {"config": (base, alone_epochs)}
     for text in args.alone_training:
-        references[text] = parse_alone_training(text, base)
+        references[text] = parse_alone_training(text, base, alone_epochs)
     if not references:
         raise SystemExit("--no-default-reference needs at least one --alone-training")
     if args.tuned_reference:
@@ -280,22 +291,22 @@ def main() -> None:
             inherited[v] = accuracy(ev.net, data.x_test, data.y_test, arch)
             inherited_val[v] = accuracy(ev.net, data.x_val, data.y_val, arch)
         if args.finetune_epochs:
-            ft_cfg = next(iter(references.values())).model_copy(update={"lr": args.finetune_lr})
+            ft_cfg = next(iter(references.values()))[0].model_copy(update={"lr": args.finetune_lr})
             for v, (ev, _, _) in trained.items():
                 model = train_standalone(ev.extract(a), data, ft_cfg, seed=0, epochs=args.finetune_epochs)
                 inherited[f"{v} +ft{args.finetune_epochs}"] = accuracy(model, data.x_test, data.y_test)
         alone, alone_val = {}, {}
-        for ref, rcfg in references.items():
+        for ref, (rcfg, repochs) in references.items():
             alone[ref], alone_val[ref] = [], []
             for s in range(args.seeds):
-                key = alone_key(space, data, a, rcfg, s, alone_epochs)
+                key = alone_key(space, data, a, rcfg, s, repochs)
                 if key not in cache or "val_accuracy" not in cache[key]:
-                    model = train_alone(space, data, a, rcfg, s, alone_epochs)
+                    model = train_alone(space, data, a, rcfg, s, repochs)
                     acc = accuracy(model, data.x_test, data.y_test)
                     if key in cache and abs(cache[key]["accuracy"] - acc) > 1e-9:  # an entry from before val
                         print(f"warning: {space.format(a)} seed {s}: test accuracy {acc:.2f} now, "
                               f"{cache[key]['accuracy']:.2f} cached; keeping the new run", flush=True)
-                    cache[key] = {"arch": space.format(a), "seed": s, "epochs": alone_epochs, "accuracy": acc,
+                    cache[key] = {"arch": space.format(a), "seed": s, "epochs": repochs, "accuracy": acc,
                                   "val_accuracy": accuracy(model, data.x_val, data.y_val)}
                     write_json(args.cache, cache)
                 alone[ref].append(cache[key]["accuracy"])
@@ -327,7 +338,8 @@ def main() -> None:
                       for i, j in itertools.combinations(range(args.seeds), 2)]
         training = ({"per_architecture_best_val_of": list(references),
                      "chosen": {n: sum(r["tuned_choice"] == n for r in rows) for n in references}}
-                    if ref == TUNED else {k: getattr(references[ref], k) for k in STANDALONE_FIELDS})
+                    if ref == TUNED else {**{k: getattr(references[ref][0], k) for k in STANDALONE_FIELDS},
+                                          "epochs": references[ref][1]})
         # one stand-alone run per network against the other seeds' mean: the supernet's fair competitor
         one_vs_rest = leave_one_out_taus(per_seed) if args.seeds > 1 else []
         refs.append({"reference": ref, "training": training,

@@ -22,11 +22,16 @@ from hwnas.supernet.config import TrainingConfig  # noqa: E402
 
 def test_alone_training_changes_only_standalone_settings_and_the_cache_key():
     base = TrainingConfig(epochs=3, batch_size=32)
-    ref = bench.parse_alone_training("weight_decay=0.2,label_smoothing=0.1", base)
-    assert (ref.weight_decay, ref.label_smoothing, ref.batch_size, ref.epochs) == (0.2, 0.1, 32, 3)
-    for bad in ("distill=0", "epochs=5", "sandwich_random=4"):  # supernet-only, or --alone-epochs
+    ref, ep = bench.parse_alone_training("weight_decay=0.2,label_smoothing=0.1", base, 60)
+    assert (ref.weight_decay, ref.label_smoothing, ref.batch_size, ep) == (0.2, 0.1, 32, 60)
+    # a reference may train for its own number of epochs (default: --alone-epochs)
+    long, ep = bench.parse_alone_training("weight_decay=0.2,epochs=300", base, 60)
+    assert (long.weight_decay, ep) == (0.2, 300)
+    for bad in ("distill=0", "sandwich_random=4", "few_shot=n_conv"):  # supernet-only settings
         with pytest.raises(SystemExit, match="not a stand-alone setting"):
-            bench.parse_alone_training(bad, base)
+            bench.parse_alone_training(bad, base, 60)
+    with pytest.raises(SystemExit, match="epochs"):
+        bench.parse_alone_training("epochs=0", base, 60)
     space = Signal1DSpace(input_shape=(1, 40))
     data = get_dataset("mnist1d")
     arch = space.largest()
@@ -37,38 +42,42 @@ def test_alone_training_changes_only_standalone_settings_and_the_cache_key():
 
 
 def test_benchmark_scores_every_supernet_against_every_reference(tmp_path, monkeypatch):
+    W3 = "weight_decay=3,epochs=2"  # a second stand-alone reference, with its own training length
     cfg = tmp_path / "m1d.yaml"
     cfg.write_text("data: {name: mnist1d}\nsupernet:\n  space: signal1d\n  training: {epochs: 1, batch_size: 256}\n"
                    "threads: 1\n")
     out, cache = tmp_path / "k.json", tmp_path / "cache.json"
     monkeypatch.setattr(sys, "argv", ["bench", "--config", str(cfg), "--n", "4", "--seeds", "2", "--alone-epochs", "1",
-                                      "--alone-training", "weight_decay=3", "--cache", str(cache), "--out", str(out),
+                                      "--alone-training", W3, "--cache", str(cache), "--out", str(out),
                                       "--finetune-epochs", "1", "--tuned-reference"])
     bench.main()
     res = json.loads(out.read_text())
     refs = [r["reference"] for r in res["summary"]["references"]]
-    assert refs == ["config", "weight_decay=3", "tuned"]
+    assert refs == ["config", W3, "tuned"]
     assert [(r["variant"], r["reference"]) for r in res["summary"]["results"]] == [
-        ("config", "config"), ("config +ft1", "config"), ("config", "weight_decay=3"), ("config +ft1", "weight_decay=3"),
+        ("config", "config"), ("config +ft1", "config"), ("config", W3), ("config +ft1", W3),
         ("config", "tuned"), ("config +ft1", "tuned")]
     tuned = res["summary"]["references"][2]["training"]
-    assert sum(tuned["chosen"].values()) == 4 and tuned["per_architecture_best_val_of"] == ["config", "weight_decay=3"]
+    assert sum(tuned["chosen"].values()) == 4 and tuned["per_architecture_best_val_of"] == ["config", W3]
     # the validation-split ranking (to choose variants by) is scored for each trained supernet, not fine-tunes
     by = {(r["variant"], r["reference"]): r["kendall_tau_val"] for r in res["summary"]["results"]}
     assert by[("config +ft1", "config")] is None
     expect = kendalltau([r["inherited_val"]["config"] for r in res["rows"]],
-                        [np.mean(r["alone_val_by_reference"]["weight_decay=3"]) for r in res["rows"]]).statistic
-    assert by[("config", "weight_decay=3")] == pytest.approx(expect, nan_ok=True)
+                        [np.mean(r["alone_val_by_reference"][W3]) for r in res["rows"]]).statistic
+    assert by[("config", W3)] == pytest.approx(expect, nan_ok=True)
     assert any(r["inherited_val"]["config"] != r["inherited"]["config"] for r in res["rows"])  # another split
     # fine-tuning starts from the inherited weights and changes them: some sub-network scores differently
     assert any(r["inherited"]["config"] != r["inherited"]["config +ft1"] for r in res["rows"])
     entries = json.loads(cache.read_text())
     assert len(entries) == 4 * 2 * 2  # archs x seeds x references
+    # the second reference trains for its own 2 epochs, the first for --alone-epochs
+    assert sorted(e["epochs"] for e in entries.values()) == [1] * 8 + [2] * 8
+    assert res["summary"]["references"][1]["training"]["epochs"] == 2
     assert all(0 <= e["val_accuracy"] <= 100 for e in entries.values())
     rows = res["rows"]
     assert all(r["alone"] == r["alone_by_reference"]["config"] for r in rows)
     # other training, other networks: with one short epoch most differ
-    assert any(r["alone_val_by_reference"]["config"] != r["alone_val_by_reference"]["weight_decay=3"]
+    assert any(r["alone_val_by_reference"]["config"] != r["alone_val_by_reference"][W3]
                for r in rows)
 
 
