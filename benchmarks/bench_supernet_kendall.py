@@ -6,7 +6,11 @@ large random sample: evenly spaced quantiles, so small, medium and large
 networks are all present), scores each with inherited weights (BN recalibrated)
 and trains each alone from scratch with the same optimizer and schedule
 (``--alone-epochs`` epochs, default the supernet's; ``--seeds`` seeds, accuracy
-averaged), both on the test split.
+averaged), both on the test split. Train the references at least as long as the
+supernet trains (for a few-shot supernet: its epochs per shot): a shorter
+schedule under-trains them, worst under strong weight decay, and the supernet
+then looks as if it over-rated small networks (MNIST-1D at 60 instead of 300
+epochs: tau 0.755 instead of 0.818; benchmarks/results/supernet.md, round 15).
 
 Stand-alone results are cached in ``--cache`` (a JSON file; the default
 ``runs/standalone_cache.json`` is outside git; the references of BENCHMARKS.md are
