@@ -172,19 +172,18 @@ def add_tuned_reference(rows: list[dict], names: list[str]) -> None:
         r["alone_val_by_reference"][TUNED] = list(r["alone_val_by_reference"][best])
 
 
-def parse_alone_training(text: str, base: TrainingConfig, epochs: int) -> tuple[TrainingConfig, int]:
-    """Stand-alone settings ``base`` with ``k=v`` items changed, and the epochs to train them.
+def parse_alone_training(text: str, base: TrainingConfig) -> TrainingConfig:
+    """Stand-alone settings ``base`` with ``k=v`` items changed.
 
-    Only :data:`STANDALONE_FIELDS` and ``epochs`` may change; ``epochs`` (default ``epochs``, i.e.
+    Only :data:`STANDALONE_FIELDS` and ``epochs`` may change; ``epochs`` (default ``base``'s, i.e.
     ``--alone-epochs``) is that reference's training length, so a tuned reference can choose it per network too.
     """
-    keys = [item.partition("=")[0] for item in filter(None, (s.strip() for s in text.split(",")))]
-    for key in keys:
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        key = item.partition("=")[0]
         if key not in (*STANDALONE_FIELDS, "epochs"):
             raise SystemExit(f"--alone-training {text!r}: {key!r} is not a stand-alone setting "
                              f"(one of {[*STANDALONE_FIELDS, 'epochs']})")
-    cfg = parse_variant(text, base)
-    return cfg, (cfg.epochs if "epochs" in keys else epochs)
+    return parse_variant(text, base)
 
 
 def leave_one_out_taus(per_seed: np.ndarray, inherited: np.ndarray | None = None) -> list[float]:
@@ -264,10 +263,11 @@ def main() -> None:
     variants = {} if args.no_base else {"config": base}
     for text in [*args.variant, *(f"epochs={e}" for e in args.extra_epochs)]:
         variants[text] = parse_variant(text, base)
-    # reference name -> (stand-alone settings, epochs)
-    references = {} if args.no_default_reference else {"config": (base, alone_epochs)}
+    # reference name -> stand-alone settings, ``epochs`` the reference's training length
+    alone_base = base.model_copy(update={"epochs": alone_epochs})
+    references = {} if args.no_default_reference else {"config": alone_base}
     for text in args.alone_training:
-        references[text] = parse_alone_training(text, base, alone_epochs)
+        references[text] = parse_alone_training(text, alone_base)
     if not references:
         raise SystemExit("--no-default-reference needs at least one --alone-training")
     if args.tuned_reference:
@@ -295,22 +295,22 @@ def main() -> None:
             inherited[v] = accuracy(ev.net, data.x_test, data.y_test, arch)
             inherited_val[v] = accuracy(ev.net, data.x_val, data.y_val, arch)
         if args.finetune_epochs:
-            ft_cfg = next(iter(references.values()))[0].model_copy(update={"lr": args.finetune_lr})
+            ft_cfg = next(iter(references.values())).model_copy(update={"lr": args.finetune_lr})
             for v, (ev, _, _) in trained.items():
                 model = train_standalone(ev.extract(a), data, ft_cfg, seed=0, epochs=args.finetune_epochs)
                 inherited[f"{v} +ft{args.finetune_epochs}"] = accuracy(model, data.x_test, data.y_test)
         alone, alone_val = {}, {}
-        for ref, (rcfg, repochs) in references.items():
+        for ref, rcfg in references.items():
             alone[ref], alone_val[ref] = [], []
             for s in range(args.seeds):
-                key = alone_key(space, data, a, rcfg, s, repochs)
+                key = alone_key(space, data, a, rcfg, s, rcfg.epochs)
                 if key not in cache or "val_accuracy" not in cache[key]:
-                    model = train_alone(space, data, a, rcfg, s, repochs)
+                    model = train_alone(space, data, a, rcfg, s, rcfg.epochs)
                     acc = accuracy(model, data.x_test, data.y_test)
                     if key in cache and abs(cache[key]["accuracy"] - acc) > 1e-9:  # an entry from before val
                         print(f"warning: {space.format(a)} seed {s}: test accuracy {acc:.2f} now, "
                               f"{cache[key]['accuracy']:.2f} cached; keeping the new run", flush=True)
-                    cache[key] = {"arch": space.format(a), "seed": s, "epochs": repochs, "accuracy": acc,
+                    cache[key] = {"arch": space.format(a), "seed": s, "epochs": rcfg.epochs, "accuracy": acc,
                                   "val_accuracy": accuracy(model, data.x_val, data.y_val)}
                     write_json(args.cache, cache)
                 alone[ref].append(cache[key]["accuracy"])
@@ -342,8 +342,7 @@ def main() -> None:
                       for i, j in itertools.combinations(range(args.seeds), 2)]
         training = ({"per_architecture_best_val_of": list(references),
                      "chosen": {n: sum(r["tuned_choice"] == n for r in rows) for n in references}}
-                    if ref == TUNED else {**{k: getattr(references[ref][0], k) for k in STANDALONE_FIELDS},
-                                          "epochs": references[ref][1]})
+                    if ref == TUNED else {k: getattr(references[ref], k) for k in (*STANDALONE_FIELDS, "epochs")})
         # one stand-alone run per network against the other seeds' mean: the supernet's fair competitor
         one_vs_rest = leave_one_out_taus(per_seed) if args.seeds > 1 else []
         refs.append({"reference": ref, "training": training,

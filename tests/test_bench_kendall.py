@@ -22,16 +22,16 @@ from hwnas.supernet.config import TrainingConfig  # noqa: E402
 
 def test_alone_training_changes_only_standalone_settings_and_the_cache_key():
     base = TrainingConfig(epochs=3, batch_size=32)
-    ref, ep = bench.parse_alone_training("weight_decay=0.2,label_smoothing=0.1", base, 60)
-    assert (ref.weight_decay, ref.label_smoothing, ref.batch_size, ep) == (0.2, 0.1, 32, 60)
-    # a reference may train for its own number of epochs (default: --alone-epochs)
-    long, ep = bench.parse_alone_training("weight_decay=0.2,epochs=300", base, 60)
-    assert (long.weight_decay, ep) == (0.2, 300)
+    ref = bench.parse_alone_training("weight_decay=0.2,label_smoothing=0.1", base)
+    assert (ref.weight_decay, ref.label_smoothing, ref.batch_size, ref.epochs) == (0.2, 0.1, 32, 3)
+    # a reference may train for its own number of epochs (default: base's, i.e. --alone-epochs)
+    long = bench.parse_alone_training("weight_decay=0.2,epochs=300", base)
+    assert (long.weight_decay, long.epochs) == (0.2, 300)
     for bad in ("distill=0", "sandwich_random=4", "few_shot=n_conv"):  # supernet-only settings
         with pytest.raises(SystemExit, match="not a stand-alone setting"):
-            bench.parse_alone_training(bad, base, 60)
+            bench.parse_alone_training(bad, base)
     with pytest.raises(SystemExit, match="epochs"):
-        bench.parse_alone_training("epochs=0", base, 60)
+        bench.parse_alone_training("epochs=0", base)
     space = Signal1DSpace(input_shape=(1, 40))
     data = get_dataset("mnist1d")
     arch = space.largest()
