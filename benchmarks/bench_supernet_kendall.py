@@ -88,7 +88,7 @@ from scipy.stats import kendalltau, spearmanr
 
 from hwnas.data import get_dataset
 from hwnas.plaindata import read_json, write_json
-from hwnas.supernet.calibrate import accuracy
+from hwnas.supernet.calibrate import accuracy, scores
 from hwnas.supernet.config import TrainingConfig, load_pipeline_config
 from hwnas.supernet.fewshot import make_supernet
 from hwnas.supernet.pipeline import build_space
@@ -289,11 +289,12 @@ def main() -> None:
     for i, a in enumerate(archs):
         if shard and i % shard[1] != shard[0]:
             continue
-        inherited, inherited_val = {}, {}
+        inherited, inherited_val, soft, soft_val = {}, {}, {}, {}
         for v, (ev, _, _) in trained.items():  # BN recalibrated once, then scored on test and on validation
             arch = ev.recalibrated(a)
-            inherited[v] = accuracy(ev.net, data.x_test, data.y_test, arch)
-            inherited_val[v] = accuracy(ev.net, data.x_val, data.y_val, arch)
+            test, val = (scores(ev.net, x, y, arch) for x, y in ((data.x_test, data.y_test), (data.x_val, data.y_val)))
+            inherited[v], soft[v] = test["accuracy"], test["soft_accuracy"]
+            inherited_val[v], soft_val[v] = val["accuracy"], val["soft_accuracy"]
         if args.finetune_epochs:
             ft_cfg = next(iter(references.values())).model_copy(update={"lr": args.finetune_lr})
             for v, (ev, _, _) in trained.items():
@@ -318,7 +319,8 @@ def main() -> None:
         macs = sum(lay.macs for lay in space.layers(a))
         first = next(iter(references))
         rows.append({"arch": space.format(a), "macs": macs, "inherited": inherited,
-                     "inherited_val": inherited_val, "alone": alone[first],
+                     "inherited_val": inherited_val, "inherited_soft": soft, "inherited_soft_val": soft_val,
+                     "alone": alone[first],
                      "alone_mean": float(np.mean(alone[first])), "alone_by_reference": alone,
                      "alone_val_by_reference": alone_val})
         print(f"{i + 1:2d}/{len(archs)} macs {macs:8d} inherited "
@@ -357,13 +359,19 @@ def main() -> None:
             inh = np.array([r["inherited"][name] for r in rows])
             # the same ranking on the validation split (inherited vs the stand-alone runs' mean val accuracy):
             # choose supernet variants by this one, report the test figure
-            val_tau = (float(kendalltau([r["inherited_val"][name] for r in rows],
-                                        [np.mean(r["alone_val_by_reference"][ref]) for r in rows]).statistic)
+            ref_val = [np.mean(r["alone_val_by_reference"][ref]) for r in rows]
+            val_tau = (float(kendalltau([r["inherited_val"][name] for r in rows], ref_val).statistic)
                        if name in rows[0]["inherited_val"] else None)
+            # the supernet ranking by inherited soft accuracy (mean true-class probability) instead of top-1
+            soft_tau, soft_tau_val = (
+                (float(kendalltau([r["inherited_soft"][name] for r in rows], ref_mean).statistic),
+                 float(kendalltau([r["inherited_soft_val"][name] for r in rows], ref_val).statistic))
+                if name in rows[0]["inherited_soft"] else (None, None))
             seed_taus = [kendalltau(inh, per_seed[s]).statistic for s in range(args.seeds)]
             results.append({"variant": name, "reference": ref, "supernet_epochs": variants[base_name].epochs,
                             "kendall_tau": float(kendalltau(inh, ref_mean).statistic),
                             "kendall_tau_val": val_tau,
+                            "kendall_tau_soft": soft_tau, "kendall_tau_soft_val": soft_tau_val,
                             "kendall_tau_per_seed": [float(t) for t in seed_taus],
                             # against the same leave-one-seed-out references as alone_one_vs_rest_tau
                             "kendall_tau_vs_rest_median": (float(np.median(leave_one_out_taus(per_seed, inh)))

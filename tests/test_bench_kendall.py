@@ -66,6 +66,15 @@ def test_benchmark_scores_every_supernet_against_every_reference(tmp_path, monke
                         [np.mean(r["alone_val_by_reference"][W3]) for r in res["rows"]]).statistic
     assert by[("config", W3)] == pytest.approx(expect, nan_ok=True)
     assert any(r["inherited_val"]["config"] != r["inherited"]["config"] for r in res["rows"])  # another split
+    # the same rankings by inherited soft accuracy (mean true-class probability), for trained supernets only
+    soft = {(r["variant"], r["reference"]): (r["kendall_tau_soft"], r["kendall_tau_soft_val"])
+            for r in res["summary"]["results"]}
+    assert soft[("config +ft1", "config")] == (None, None)
+    ref_mean = [np.mean(r["alone_by_reference"][W3]) for r in res["rows"]]
+    expect = kendalltau([r["inherited_soft"]["config"] for r in res["rows"]], ref_mean).statistic
+    assert soft[("config", W3)][0] == pytest.approx(expect, nan_ok=True)
+    assert all(0 < r["inherited_soft"]["config"] < 100 and 0 < r["inherited_soft_val"]["config"] < 100
+               for r in res["rows"])
     # fine-tuning starts from the inherited weights and changes them: some sub-network scores differently
     assert any(r["inherited"]["config"] != r["inherited"]["config +ft1"] for r in res["rows"])
     entries = json.loads(cache.read_text())

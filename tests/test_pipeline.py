@@ -70,12 +70,17 @@ def test_end_to_end_front_models_and_plot(tmp_path, capsys):
     assert (tmp_path / "lat.json").read_text() == before
 
 
-def test_few_shot_supernet_end_to_end(tmp_path):
-    """A supernet split by width (one shot per width) trains, searches and exports like a shared one."""
+def test_few_shot_supernet_end_to_end(tmp_path, capsys):
+    """A supernet split by width (one shot per width) trains, searches and exports like a shared one.
+
+    This one searches on soft accuracy (mean true-class probability) instead of top-1 accuracy.
+    """
     out = tmp_path / "out"
     training = {**TINY["supernet"]["training"], "few_shot": "width", "epochs": 4}
-    cfg = {**TINY, "supernet": {**TINY["supernet"], "training": training}, "search": {"budget": 5, "strategy": "random"}}
+    cfg = {**TINY, "supernet": {**TINY["supernet"], "training": training},
+           "search": {"budget": 5, "strategy": "random", "objectives": ["soft_accuracy:max", "latency_ms:min"]}}
     assert run_search(_write(tmp_path, cfg), out) == 0
+    assert "chosen on val_soft_accuracy" in capsys.readouterr().out
     md = read_metadata(out / "supernet.safetensors")
     assert md["meta"]["fingerprint"]["training"]["few_shot"] == "width"
     with open(out / "front.csv") as f:
@@ -84,6 +89,9 @@ def test_few_shot_supernet_end_to_end(tmp_path):
     assert rows
     for r in rows:
         assert abs(onnx_accuracy(out / r["model"], x, y) - float(r["accuracy"])) <= 0.5
+    # Pareto-optimal on the searched metric: slower members have a higher validation soft accuracy
+    soft = [float(r["val_soft_accuracy"]) for r in rows]
+    assert all(0 < v < 100 for v in soft) and all(b > a for a, b in zip(soft, soft[1:]))
     assert run_search(_write(tmp_path, cfg), out) == 0  # reuses the few-shot checkpoint
 
 

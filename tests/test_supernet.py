@@ -9,7 +9,7 @@ from hwnas.errors import DataError
 from hwnas.evaluators.supernet import SupernetEvaluator
 from hwnas.spaces.mobilenet import MobileNetSpace
 from hwnas.spaces.signal1d import Signal1DSpace
-from hwnas.supernet.calibrate import accuracy
+from hwnas.supernet.calibrate import accuracy, scores
 from hwnas.supernet.checkpoint import load_checkpoint, save_checkpoint
 from hwnas.supernet.config import TrainingConfig
 from hwnas.supernet.train import SupernetTrainer
@@ -51,6 +51,38 @@ def test_training_learns_and_extracted_accuracy_equals_supernet(trained, digits)
             assert torch.allclose(module(digits.x_val[:64]), net(digits.x_val[:64], arch), atol=1e-5)
         accs.append(acc)
     assert max(accs) > 30.0  # ten classes: chance is 10%; two short epochs already learn
+    # the evaluator returns the metrics it declares; soft accuracy is the extracted module's too
+    m = ev.evaluate(archs[0])
+    assert set(m) == set(ev.metrics) == {"accuracy", "soft_accuracy"}
+    assert 0.0 < m["soft_accuracy"] < 100.0
+    assert scores(ev.extract(archs[0]), digits.x_val, digits.y_val)["soft_accuracy"] == pytest.approx(
+        m["soft_accuracy"], abs=1e-4)
+
+
+class _Fixed(torch.nn.Module):
+    """Returns the logits it was given, row by row (its input is a row index)."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = torch.as_tensor(logits, dtype=torch.float32)
+
+    def forward(self, x):
+        return self.logits[x.long()]
+
+
+def test_soft_accuracy_is_the_mean_true_class_probability():
+    logits = [[2.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 1.0]]
+    model, x, y = _Fixed(logits), torch.arange(4), torch.tensor([0, 0, 1, 1])
+    p = torch.softmax(torch.tensor(logits), -1)
+    expect = 100 * float(p[torch.arange(4), y].mean())
+    for batch_size in (1, 3, 1024):  # batching does not change it
+        s = scores(model, x, y, batch_size=batch_size)
+        assert s["soft_accuracy"] == pytest.approx(expect, rel=1e-6)
+        # top-1: row 1 is a three-way tie (argmax picks class 0, the label); row 3 predicts 2, not 1
+        assert s["accuracy"] == pytest.approx(75.0)
+    # two models with the same top-1 accuracy differ in soft accuracy when one is more confident
+    sharper = scores(_Fixed([[9.0, 0, 0], [9.0, 0, 0], [0, 9.0, 0], [0, 0, 1.0]]), x, y)
+    assert sharper["accuracy"] == pytest.approx(75.0) and sharper["soft_accuracy"] > expect
 
 
 def test_sandwich_samples_largest_first_and_progressive_shrinking(digits):

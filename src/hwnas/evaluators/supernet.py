@@ -13,14 +13,18 @@ from hwnas.data.base import TaskData
 from hwnas.errors import HwnasError
 from hwnas.evaluators.base import Evaluator
 from hwnas.spaces.base import ChoiceSpace
-from hwnas.supernet.calibrate import accuracy, extract_subnet, recalibrate_bn
+from hwnas.supernet.calibrate import extract_subnet, recalibrate_bn, scores
 from hwnas.supernet.trainable import Supernet
 
 
 class SupernetEvaluator(Evaluator):
-    """``arch -> {"accuracy": percent}`` on ``split`` using the supernet's inherited weights."""
+    """``arch -> {"accuracy", "soft_accuracy"}`` (percent) on ``split`` using the supernet's inherited weights.
 
-    metrics = ("accuracy",)
+    ``soft_accuracy`` (mean probability of the true class, see :func:`hwnas.supernet.calibrate.scores`) is
+    a smoother quality objective than top-1 accuracy on a small split: ``"soft_accuracy:max"``.
+    """
+
+    metrics = ("accuracy", "soft_accuracy")
 
     def __init__(self, net: Supernet, data: TaskData, split: str = "val", calib_samples: int = 512, seed: int = 0,
                  identity: str | None = None):
@@ -42,7 +46,7 @@ class SupernetEvaluator(Evaluator):
 
     def evaluate(self, arch) -> dict[str, float]:
         arch = self.recalibrated(arch)
-        return {"accuracy": accuracy(self.net, self.x, self.y, arch)}
+        return scores(self.net, self.x, self.y, arch)
 
     def extract(self, arch) -> torch.nn.Module:
         """The stand-alone module of ``arch`` with inherited weights and recalibrated BN."""

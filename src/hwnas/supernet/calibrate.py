@@ -33,18 +33,31 @@ def recalibrate_bn(net: Supernet, arch: dict, x: torch.Tensor, batch_size: int =
 
 
 @torch.no_grad()
-def accuracy(model, x: torch.Tensor, y: torch.Tensor, arch: dict | None = None, batch_size: int = 1024) -> float:
-    """Top-1 accuracy in percent of a plain module (``arch=None``) or of a supernet's sub-network, in eval mode."""
+def scores(model, x: torch.Tensor, y: torch.Tensor, arch: dict | None = None, batch_size: int = 1024) -> dict:
+    """Top-1 ``accuracy`` and ``soft_accuracy`` in percent of a plain module (``arch=None``) or a sub-network.
+
+    ``soft_accuracy`` is the mean softmax probability given to the true class: the expected accuracy of
+    the network's own predictive distribution. On a small evaluation split it separates networks that
+    top-1 accuracy counts as equal (it does not jump by one sample's worth at a time), so it ranks
+    supernet sub-networks with less noise (benchmarks/results/supernet.md, round 16).
+    """
     was_training = model.training
     model.eval()
-    correct = 0
+    correct, soft = 0, 0.0
     try:
         for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
             out = model(xb) if arch is None else model(xb, arch)
             correct += int((out.argmax(-1) == yb).sum())
+            soft += float(torch.softmax(out.double(), -1).gather(1, yb[:, None]).sum())
     finally:
         model.train(was_training)
-    return 100.0 * correct / max(1, len(y))
+    n = max(1, len(y))
+    return {"accuracy": 100.0 * correct / n, "soft_accuracy": 100.0 * soft / n}
+
+
+def accuracy(model, x: torch.Tensor, y: torch.Tensor, arch: dict | None = None, batch_size: int = 1024) -> float:
+    """Top-1 accuracy in percent of a plain module (``arch=None``) or of a supernet's sub-network, in eval mode."""
+    return scores(model, x, y, arch, batch_size)["accuracy"]
 
 
 def extract_subnet(net: Supernet, arch, calib_x: torch.Tensor | None = None) -> nn.Module:

@@ -179,7 +179,7 @@ def run_search(config_path: str | Path, out_dir: str | Path | None = None, conso
                           f"{space.name} on {data.name}: {len(front)} Pareto-optimal of {len(points)}")
         console.print(f"plot: {plot}")
     table = Table(title=f"Pareto front ({out / 'front.csv'})",
-                  caption=f"chosen on {cfg.evaluation.split}_accuracy (the searched split, in front.csv); "
+                  caption=f"chosen on {_searched_quality(cfg)} (the searched split, in front.csv); "
                           "accuracy and onnx_accuracy on the test split")
     for c in ("model", "accuracy", "onnx_accuracy", "latency_ms", "macs", "params", "max_abs_diff"):
         table.add_column(c)
@@ -189,6 +189,12 @@ def run_search(config_path: str | Path, out_dir: str | Path | None = None, conso
     console.print(table)
     console.print(f"done in {time.perf_counter() - t_start:.1f}s")
     return 0
+
+
+def _searched_quality(cfg: PipelineConfig) -> str:
+    """The quality metric(s) the search chose on, as front.csv names them (e.g. ``val_accuracy``)."""
+    names = [o.metric for o in cfg.objectives() if o.metric in ("accuracy", "soft_accuracy")] or ["accuracy"]
+    return " and ".join(f"{cfg.evaluation.split}_{m}" for m in names)
 
 
 def export_front(cfg: PipelineConfig, space: TrainableSpace, data, quality, front, out: Path,
@@ -210,6 +216,8 @@ def export_front(cfg: PipelineConfig, space: TrainableSpace, data, quality, fron
                "macs": int(t.metrics.get("macs", sum(lay.macs for lay in layers))),
                "params": int(t.metrics.get("params", sum(lay.params for lay in layers))),
                "model": f"models/{name}", f"{cfg.evaluation.split}_accuracy": t.metrics["accuracy"]}
+        if all("soft_accuracy" in f.metrics for f in front):  # trials recorded before it existed lack it
+            row[f"{cfg.evaluation.split}_soft_accuracy"] = t.metrics["soft_accuracy"]
         if cfg.export.onnx:
             res = export_onnx(module, (1, *space.input_shape), models / name, tolerance=cfg.export.tolerance)
             row["onnx_accuracy"] = round(onnx_accuracy(res.path, x_test, y_test), 4)
