@@ -21,7 +21,7 @@ class SupernetEvaluator(Evaluator):
     """``arch -> {"accuracy", "soft_accuracy"}`` (percent) on ``split`` using the supernet's inherited weights.
 
     ``soft_accuracy`` (mean probability of the true class, see :func:`hwnas.supernet.calibrate.scores`) is
-    a smoother quality objective than top-1 accuracy on a small split: ``"soft_accuracy:max"``.
+    the other quality objective a search can use (``"soft_accuracy:max"``); which ranks better is task-dependent.
     """
 
     metrics = ("accuracy", "soft_accuracy")

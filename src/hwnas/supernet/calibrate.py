@@ -37,9 +37,10 @@ def scores(model, x: torch.Tensor, y: torch.Tensor, arch: dict | None = None, ba
     """Top-1 ``accuracy`` and ``soft_accuracy`` in percent of a plain module (``arch=None``) or a sub-network.
 
     ``soft_accuracy`` is the mean softmax probability given to the true class: the expected accuracy of
-    the network's own predictive distribution. On a small evaluation split it separates networks that
-    top-1 accuracy counts as equal (it does not jump by one sample's worth at a time), so it ranks
-    supernet sub-networks with less noise (benchmarks/results/supernet.md, round 16).
+    the network's own predictive distribution. It does not move in steps of one sample, so on a small
+    split it separates networks that top-1 accuracy counts as equal; but it also reads each network's
+    confidence. As a supernet's ranking of sub-networks it is better than top-1 on digits and worse on
+    MNIST-1D (benchmarks/results/supernet.md, round 16).
     """
     was_training = model.training
     model.eval()
