@@ -39,6 +39,10 @@ A reference recipe should be chosen by the stand-alone networks' *validation*
 accuracy (``alone_val`` in the output), never by the tau it gives; likewise a
 supernet variant by ``kendall_tau_val`` (inherited vs stand-alone accuracy on the
 validation split), with ``kendall_tau`` (test split) the figure reported.
+``kendall_tau_soft`` / ``kendall_tau_soft_val`` score the supernet's ranking by inherited
+*soft* accuracy (mean true-class probability, the ``soft_accuracy`` search objective)
+against the same stand-alone accuracies (round 16: better than top-1 on digits, worse on
+MNIST-1D).
 
 ``--tuned-reference`` adds one more reference, ``tuned``: each architecture at the
 recipe (among the references given) with its best mean validation accuracy over

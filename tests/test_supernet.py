@@ -71,14 +71,14 @@ class _Fixed(torch.nn.Module):
 
 
 def test_soft_accuracy_is_the_mean_true_class_probability():
-    logits = [[2.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 1.0]]
+    logits = [[2.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 1.0]]
     model, x, y = _Fixed(logits), torch.arange(4), torch.tensor([0, 0, 1, 1])
     p = torch.softmax(torch.tensor(logits), -1)
     expect = 100 * float(p[torch.arange(4), y].mean())
     for batch_size in (1, 3, 1024):  # batching does not change it
         s = scores(model, x, y, batch_size=batch_size)
         assert s["soft_accuracy"] == pytest.approx(expect, rel=1e-6)
-        # top-1: row 1 is a three-way tie (argmax picks class 0, the label); row 3 predicts 2, not 1
+        # top-1: rows 0-2 right (row 1 barely), row 3 predicts 2, not 1
         assert s["accuracy"] == pytest.approx(75.0)
     # two models with the same top-1 accuracy differ in soft accuracy when one is more confident
     sharper = scores(_Fixed([[9.0, 0, 0], [9.0, 0, 0], [0, 9.0, 0], [0, 0, 1.0]]), x, y)

@@ -193,7 +193,9 @@ def run_search(config_path: str | Path, out_dir: str | Path | None = None, conso
 
 def _searched_quality(cfg: PipelineConfig) -> str:
     """The quality metric(s) the search chose on, as front.csv names them (e.g. ``val_accuracy``)."""
-    names = [o.metric for o in cfg.objectives() if o.metric in ("accuracy", "soft_accuracy")] or ["accuracy"]
+    from hwnas.evaluators.supernet import SupernetEvaluator
+
+    names = [o.metric for o in cfg.objectives() if o.metric in SupernetEvaluator.metrics] or ["accuracy"]
     return " and ".join(f"{cfg.evaluation.split}_{m}" for m in names)
 
 
