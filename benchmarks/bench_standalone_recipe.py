@@ -49,12 +49,11 @@ def main() -> None:
         key = f"{recipe}|seed={args.seed}"
         if key in res:
             continue
-        kv = dict(item.split("=", 1) for item in recipe.split(",") if item)
-        epochs = int(kv.pop("epochs", args.epochs))
-        tcfg = parse_alone_training(",".join(f"{k}={v}" for k, v in kv.items()), cfg.supernet.training)
+        # a recipe may set its own epochs; the default is --epochs
+        tcfg = parse_alone_training(recipe, cfg.supernet.training.model_copy(update={"epochs": args.epochs}))
         t0, rows = time.perf_counter(), []
         for a in archs:
-            m = train_alone(space, data, a, tcfg, args.seed, epochs)
+            m = train_alone(space, data, a, tcfg, args.seed)
             rows.append({"arch": space.format(a), "train": accuracy(m, data.x_train, data.y_train),
                          "val": accuracy(m, data.x_val, data.y_val), "test": accuracy(m, data.x_test, data.y_test)})
         res[key] = rows

@@ -121,12 +121,12 @@ def spread_archs(space, n: int, seed: int = 0, pool: int = 3000) -> list[dict]:
     return picks
 
 
-def alone_key(space, data, arch: dict, tcfg: TrainingConfig, seed: int, epochs: int) -> str:
-    """Cache key of one stand-alone run (test-split accuracy)."""
+def alone_key(space, data, arch: dict, tcfg: TrainingConfig, seed: int) -> str:
+    """Cache key of one stand-alone run (test-split accuracy); ``tcfg.epochs`` is its training length."""
     # describe_networks: the space without supernet-only options (kernel_transform, ...), which change how the
     # supernet shares weights but not the stand-alone networks, so they share references
     ident = {"v": CACHE_VERSION, "space": space.describe_networks(), "data": data.describe(), "arch": space.key(arch),
-             "seed": seed, "epochs": epochs, "training": {k: getattr(tcfg, k) for k in STANDALONE_FIELDS}}
+             "seed": seed, "epochs": tcfg.epochs, "training": {k: getattr(tcfg, k) for k in STANDALONE_FIELDS}}
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
@@ -143,10 +143,10 @@ def parse_variant(text: str, base: TrainingConfig) -> TrainingConfig:
         raise SystemExit(f"{text!r}: {e}") from None
 
 
-def train_alone(space, data, arch: dict, tcfg: TrainingConfig, seed: int, epochs: int):
-    """One stand-alone run as the references are made: initial weights and batch order both from ``seed``."""
+def train_alone(space, data, arch: dict, tcfg: TrainingConfig, seed: int):
+    """One stand-alone run (``tcfg.epochs`` long) as the references are made: weights and batch order from ``seed``."""
     torch.manual_seed(seed)
-    return train_standalone(space.build(arch), data, tcfg, seed=seed, epochs=epochs)
+    return train_standalone(space.build(arch), data, tcfg, seed=seed, epochs=tcfg.epochs)
 
 
 TUNED = "tuned"
@@ -308,9 +308,9 @@ def main() -> None:
         for ref, rcfg in references.items():
             alone[ref], alone_val[ref] = [], []
             for s in range(args.seeds):
-                key = alone_key(space, data, a, rcfg, s, rcfg.epochs)
+                key = alone_key(space, data, a, rcfg, s)
                 if key not in cache or "val_accuracy" not in cache[key]:
-                    model = train_alone(space, data, a, rcfg, s, rcfg.epochs)
+                    model = train_alone(space, data, a, rcfg, s)
                     acc = accuracy(model, data.x_test, data.y_test)
                     if key in cache and abs(cache[key]["accuracy"] - acc) > 1e-9:  # an entry from before val
                         print(f"warning: {space.format(a)} seed {s}: test accuracy {acc:.2f} now, "

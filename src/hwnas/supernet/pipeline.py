@@ -209,6 +209,7 @@ def export_front(cfg: PipelineConfig, space: TrainableSpace, data, quality, fron
     models.mkdir(exist_ok=True)
     rows = []
     x_test, y_test = data.split("test")
+    with_soft = all("soft_accuracy" in t.metrics for t in front)  # trials recorded before it existed lack it
     for i, t in enumerate(front):
         module = quality.extract(t.arch)
         acc = accuracy(module, x_test, y_test)
@@ -218,7 +219,7 @@ def export_front(cfg: PipelineConfig, space: TrainableSpace, data, quality, fron
                "macs": int(t.metrics.get("macs", sum(lay.macs for lay in layers))),
                "params": int(t.metrics.get("params", sum(lay.params for lay in layers))),
                "model": f"models/{name}", f"{cfg.evaluation.split}_accuracy": t.metrics["accuracy"]}
-        if all("soft_accuracy" in f.metrics for f in front):  # trials recorded before it existed lack it
+        if with_soft:
             row[f"{cfg.evaluation.split}_soft_accuracy"] = t.metrics["soft_accuracy"]
         if cfg.export.onnx:
             res = export_onnx(module, (1, *space.input_shape), models / name, tolerance=cfg.export.tolerance)
