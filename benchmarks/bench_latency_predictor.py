@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwnas.hardware.latency_eval import evaluate, load_table
+from hwnas.costs.latency.evaluation import evaluate, load_table
 
 ROOT = Path(__file__).resolve().parents[1]
 

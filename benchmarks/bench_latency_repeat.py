@@ -43,7 +43,7 @@ def models():
 
 
 def measure_all(runtimes, times: int, warmup: int, repeats: int) -> dict:
-    from hwnas.hardware.measure import measure_latency
+    from hwnas.costs.measure import measure_latency
 
     out = {}
     for name, module, shape in models():
@@ -84,7 +84,7 @@ def main() -> None:
     if args.child:  # one measurement of each model, as JSON on stdout
         print(json.dumps(measure_all(runtimes, 1, args.warmup, args.repeats)))
         return
-    from hwnas.hardware.measure import device_fingerprint
+    from hwnas.costs.measure import device_fingerprint
 
     t_start = time.perf_counter()
     report = {"device": device_fingerprint(), "repeats": args.repeats, "warmup": args.warmup}

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hwnas.commands.lut import evaluate_table
-from hwnas.hardware.lut import build_table, default_measure
+from hwnas.cli.lut import evaluate_table
+from hwnas.costs.lut import build_table, default_measure
 from hwnas.spaces import get_space
 
 HERE = Path(__file__).resolve().parent
@@ -85,7 +85,7 @@ def main() -> int:
     report["retest"] = retest(space, args.retest, args.seed + 2000, measure)
     if not args.no_second_process:  # the saved table, judged by a fresh process
         with tempfile.NamedTemporaryFile(suffix=".json") as f:
-            subprocess.run([sys.executable, "-m", "hwnas.cli", "lut", "eval", "--lut", args.lut, "--space", args.space,
+            subprocess.run([sys.executable, "-m", "hwnas.cli.main", "lut", "eval", "--lut", args.lut, "--space", args.space,
                             "--space-options", args.space_options, "--n", str(args.n),
                             "--seed", str(args.seed + 1000), "--json", f.name], check=True)
             second = json.loads(Path(f.name).read_text())

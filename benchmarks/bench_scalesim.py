@@ -30,8 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from hwnas.hardware.accelerator import AcceleratorConfig, AcceleratorModel
-from hwnas.hardware.topology import read_topology
+from hwnas.costs.accelerator import AcceleratorConfig, AcceleratorModel
+from hwnas.costs.topology import read_topology
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".scalesim-venv"

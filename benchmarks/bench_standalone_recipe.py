@@ -23,11 +23,11 @@ import numpy as np
 import torch
 from bench_supernet_kendall import parse_alone_training, spread_archs, train_alone
 
+from hwnas.app.pipeline_config import load_pipeline_config
+from hwnas.app.train_once import build_space
+from hwnas.core.plaindata import read_json, write_json
 from hwnas.data import get_dataset
-from hwnas.plaindata import read_json, write_json
 from hwnas.supernet.calibrate import accuracy
-from hwnas.supernet.config import load_pipeline_config
-from hwnas.supernet.pipeline import build_space
 
 
 def main() -> None:

@@ -90,12 +90,13 @@ import yaml
 from pydantic import ValidationError
 from scipy.stats import kendalltau, spearmanr
 
+from hwnas.app.pipeline_config import load_pipeline_config
+from hwnas.app.train_once import build_space
+from hwnas.core.plaindata import read_json, write_json
 from hwnas.data import get_dataset
-from hwnas.plaindata import read_json, write_json
 from hwnas.supernet.calibrate import accuracy, scores
-from hwnas.supernet.config import TrainingConfig, load_pipeline_config
 from hwnas.supernet.fewshot import make_supernet
-from hwnas.supernet.pipeline import build_space
+from hwnas.supernet.settings import TrainingConfig
 from hwnas.supernet.train import SupernetTrainer, train_standalone
 
 # what stand-alone training reads from the training config (the rest is supernet-only)

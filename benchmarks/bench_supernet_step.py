@@ -22,10 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hwnas.app.pipeline_config import load_pipeline_config
+from hwnas.app.train_once import build_space
 from hwnas.data import get_dataset
-from hwnas.supernet.config import load_pipeline_config
 from hwnas.supernet.fewshot import make_supernet
-from hwnas.supernet.pipeline import build_space
 from hwnas.supernet.train import SupernetTrainer, fast_layout, make_optimizer
 
 

@@ -59,7 +59,7 @@ def synthetic_costs(frame: pd.DataFrame, arch_column: str = "arch", noise: bool 
     first-listed row is costed and its value copied to every member.
     ``noise=False`` gives the cost model alone.
     """
-    from hwnas.hardware.latency_features import (
+    from hwnas.costs.latency.features import (
         apply_representatives,
         first_listed_representatives,
         nb201_measure_keys,

@@ -2,7 +2,7 @@
 
 For each (accuracy column, latency column) pair and each strategy, runs the
 ordinary study loop for ``--budget`` distinct evaluations on ``--seeds`` seeds
-and records the hypervolume ratio (``hwnas.search.scoring``) at 50/100/300
+and records the hypervolume ratio (``hwnas.strategies.scoring``) at 50/100/300
 evaluations, plus the time spent inside the strategy (ask + tell + surrogate
 refits; evaluation excluded). Writes a markdown table (median [IQR]) and the
 raw per-seed results as JSON.
@@ -48,8 +48,8 @@ def _job(args: tuple) -> tuple:
     acc, cost, strategy, seed, budget, path = args
     import pandas as pd
 
-    from hwnas.commands.bench_table import run_strategy
-    from hwnas.objectives import Objective
+    from hwnas.cli.bench_table import run_strategy
+    from hwnas.core.objectives import Objective
     from hwnas.spaces import get_space
 
     if _FRAME is None:
@@ -132,7 +132,7 @@ def render(results: dict, args, command: str, seconds: float) -> str:
         f"# Search strategies on {table} (hypervolume ratio)",
         "",
         f"Median [interquartile range] over {args.seeds} seeds of the hypervolume ratio after N distinct",
-        "evaluations (reference point: per-objective median of all 15,625 rows; see `hwnas.search.scoring`).",
+        "evaluations (reference point: per-objective median of all 15,625 rows; see `hwnas.strategies.scoring`).",
         "Overhead: seconds spent inside the strategy (setup + ask + tell + surrogate refits, evaluation",
         "excluded) per 100 evaluations, median over runs, wall clock and process CPU time.",
         "",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from hwnas.errors import EvaluationFailed
+from hwnas.core.errors import EvaluationFailed
 from hwnas.evaluators.base import Evaluator
-from hwnas.search.base import Strategy
+from hwnas.strategies.base import Strategy
 
 
 class ProbeStrategy(Strategy):

@@ -4,12 +4,11 @@ import json
 
 import pytest
 
-from hwnas.cli import main
-from hwnas.errors import ConfigError, CostModelError
-from hwnas.hardware.accelerator import AcceleratorConfig, AcceleratorModel, available_presets, load_preset
-from hwnas.hardware.base import Workload
-from hwnas.hardware.layers import Layer
-from hwnas.hardware.systolic import GemmShape, compute_cycles
+from hwnas.cli.main import main
+from hwnas.core.errors import ConfigError, CostModelError
+from hwnas.core.layers import Layer, Workload
+from hwnas.costs.accelerator import AcceleratorConfig, AcceleratorModel, available_presets, load_preset
+from hwnas.costs.systolic import GemmShape, compute_cycles
 
 
 def _layers():

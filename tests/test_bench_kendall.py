@@ -17,7 +17,7 @@ import bench_supernet_kendall as bench  # noqa: E402
 
 from hwnas.data import get_dataset  # noqa: E402
 from hwnas.spaces.signal1d import Signal1DSpace  # noqa: E402
-from hwnas.supernet.config import TrainingConfig  # noqa: E402
+from hwnas.supernet.settings import TrainingConfig  # noqa: E402
 
 
 def test_alone_training_changes_only_standalone_settings_and_the_cache_key():

@@ -12,7 +12,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_synthetic_devices as bench  # noqa: E402
 
-from hwnas.hardware.latency_features import nb201_measure_keys  # noqa: E402
+from hwnas.costs.latency.features import nb201_measure_keys  # noqa: E402
 from hwnas.spaces import NB201Space  # noqa: E402
 
 

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from hwnas.cli import main
-from hwnas.commands.bench_table import checkpoints_for, run_strategy
-from hwnas.objectives import Objective
-from hwnas.search.scoring import TableScorer
+from hwnas.cli.bench_table import checkpoints_for, run_strategy
+from hwnas.cli.main import main
+from hwnas.core.objectives import Objective
 from hwnas.spaces import NB201Space
+from hwnas.strategies.scoring import TableScorer
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from hwnas.hardware.measure import LatencyCache, default_cache_path
+from hwnas.costs.measure import LatencyCache, default_cache_path
 
 
 def test_suite_uses_its_own_cache_folder(isolated_hwnas_cache):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hwnas.core.objectives import Objective
+from hwnas.costs.latency.features import apply_representatives, nb201_cost_features
 from hwnas.evaluators.table import TableEvaluator
-from hwnas.hardware.latency_features import apply_representatives, nb201_cost_features
-from hwnas.objectives import Objective
-from hwnas.search.cost_views import GENERIC, CostViews
-from hwnas.search.linas import LinasStrategy
 from hwnas.spaces import NB201Space
+from hwnas.strategies.cost_views import GENERIC, CostViews
+from hwnas.strategies.linas import LinasStrategy
 from hwnas.study import Study
 
 
@@ -19,7 +19,7 @@ def _protocol_table(seed: int = 0) -> tuple[NB201Space, np.ndarray, np.ndarray]:
     space = NB201Space()
     rng = np.random.default_rng(seed)
     catalog = rng.permutation(space.enumerate_genes())
-    from hwnas.hardware.latency_features import first_listed_representatives
+    from hwnas.costs.latency.features import first_listed_representatives
 
     measured = apply_representatives(catalog, first_listed_representatives(catalog))
     X = nb201_cost_features(space, measured, "every_edge").matrix

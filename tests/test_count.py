@@ -3,10 +3,9 @@
 import pytest
 from torch import nn
 
-from hwnas.errors import ConfigError, CostModelError
-from hwnas.hardware.base import Workload
-from hwnas.hardware.count import CountModel, layer_live_elements
-from hwnas.hardware.layers import Layer
+from hwnas.core.errors import ConfigError, CostModelError
+from hwnas.core.layers import Layer, Workload
+from hwnas.costs.count import CountModel, layer_live_elements
 
 
 def _net():

@@ -6,8 +6,8 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from hwnas.core.errors import ConfigError, DataError
 from hwnas.data import get_dataset
-from hwnas.errors import ConfigError, DataError
 
 
 def test_digits_follow_the_published_convention():

@@ -3,10 +3,10 @@
 import torch
 import torch.nn.functional as F
 
-from hwnas.hardware.layers import Layer
+from hwnas.core.layers import Layer
+from hwnas.spaces.elastic import ElasticBatchNorm, ElasticConv, ElasticLinear
+from hwnas.spaces.trace import trace_layers
 from hwnas.supernet.calibrate import recalibrate_bn
-from hwnas.supernet.elastic import ElasticBatchNorm, ElasticConv, ElasticLinear
-from hwnas.supernet.trace import trace_layers
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and kind to a shared machine
 

@@ -3,10 +3,10 @@
 import pytest
 from study_fixtures import ProbeStrategy
 
-from hwnas.errors import ConfigError
+from hwnas.core.errors import ConfigError
+from hwnas.core.objectives import Objective
 from hwnas.evaluators.table import TableEvaluator
 from hwnas.executors import make_executor
-from hwnas.objectives import Objective
 from hwnas.spaces import NB201Space
 from hwnas.study import Study
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from hwnas.compress.onnx_export import export_onnx, onnx_accuracy, ort_predict, ort_session
-from hwnas.errors import DataError
+from hwnas.core.errors import DataError
+from hwnas.export.onnx import export_onnx, onnx_accuracy, ort_predict, ort_session
 from hwnas.spaces.mobilenet import MobileNetSpace
 from hwnas.supernet.calibrate import accuracy
 

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
+from hwnas.app.train_once import build_seeded_supernet
+from hwnas.core.errors import ConfigError, DataError, InvalidArchitecture
 from hwnas.data import get_dataset
-from hwnas.errors import ConfigError, DataError, InvalidArchitecture
 from hwnas.evaluators.supernet import SupernetEvaluator
 from hwnas.spaces.signal1d import Signal1DSpace
 from hwnas.supernet.calibrate import accuracy
-from hwnas.supernet.config import TrainingConfig
 from hwnas.supernet.fewshot import FewShotSupernet, make_supernet
-from hwnas.supernet.pipeline import build_seeded_supernet
+from hwnas.supernet.settings import TrainingConfig
 from hwnas.supernet.train import SupernetTrainer
 
 torch.set_num_threads(1)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from scipy.stats import kendalltau
 
-from hwnas.errors import CostModelError, DataError
-from hwnas.hardware.base import Workload
-from hwnas.hardware.latency_eval import evaluate, load_table
-from hwnas.hardware.latency_features import (
+from hwnas.core.errors import CostModelError, DataError
+from hwnas.core.layers import Layer, Workload
+from hwnas.costs.latency.evaluation import evaluate, load_table
+from hwnas.costs.latency.features import (
     apply_representatives,
     first_listed_representatives,
     layer_cost_features,
@@ -21,10 +21,9 @@ from hwnas.hardware.latency_features import (
     nb201_cost_features,
     nb201_measure_keys,
 )
-from hwnas.hardware.latency_predictor import LatencyPredictor, PredictorCostModel, guess_unit
-from hwnas.hardware.latency_regressor import _lower_bounded_lsq
-from hwnas.hardware.layers import Layer
-from hwnas.hardware.transfer import adapt
+from hwnas.costs.latency.predictor import LatencyPredictor, PredictorCostModel, guess_unit
+from hwnas.costs.latency.transfer import adapt
+from hwnas.learn.regressor import _lower_bounded_lsq
 from hwnas.spaces.nb201 import EDGES, NB201Space
 
 SPACE = NB201Space()

@@ -8,11 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from hwnas.cli import main
-from hwnas.errors import ConfigError, CostModelError, DataError
-from hwnas.hardware.base import Workload
-from hwnas.hardware.layers import Layer
-from hwnas.hardware.lut import (
+from hwnas.cli.main import main
+from hwnas.core.errors import ConfigError, CostModelError, DataError
+from hwnas.core.layers import Layer, Workload
+from hwnas.costs.lut import (
     LatencyTable,
     LookupTableModel,
     build_table,
@@ -22,7 +21,7 @@ from hwnas.hardware.lut import (
     kernel_kind,
     kernel_module,
 )
-from hwnas.supernet.trace import trace_layers
+from hwnas.spaces.trace import trace_layers
 
 
 def _net2d():
@@ -97,7 +96,7 @@ def test_calibration_recovers_the_whole_network_relation():
     # held-out networks from the same relation are predicted
     held = _items([("conv", 8, overhead + 0.002)] * 9 + [("dwconv", 8, overhead + 0.02)] * 4
                   + [("gap", 8, overhead + 0.0005)])
-    from hwnas.hardware.lut import _features
+    from hwnas.costs.lut import _features
 
     assert t.apply(*_features(held, 0, overhead)) == pytest.approx(
         0.4 * 0.018 + 1.1 * 0.08 + 0.9 * 0.0005 + 0.0003 * 14 + 0.01, rel=1e-3)

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from hwnas.compress.onnx_export import export_onnx
-from hwnas.errors import CostModelError
-from hwnas.hardware import measure as M
-from hwnas.hardware.measure import (
+from hwnas.core.errors import CostModelError
+from hwnas.costs import measure as M
+from hwnas.costs.measure import (
     LatencyCache,
     MeasuredLatency,
     device_fingerprint,
     measure_latency,
     reference_latency,
 )
+from hwnas.export.onnx import export_onnx
 from hwnas.spaces.signal1d import Signal1DSpace
 
 torch.set_num_threads(1)

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from hwnas.errors import CostModelError
-from hwnas.hardware import measure as M
-from hwnas.hardware.measure import LatencyCache, device_fingerprint, measure_latency, reference_latency
+from hwnas.core.errors import CostModelError
+from hwnas.costs import measure as M
+from hwnas.costs.measure import LatencyCache, device_fingerprint, measure_latency, reference_latency
 
 
 @pytest.fixture()

@@ -4,7 +4,7 @@ are dropped, a busy machine gets more pairs, a round taken in a slow spell of th
 import numpy as np
 import pytest
 
-from hwnas.hardware import measure as M
+from hwnas.costs import measure as M
 
 
 def test_low_percentile_ignores_switched_out_blocks():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hwnas.errors import InvalidArchitecture
+from hwnas.core.errors import InvalidArchitecture
 from hwnas.spaces import NB201Space, get_space
 from hwnas.spaces.base import ChoiceSpace, Dimension
 
@@ -105,7 +105,7 @@ def test_operators_stay_in_space_and_mutation_changes_something():
 
 
 def test_unknown_space_name():
-    from hwnas.errors import ConfigError
+    from hwnas.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="nb201"):
         get_space("nope")

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from hwnas.errors import ConfigError
-from hwnas.objectives import Constraint, Objective, to_minimisation
+from hwnas.core.errors import ConfigError
+from hwnas.core.objectives import Constraint, Objective, to_minimisation
 
 
 def test_objective_parse_and_sign():

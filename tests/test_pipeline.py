@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hwnas.compress.onnx_export import onnx_accuracy
+from hwnas.app.pipeline_config import load_pipeline_config
+from hwnas.app.train_once import FRONT_COLUMNS, run_search
+from hwnas.core.errors import ConfigError
 from hwnas.data import get_dataset
-from hwnas.errors import ConfigError
+from hwnas.export.onnx import onnx_accuracy
 from hwnas.supernet.checkpoint import read_metadata
-from hwnas.supernet.config import load_pipeline_config
-from hwnas.supernet.pipeline import FRONT_COLUMNS, run_search
 
 TINY = {
     "data": {"name": "digits"},
@@ -124,7 +124,7 @@ def test_kill_during_training_then_resume(tmp_path):
     path = _write(tmp_path, cfg)
     out = tmp_path / "out"
     ck = out / "supernet.safetensors"
-    cmd = [sys.executable, "-m", "hwnas.supernet.pipeline", "--config", str(path), "--out", str(out)]
+    cmd = [sys.executable, "-m", "hwnas.app.train_once", "--config", str(path), "--out", str(out)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
@@ -147,8 +147,8 @@ def test_kill_during_training_then_resume(tmp_path):
 
 
 def test_supernet_initial_weights_follow_the_training_seed():
+    from hwnas.app.train_once import build_seeded_supernet
     from hwnas.spaces import get_space
-    from hwnas.supernet.pipeline import build_seeded_supernet
 
     space = get_space("mobilenet", **TINY["supernet"]["space_options"])
     a, b, c = (build_seeded_supernet(space, s).state_dict() for s in (3, 3, 4))

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hwnas.cli import main
-from hwnas.hardware.latency_predictor import LatencyPredictor, PredictorCostModel
+from hwnas.cli.main import main
+from hwnas.costs.latency.predictor import LatencyPredictor, PredictorCostModel
 from hwnas.spaces.nb201 import NB201Space
 
 SPACE = NB201Space()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwnas.errors import ConfigError
-from hwnas.predictors.ensemble import (
+from hwnas.core.errors import ConfigError
+from hwnas.learn.ensemble import (
     BootstrapRidge,
     ExtraTreesEnsemble,
     GaussianProcess,
@@ -107,7 +107,7 @@ def test_bad_input_is_refused():
 
 
 def test_rank_warp_is_monotone_invertible_and_extrapolates():
-    from hwnas.predictors.warp import RankWarp
+    from hwnas.learn.warp import RankWarp
 
     rng = np.random.default_rng(0)
     y = np.r_[rng.normal(90, 2, 60), 10.0, 11.0, 90.0, 90.0]  # heavy left tail and ties

@@ -2,13 +2,14 @@
 
 import pytest
 
-from hwnas.errors import ConfigError
-from hwnas.hardware import registry
-from hwnas.hardware.accelerator import AcceleratorModel
-from hwnas.hardware.base import CostEvaluator, CostModel, Workload
-from hwnas.hardware.count import CountModel
-from hwnas.hardware.layers import Layer
-from hwnas.hardware.registry import available_cost_models, get_cost_model
+from hwnas.core.errors import ConfigError
+from hwnas.core.layers import Layer, Workload
+from hwnas.costs import registry
+from hwnas.costs.accelerator import AcceleratorModel
+from hwnas.costs.base import CostModel
+from hwnas.costs.count import CountModel
+from hwnas.costs.registry import available_cost_models, get_cost_model
+from hwnas.evaluators.cost import CostEvaluator
 
 
 def test_names_and_construction():
@@ -39,7 +40,7 @@ def test_unknown_name_and_bad_options():
 
 
 def test_missing_module_breaks_only_its_name(monkeypatch):
-    monkeypatch.setitem(registry.COST_MODELS, "ghost", ("hwnas.hardware.no_such_module", "Ghost"))
+    monkeypatch.setitem(registry.COST_MODELS, "ghost", ("hwnas.costs.no_such_module", "Ghost"))
     with pytest.raises(ConfigError, match="'ghost' is unavailable.*no_such_module"):
         get_cost_model("ghost")
     assert isinstance(get_cost_model("count"), CountModel)

@@ -3,10 +3,10 @@ import re
 import pytest
 from study_fixtures import FlakyEvaluator, ProbeStrategy
 
-from hwnas.cli import main
-from hwnas.errors import ConfigError
+from hwnas.cli.main import main
+from hwnas.core.errors import ConfigError
+from hwnas.core.objectives import Constraint, Objective
 from hwnas.evaluators.table import TableEvaluator
-from hwnas.objectives import Constraint, Objective
 from hwnas.report.convergence import hypervolume_curve
 from hwnas.spaces import NB201Space
 from hwnas.storage import SQLStorage
@@ -44,7 +44,7 @@ def test_hypervolume_curve_never_decreases(synthetic_nb201_table):
 
 
 def test_missing_storage_file(tmp_path):
-    from hwnas.commands.report import run
+    from hwnas.cli.report import run
 
     class A:
         storage, study, out = str(tmp_path / "none.db"), None, tmp_path / "r.html"

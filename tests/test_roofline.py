@@ -2,10 +2,9 @@
 
 import pytest
 
-from hwnas.errors import ConfigError
-from hwnas.hardware.base import Workload
-from hwnas.hardware.layers import Layer
-from hwnas.hardware.roofline import RooflineConfig, RooflineModel
+from hwnas.core.errors import ConfigError
+from hwnas.core.layers import Layer, Workload
+from hwnas.costs.roofline import RooflineConfig, RooflineModel
 
 
 def test_compute_and_memory_bound_layers():

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hwnas.errors import DataError
-from hwnas.objectives import Objective
-from hwnas.search.improvement import hv_improvement
-from hwnas.search.pareto import hypervolume, nondominated_mask
-from hwnas.search.scoring import TableScorer, hypervolume_ratio_of_archs
+from hwnas.core.errors import DataError
+from hwnas.core.objectives import Objective
+from hwnas.core.pareto import hypervolume, nondominated_mask
 from hwnas.spaces import NB201Space
+from hwnas.strategies.improvement import hv_improvement
+from hwnas.strategies.scoring import TableScorer, hypervolume_ratio_of_archs
 
 OBJ = [Objective("acc", "max"), Objective("lat", "min")]
 

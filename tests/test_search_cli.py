@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from hwnas.cli import main
+from hwnas.cli.main import main
 
 # evaluation slowed down so the process can be interrupted mid-search
 # (SIGINT restored to Python's default: a shell that starts the test run in the background leaves it ignored)
@@ -18,7 +18,7 @@ SLOW = (
     "from hwnas.evaluators.table import TableEvaluator as T\n"
     "orig = T.evaluate\n"
     "T.evaluate = lambda self, a: (time.sleep(0.02), orig(self, a))[1]\n"
-    "from hwnas.cli import main\n"
+    "from hwnas.cli.main import main\n"
     "sys.exit(main(['search', '--config', sys.argv[1], '--quiet']))\n"
 )
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from hwnas.errors import ConfigError, InvalidArchitecture
+from hwnas.core.errors import ConfigError, InvalidArchitecture
 from hwnas.spaces import get_space
 from hwnas.spaces.mobilenet import MobileNetSpace
 from hwnas.spaces.nb201 import NB201Space

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from study_fixtures import ProbeStrategy
 
-from hwnas.errors import StudyMismatch
+from hwnas.core.errors import StudyMismatch
+from hwnas.core.objectives import Objective
 from hwnas.evaluators.table import TableEvaluator
-from hwnas.objectives import Objective
 from hwnas.spaces import NB201Space
 from hwnas.storage import SQLStorage
 from hwnas.study import Study

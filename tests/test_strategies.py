@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwnas.errors import ConfigError, EvaluationFailed
+from hwnas.core.errors import ConfigError, EvaluationFailed
+from hwnas.core.objectives import Constraint, Objective
+from hwnas.core.pareto import hypervolume, nondominated_mask
 from hwnas.evaluators.base import Evaluator
-from hwnas.objectives import Constraint, Objective
-from hwnas.search import DEFAULT_STRATEGY, available_strategies, get_strategy, register_strategy
-from hwnas.search.base import Strategy
-from hwnas.search.pareto import hypervolume, nondominated_mask
-from hwnas.search.random import RandomSearch
 from hwnas.spaces.base import ChoiceSpace, Dimension
+from hwnas.strategies import DEFAULT_STRATEGY, available_strategies, get_strategy, register_strategy
+from hwnas.strategies.base import Strategy
+from hwnas.strategies.random import RandomSearch
 from hwnas.study import Study
 
 ALL = ["random", "evolution", "nsga2", "linas"]
@@ -301,7 +301,7 @@ def test_quality_reference_recovers_the_space_median_from_shrunk_predictions():
     architectures that mean is good, so a quantile of the *predicted* accuracies lies in the good region.
     linas reads the observed values at the median of the predicted *order* instead, which recovers the
     space's median (the benchmark's reference) whenever the order is right, however shrunk the values."""
-    from hwnas.search.base import COMPLETE, Trial
+    from hwnas.core.trial import COMPLETE, Trial
 
     space = make_space(5, 5)
     ev = Synthetic(space, seed=2)
@@ -344,7 +344,7 @@ def test_quality_reference_switches_only_after_its_threshold():
 
 
 def test_linas_quality_surrogate_models_only_the_maximised_objectives():
-    from hwnas.predictors.ensemble import BootstrapRidge, GaussianProcess
+    from hwnas.learn.ensemble import BootstrapRidge, GaussianProcess
 
     space = make_space(5, 5)
     ev = Synthetic(space, seed=2)
@@ -380,7 +380,7 @@ def test_linas_fingerprint_lists_quality_surrogate_only_when_set():
 
 
 def test_linas_quality_surrogate_switches_in_only_after_its_threshold():
-    from hwnas.predictors.ensemble import BootstrapRidge, GaussianProcess
+    from hwnas.learn.ensemble import BootstrapRidge, GaussianProcess
 
     space = make_space(5, 5)
     ev = Synthetic(space, seed=2)
@@ -394,7 +394,7 @@ def test_linas_quality_surrogate_switches_in_only_after_its_threshold():
 
 
 def test_linas_gaussian_process_rechooses_its_kernel_only_when_the_data_grew_by_half(monkeypatch):
-    from hwnas.predictors.ensemble import GaussianProcess
+    from hwnas.learn.ensemble import GaussianProcess
 
     extended = []
     original = GaussianProcess.extend
@@ -418,7 +418,7 @@ def test_linas_gaussian_process_rechooses_its_kernel_only_when_the_data_grew_by_
 
 def test_linas_fits_an_additive_cost_in_its_own_units_with_cost_warp_none():
     """A cost that sums per-choice work is linear in its own units; a rank warp bends it (and mispredicts)."""
-    from hwnas.predictors.warp import RankWarp
+    from hwnas.learn.warp import RankWarp
 
     space = make_space(5, 5)
     ev = Synthetic(space, seed=2)

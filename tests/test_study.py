@@ -1,9 +1,9 @@
 import pytest
 from study_fixtures import FlakyEvaluator, ProbeStrategy
 
-from hwnas.errors import HwnasError, StudyMismatch
+from hwnas.core.errors import HwnasError, StudyMismatch
+from hwnas.core.objectives import Constraint, Objective
 from hwnas.evaluators.table import TableEvaluator
-from hwnas.objectives import Constraint, Objective
 from hwnas.spaces import NB201Space
 from hwnas.storage import InMemoryStorage, SQLStorage
 from hwnas.study import Study
@@ -78,7 +78,7 @@ def test_resume_from_sqlite_continues_without_repeating(tmp_path, evaluator):
 
 
 def test_interrupted_running_trials_are_evaluated_again(tmp_path, evaluator):
-    from hwnas.search.base import Trial
+    from hwnas.core.trial import Trial
 
     db = tmp_path / "s.db"
     storage = SQLStorage(db)
@@ -109,7 +109,7 @@ def test_other_config_is_refused_with_what_differs(tmp_path, evaluator):
 
 
 def test_corrupt_storage_file_is_a_clear_error(tmp_path):
-    from hwnas.errors import ConfigError
+    from hwnas.core.errors import ConfigError
 
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not a database" * 100)

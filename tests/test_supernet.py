@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
+from hwnas.core.errors import DataError
 from hwnas.data import get_dataset
-from hwnas.errors import DataError
 from hwnas.evaluators.supernet import SupernetEvaluator
 from hwnas.spaces.mobilenet import MobileNetSpace
 from hwnas.spaces.signal1d import Signal1DSpace
 from hwnas.supernet.calibrate import accuracy, scores
 from hwnas.supernet.checkpoint import load_checkpoint, save_checkpoint
-from hwnas.supernet.config import TrainingConfig
+from hwnas.supernet.settings import TrainingConfig
 from hwnas.supernet.train import SupernetTrainer
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and kind to a shared machine

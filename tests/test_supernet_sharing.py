@@ -5,13 +5,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from hwnas.core.errors import ConfigError, DataError
 from hwnas.data import get_dataset
-from hwnas.errors import ConfigError, DataError
+from hwnas.spaces.elastic import ElasticConv
 from hwnas.spaces.mobilenet import MobileNetSpace
 from hwnas.spaces.signal1d import Signal1DSpace
 from hwnas.supernet.checkpoint import load_checkpoint, save_checkpoint
-from hwnas.supernet.config import TrainingConfig
-from hwnas.supernet.elastic import ElasticConv
+from hwnas.supernet.settings import TrainingConfig
 from hwnas.supernet.train import SupernetTrainer, make_optimizer
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and kind to a shared machine

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from hwnas.hardware.systolic import (
+from hwnas.costs.systolic import (
     GemmShape,
     compute_cycles,
     dram_words,

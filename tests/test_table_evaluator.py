@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from hwnas.errors import DataError, EvaluationFailed
+from hwnas.core.errors import DataError, EvaluationFailed
 from hwnas.evaluators.table import TableEvaluator
 from hwnas.spaces import NB201Space
 

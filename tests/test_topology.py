@@ -2,10 +2,10 @@
 
 import pytest
 
-from hwnas.errors import CostModelError, DataError
-from hwnas.hardware.accelerator import AcceleratorModel
-from hwnas.hardware.layers import Layer
-from hwnas.hardware.topology import layers_to_rows, read_topology, write_topology
+from hwnas.core.errors import CostModelError, DataError
+from hwnas.core.layers import Layer
+from hwnas.costs.accelerator import AcceleratorModel
+from hwnas.costs.topology import layers_to_rows, read_topology, write_topology
 
 CONV = ("Layer name, IFMAP height, IFMAP width, Filter height, Filter width, Channels, Num filter, Strides,\n"
         "conv1, 229, 229, 7, 7, 3, 64, 2,\n"

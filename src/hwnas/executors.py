@@ -13,7 +13,7 @@ import concurrent.futures as cf
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from hwnas.errors import ConfigError
+from hwnas.core.errors import ConfigError
 
 
 class Executor:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from hwnas.errors import ConfigError, StudyMismatch
-from hwnas.search.base import RUNNING, Trial
+from hwnas.core.errors import ConfigError, StudyMismatch
+from hwnas.core.trial import RUNNING, Trial
 
 
 def fingerprint_diff(old: dict, new: dict, prefix: str = "") -> list[str]:

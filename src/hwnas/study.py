@@ -17,14 +17,15 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from hwnas.errors import EvaluationFailed, HwnasError
+from hwnas.core.errors import EvaluationFailed, HwnasError
+from hwnas.core.objectives import Constraint, Objective
+from hwnas.core.pareto import nondominated_mask
+from hwnas.core.trial import COMPLETE, FAILED, RUNNING, Trial
 from hwnas.evaluators.base import Evaluator
 from hwnas.executors import Executor
-from hwnas.objectives import Constraint, Objective
-from hwnas.search.base import COMPLETE, FAILED, RUNNING, Strategy, Trial
-from hwnas.search.pareto import nondominated_mask
 from hwnas.spaces.base import ChoiceSpace
 from hwnas.storage import InMemoryStorage, Storage
+from hwnas.strategies.base import Strategy
 
 #: proposals in a row that bring nothing new before the study fills in random unseen architectures
 _STALL_LIMIT = 20

@@ -1,6 +1,6 @@
 """Compression and deployment: ONNX export (checked in ONNX Runtime)."""
 
-from hwnas.compress.onnx_export import (
+from hwnas.export.onnx import (
     ExportResult,
     export_onnx,
     onnx_accuracy,

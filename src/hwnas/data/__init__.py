@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import inspect
 
+from hwnas.core.errors import ConfigError
 from hwnas.data import digits, mnist1d, user
 from hwnas.data.base import TaskData, batches, from_arrays
-from hwnas.errors import ConfigError
 
 DATASETS = {"digits": digits.load, "mnist1d": mnist1d.load, "folder": user.load}
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from hwnas.errors import DataError
+from hwnas.core.errors import DataError
 
 
 @dataclass

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hwnas.core.errors import DataError
 from hwnas.data.base import TaskData, from_arrays
-from hwnas.errors import DataError
 
 
 def _cache_dir() -> Path:

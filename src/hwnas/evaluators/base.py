@@ -12,7 +12,7 @@ class Evaluator(ABC):
 
     Quality evaluators (a table, a supernet) and cost models are both
     evaluators; objectives pick metrics by name. Raise
-    :class:`hwnas.errors.EvaluationFailed` for a failure the study should record
+    :class:`hwnas.core.errors.EvaluationFailed` for a failure the study should record
     and move past (a NaN, a crashed measurement).
     """
 
@@ -30,7 +30,7 @@ class Evaluator(ABC):
         """Gene rows of every architecture this evaluator holds measurements for, in its order, or None.
 
         A table returns its rows: the order can matter (NB201 tables time each isomorphism
-        class once, on its first-listed member; see :mod:`hwnas.search.cost_views`).
+        class once, on its first-listed member; see :mod:`hwnas.strategies.cost_views`).
         """
         return None
 

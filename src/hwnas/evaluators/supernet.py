@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import torch
 
+from hwnas.core.errors import HwnasError
 from hwnas.data.base import TaskData
-from hwnas.errors import HwnasError
 from hwnas.evaluators.base import Evaluator
 from hwnas.spaces.base import ChoiceSpace
+from hwnas.spaces.trainable import Supernet
 from hwnas.supernet.calibrate import extract_subnet, recalibrate_bn, scores
-from hwnas.supernet.trainable import Supernet
 
 
 class SupernetEvaluator(Evaluator):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hwnas.errors import DataError, EvaluationFailed, InvalidArchitecture
+from hwnas.core.errors import DataError, EvaluationFailed, InvalidArchitecture
 from hwnas.evaluators.base import Evaluator
 from hwnas.spaces.base import ChoiceSpace
 

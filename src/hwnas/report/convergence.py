@@ -11,8 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from hwnas.search.base import Trial  # noqa: E402
-from hwnas.search.pareto import hypervolume  # noqa: E402
+from hwnas.core.pareto import hypervolume  # noqa: E402
+from hwnas.core.trial import Trial  # noqa: E402
 
 
 def hypervolume_curve(trials: Sequence[Trial], objectives, constraints=()) -> tuple[np.ndarray, np.ndarray]:

@@ -8,10 +8,10 @@ import json
 import tempfile
 from pathlib import Path
 
-from hwnas.objectives import Constraint, Objective
+from hwnas.core.objectives import Constraint, Objective
+from hwnas.core.pareto import nondominated_mask
 from hwnas.report.convergence import plot_convergence
 from hwnas.report.front_plot import plot_front
-from hwnas.search.pareto import nondominated_mask
 from hwnas.storage import Storage
 
 

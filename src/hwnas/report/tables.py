@@ -9,8 +9,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from hwnas.objectives import Constraint, Objective
-from hwnas.search.base import Trial
+from hwnas.core.objectives import Constraint, Objective
+from hwnas.core.trial import Trial
 
 
 def _metric_names(objectives: Sequence[Objective], constraints: Sequence[Constraint]) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from hwnas.errors import ConfigError
+from hwnas.core.errors import ConfigError
 from hwnas.spaces.base import Arch, ChoiceSpace, Dimension
 from hwnas.spaces.nb201 import NB201Space
 

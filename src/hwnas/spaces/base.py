@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hwnas.errors import InvalidArchitecture
+from hwnas.core.errors import InvalidArchitecture
 
 Arch = Any  # a JSON value: dict for choice spaces
 

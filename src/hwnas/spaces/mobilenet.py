@@ -6,7 +6,7 @@ Blocks are inverted residuals (1x1 expand, kxk depthwise, 1x1 project, residual
 when shape allows); ReLU in the stem and first stage, h-swish after, as in
 MobileNetV3 (squeeze-excite is left out: tiny inputs gain nothing from it).
 Options ``kernel_transform`` (OFA's kernel transformation matrices in the
-depthwise convolutions, see :class:`~hwnas.supernet.elastic.ElasticConv`) changes
+depthwise convolutions, see :class:`~hwnas.spaces.elastic.ElasticConv`) changes
 the supernet's tensors, so it is part of the space's options (a checkpoint
 trained without it is refused). :meth:`MobileNetSupernet.sort_channels` reorders
 each block's expanded (middle) channels by importance, as OFA does, so that
@@ -23,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hwnas.errors import ConfigError
+from hwnas.core.errors import ConfigError
 from hwnas.spaces import register_space
 from hwnas.spaces.base import Dimension
-from hwnas.supernet.elastic import Add, ElasticBatchNorm, ElasticConv, ElasticLinear, activation, permute_
-from hwnas.supernet.trainable import Supernet, TrainableSpace
+from hwnas.spaces.elastic import Add, ElasticBatchNorm, ElasticConv, ElasticLinear, activation, permute_
+from hwnas.spaces.trainable import Supernet, TrainableSpace
 
 _ACT_FN = {"relu": F.relu, "hswish": F.hardswish}
 

@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-from hwnas.errors import InvalidArchitecture
+from hwnas.core.errors import InvalidArchitecture
 from hwnas.spaces.base import ChoiceSpace, Dimension
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from hwnas.errors import ConfigError
+from hwnas.core.errors import ConfigError
 from hwnas.spaces import register_space
+from hwnas.spaces.elastic import Add, ElasticBatchNorm, ElasticConv, ElasticLinear
 from hwnas.spaces.nb201 import EDGES, OPS, NB201Space
-from hwnas.supernet.elastic import Add, ElasticBatchNorm, ElasticConv, ElasticLinear
-from hwnas.supernet.trainable import Supernet, TrainableSpace
+from hwnas.spaces.trainable import Supernet, TrainableSpace
 
 
 class NB201NetSpace(TrainableSpace, NB201Space):

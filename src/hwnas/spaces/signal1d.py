@@ -25,7 +25,7 @@ the leading block of the first FC layer's inputs.
 depth (its input is the first FC layer's output at ``n_fc = 1`` and the second's
 at ``n_fc = 2``: different features; shared, they are a compromise).
 ``kernel_transform: true`` gives every conv layer Once-for-All's kernel
-transformation matrices (:class:`~hwnas.supernet.elastic.ElasticConv`).
+transformation matrices (:class:`~hwnas.spaces.elastic.ElasticConv`).
 ``first_conv_per_width: true`` gives the first conv layer (and its batch norm)
 one weight tensor per channel choice instead of slicing the widest one (a
 few-shot split of that layer): a narrow first layer no longer inherits filters
@@ -47,11 +47,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hwnas.errors import ConfigError
+from hwnas.core.errors import ConfigError
 from hwnas.spaces import register_space
 from hwnas.spaces.base import Dimension
-from hwnas.supernet.elastic import ElasticBatchNorm, ElasticConv, ElasticLinear
-from hwnas.supernet.trainable import Supernet, TrainableSpace
+from hwnas.spaces.elastic import ElasticBatchNorm, ElasticConv, ElasticLinear
+from hwnas.spaces.trainable import Supernet, TrainableSpace
 
 
 class Signal1DSpace(TrainableSpace):

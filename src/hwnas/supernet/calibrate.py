@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hwnas.supernet.elastic import ElasticBatchNorm
-from hwnas.supernet.trainable import Supernet
+from hwnas.spaces.elastic import ElasticBatchNorm
+from hwnas.spaces.trainable import Supernet
 
 
 @torch.no_grad()

@@ -19,8 +19,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from hwnas.errors import DataError
-from hwnas.supernet.trainable import Supernet
+from hwnas.core.errors import DataError
+from hwnas.spaces.trainable import Supernet
 
 FORMAT = "hwnas-supernet-1"
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hwnas.errors import ConfigError
-from hwnas.supernet.trainable import Supernet, TrainableSpace
+from hwnas.core.errors import ConfigError
+from hwnas.spaces.trainable import Supernet, TrainableSpace
 
 
 class FewShotSupernet(Supernet):

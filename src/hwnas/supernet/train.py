@@ -28,12 +28,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hwnas.core.errors import DataError
 from hwnas.data.base import TaskData, batches
-from hwnas.errors import DataError
+from hwnas.spaces.trainable import Supernet
 from hwnas.supernet.checkpoint import load_checkpoint, read_metadata, save_checkpoint
-from hwnas.supernet.config import TrainingConfig
 from hwnas.supernet.fewshot import FewShotSupernet
-from hwnas.supernet.trainable import Supernet
+from hwnas.supernet.settings import TrainingConfig
 
 Progress = Callable[[int, int, dict], None]  # (step done, total steps, info)
 

@@ -1,1 +1,0 @@
-"""Sub-commands of the ``hwnas`` CLI, one module each (see hwnas.cli)."""

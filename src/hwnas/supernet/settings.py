@@ -1,0 +1,32 @@
+"""How a supernet is trained: the settings of the sandwich-rule trainer (also used for stand-alone training)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TrainingConfig(_Strict):
+    """How the supernet is trained (also used for stand-alone training in benchmarks)."""
+
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    sandwich_random: int = Field(2, ge=0, description="random sub-networks per step besides largest and smallest")
+    distill: float = Field(0.5, ge=0, le=1, description="weight of in-place distillation from the largest network")
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    progressive_shrinking: bool = False
+    sort_channels: bool = Field(False, description="reorder channels by importance after every epoch (OFA), "
+                                                   "so narrow sub-networks use the most important ones")
+    sandwich_max_per: str | None = Field(
+        None, description="a dimension of the space (e.g. n_fc): each step also trains the largest network at each "
+                          "other value of it (besides the largest and smallest networks and the random ones)")
+    few_shot: str | None = Field(
+        None, description="a dimension of the space (e.g. n_conv): one supernet per value of it, sharing no weights "
+                          "(few-shot NAS), trained in turn; each gets 1/(number of values) of the steps")
+    seed: int = 0
+    checkpoint_every: int = Field(1, ge=1, description="epochs between checkpoints")
