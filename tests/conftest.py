@@ -43,7 +43,7 @@ def synthetic_nb201_table():
     import numpy as np
     import pandas as pd
 
-    from hwnas.spaces import NB201Space
+    from hwnas.spaces.nb201 import NB201Space
 
     space = NB201Space()
     genes = space.enumerate_genes()

@@ -10,7 +10,7 @@ import pytest
 from hwnas.cli.bench_table import checkpoints_for, run_strategy
 from hwnas.cli.main import main
 from hwnas.core.objectives import Objective
-from hwnas.spaces import NB201Space
+from hwnas.spaces.nb201 import NB201Space
 from hwnas.strategies.scoring import TableScorer
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 from hwnas.core.objectives import Objective
 from hwnas.costs.latency.features import apply_representatives, nb201_cost_features
 from hwnas.evaluators.table import TableEvaluator
-from hwnas.spaces import NB201Space
+from hwnas.spaces.nb201 import NB201Space
 from hwnas.strategies.cost_views import GENERIC, CostViews
 from hwnas.strategies.linas import LinasStrategy
 from hwnas.study import Study

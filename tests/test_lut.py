@@ -258,10 +258,10 @@ def test_lut_tracks_measured_latency(tmp_path, monkeypatch):
 
 
 def test_lut_cli_build_and_eval(tmp_path, monkeypatch):
-    from hwnas.spaces import register_space
+    from hwnas.spaces import SPACES
 
     monkeypatch.setenv("HWNAS_CACHE", str(tmp_path))
-    register_space("toy_lut_test", ToySpace)
+    SPACES.register("toy_lut_test", ToySpace)
     out, rep = tmp_path / "lut.json", tmp_path / "eval.json"
     assert main(["lut", "build", "--space", "toy_lut_test", "--out", str(out), "--coverage", "3", "--samples", "2",
                  "--repeats", "5"]) == 0

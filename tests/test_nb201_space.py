@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from hwnas.core.errors import InvalidArchitecture
-from hwnas.spaces import NB201Space, get_space
+from hwnas.spaces import get_space
 from hwnas.spaces.base import ChoiceSpace, Dimension
+from hwnas.spaces.nb201 import NB201Space
 
 S = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 

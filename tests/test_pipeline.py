@@ -103,7 +103,7 @@ def test_few_shot_supernet_end_to_end(tmp_path, capsys):
     ({"supernet": {"training": {"epochs": 0}}}, "supernet.training.epochs"),
     ({"search": {"objectives": ["accuracy:up"]}}, "direction 'up' not allowed"),
     ({"search": {"budgett": 3}}, "allowed fields"),
-    ({"targets": [{"model": "abacus"}]}, "cost model 'abacus' unknown"),
+    ({"targets": [{"model": "abacus"}]}, "unknown cost model 'abacus'"),
     ({"targets": [{"model": "count", "prefix": 3}]}, "targets.0.prefix"),
     ({"supernet": {"training": {"few_shot": "n_conv"}}}, r"few_shot: 'n_conv' is not a dimension .*'width'"),
 ])

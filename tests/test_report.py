@@ -8,7 +8,7 @@ from hwnas.core.errors import ConfigError
 from hwnas.core.objectives import Constraint, Objective
 from hwnas.evaluators.table import TableEvaluator
 from hwnas.report.convergence import hypervolume_curve
-from hwnas.spaces import NB201Space
+from hwnas.spaces.nb201 import NB201Space
 from hwnas.storage import SQLStorage
 from hwnas.study import Study
 

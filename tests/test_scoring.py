@@ -9,7 +9,7 @@ import pytest
 from hwnas.core.errors import DataError
 from hwnas.core.objectives import Objective
 from hwnas.core.pareto import hypervolume, nondominated_mask
-from hwnas.spaces import NB201Space
+from hwnas.spaces.nb201 import NB201Space
 from hwnas.strategies.improvement import hv_improvement
 from hwnas.strategies.scoring import TableScorer, hypervolume_ratio_of_archs
 

@@ -151,4 +151,4 @@ def test_targets_add_cost_models_by_name(tmp_path, synthetic_nb201_table, capsys
     assert "space 'nb201' has none; use a trainable space (for NB201 strings: nb201_net)" in capsys.readouterr().err
     cfg.write_text(cfg.read_text().replace("space: nb201\n", "space: nb201_net\n").replace("model: count", "model: abacus"))
     assert main(["search", "--config", str(cfg), "--quiet"]) == 2
-    assert "cost model 'abacus' unknown" in capsys.readouterr().err
+    assert "unknown cost model 'abacus'" in capsys.readouterr().err

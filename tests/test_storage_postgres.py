@@ -13,7 +13,7 @@ from study_fixtures import ProbeStrategy
 from hwnas.core.errors import StudyMismatch
 from hwnas.core.objectives import Objective
 from hwnas.evaluators.table import TableEvaluator
-from hwnas.spaces import NB201Space
+from hwnas.spaces.nb201 import NB201Space
 from hwnas.storage import SQLStorage
 from hwnas.study import Study
 

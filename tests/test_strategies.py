@@ -10,7 +10,7 @@ from hwnas.core.objectives import Constraint, Objective
 from hwnas.core.pareto import hypervolume, nondominated_mask
 from hwnas.evaluators.base import Evaluator
 from hwnas.spaces.base import ChoiceSpace, Dimension
-from hwnas.strategies import DEFAULT_STRATEGY, available_strategies, get_strategy, register_strategy
+from hwnas.strategies import DEFAULT_STRATEGY, STRATEGIES, get_strategy
 from hwnas.strategies.base import Strategy
 from hwnas.strategies.random import RandomSearch
 from hwnas.study import Study
@@ -78,8 +78,8 @@ def run(name: str, space, ev, budget: int, seed: int = 0, objectives=OBJ2, const
 
 # ---------------------------------------------------------------------------- registry
 def test_registry_lists_and_builds_every_strategy():
-    assert set(ALL) <= set(available_strategies())
-    assert DEFAULT_STRATEGY in available_strategies()
+    assert set(ALL) <= set(STRATEGIES.available())
+    assert DEFAULT_STRATEGY in STRATEGIES.available()
     for name in ALL:
         s = get_strategy(name)
         assert isinstance(s, Strategy) and s.name == name
@@ -98,11 +98,11 @@ def test_register_custom_strategy():
     class Mine(RandomSearch):
         name = "mine"
 
-    register_strategy("mine", Mine)
-    assert "mine" in available_strategies()
+    STRATEGIES.register("mine", Mine)
+    assert "mine" in STRATEGIES.available()
     assert isinstance(get_strategy("mine"), Mine)
     with pytest.raises(TypeError):
-        register_strategy("bad", dict)
+        STRATEGIES.register("bad", dict)
 
 
 # ---------------------------------------------------------------------------- contract

@@ -4,7 +4,7 @@ from study_fixtures import FlakyEvaluator, ProbeStrategy
 from hwnas.core.errors import HwnasError, StudyMismatch
 from hwnas.core.objectives import Constraint, Objective
 from hwnas.evaluators.table import TableEvaluator
-from hwnas.spaces import NB201Space
+from hwnas.spaces.nb201 import NB201Space
 from hwnas.storage import InMemoryStorage, SQLStorage
 from hwnas.study import Study
 

@@ -5,7 +5,7 @@ import pytest
 
 from hwnas.core.errors import DataError, EvaluationFailed
 from hwnas.evaluators.table import TableEvaluator
-from hwnas.spaces import NB201Space
+from hwnas.spaces.nb201 import NB201Space
 
 A = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 B = "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|"

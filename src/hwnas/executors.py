@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from hwnas.core.errors import ConfigError
+from hwnas.core.registry import Registry
 
 
 class Executor:
@@ -73,11 +74,14 @@ class RayExecutor(Executor):
                 yield pending.pop(ref), self.ray.get(ref)
 
 
+#: where evaluations run; installed packages add theirs under the entry-point group ``hwnas.executors``
+EXECUTORS: Registry[Executor] = Registry("executor", "hwnas.executors", {
+    "serial": "hwnas.executors:Executor",
+    "process": "hwnas.executors:ProcessPoolExecutor",
+    "ray": "hwnas.executors:RayExecutor",
+})
+
+
 def make_executor(name: str = "serial", **options) -> Executor:
-    if name == "serial":
-        return Executor()
-    if name == "process":
-        return ProcessPoolExecutor(**options)
-    if name == "ray":
-        return RayExecutor(**options)
-    raise ConfigError(f"executor: unknown {name!r}; allowed 'serial', 'process', 'ray'")
+    """An executor by name (``serial``, ``process``, ``ray`` or a registered one)."""
+    return EXECUTORS.create(name, **options)

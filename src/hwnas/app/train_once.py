@@ -47,7 +47,7 @@ def _import_spaces() -> None:
 
 def build_space(cfg: PipelineConfig, data) -> TrainableSpace:
     """The configured trainable space, with input shape and class count taken from the data unless given."""
-    from hwnas.spaces import available_spaces, get_space
+    from hwnas.spaces import SPACES, get_space
 
     _import_spaces()
     try:
@@ -55,7 +55,7 @@ def build_space(cfg: PipelineConfig, data) -> TrainableSpace:
     except ConfigError as e:
         raise ConfigError(f"supernet.space: {e}") from None
     if not isinstance(probe, TrainableSpace):
-        trainable = [n for n in available_spaces() if isinstance(get_space(n), TrainableSpace)]
+        trainable = [n for n in SPACES.available() if isinstance(get_space(n), TrainableSpace)]
         raise ConfigError(f"supernet.space: {cfg.supernet.space!r} is not trainable; allowed {trainable}")
     options = {"input_shape": list(data.input_shape), "num_classes": data.num_classes, **cfg.supernet.space_options}
     try:

@@ -123,15 +123,15 @@ def run(args: argparse.Namespace) -> int:
 
     from hwnas.evaluators.table import TableEvaluator, read_table
     from hwnas.spaces import get_space
-    from hwnas.strategies import available_strategies
+    from hwnas.strategies import STRATEGIES
     from hwnas.strategies.scoring import TableScorer
 
     if args.budget < 1:
         raise ConfigError(f"--budget must be >= 1, got {args.budget}")
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
-    if args.strategy not in available_strategies():
-        raise ConfigError(f"--strategy {args.strategy!r} is not known; choose one of {available_strategies()}")
+    if args.strategy not in STRATEGIES.available():
+        raise ConfigError(f"--strategy {args.strategy!r} is not known; choose one of {STRATEGIES.available()}")
     objectives = [Objective.parse(text) for text in args.objective]
     space = get_space(args.space)
     frame = read_table(args.table)  # loaded once for every seed and strategy

@@ -24,7 +24,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from hwnas.core.errors import ConfigError
-from hwnas.spaces import register_space
 from hwnas.spaces.base import Dimension
 from hwnas.spaces.elastic import Add, ElasticBatchNorm, ElasticConv, ElasticLinear, activation, permute_
 from hwnas.spaces.trainable import Supernet, TrainableSpace
@@ -221,6 +220,3 @@ class MobileNetSupernet(Supernet):
         layers += [self.head.export(c, h), self.head_bn.export(h), nn.Hardswish(), nn.AdaptiveAvgPool2d(1),
                    nn.Flatten(), self.classifier.export(h)]
         return nn.Sequential(*layers).eval()
-
-
-register_space("mobilenet", MobileNetSpace)

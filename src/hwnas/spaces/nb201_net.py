@@ -18,7 +18,6 @@ import torch
 from torch import nn
 
 from hwnas.core.errors import ConfigError
-from hwnas.spaces import register_space
 from hwnas.spaces.elastic import Add, ElasticBatchNorm, ElasticConv, ElasticLinear
 from hwnas.spaces.nb201 import EDGES, OPS, NB201Space
 from hwnas.spaces.trainable import Supernet, TrainableSpace
@@ -202,4 +201,3 @@ class NB201Supernet(Supernet):
 
 
 assert OPS[0] == "none"
-register_space("nb201_net", NB201NetSpace)

@@ -48,7 +48,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from hwnas.core.errors import ConfigError
-from hwnas.spaces import register_space
 from hwnas.spaces.base import Dimension
 from hwnas.spaces.elastic import ElasticBatchNorm, ElasticConv, ElasticLinear
 from hwnas.spaces.trainable import Supernet, TrainableSpace
@@ -223,6 +222,3 @@ class Signal1DSupernet(Supernet):
             w = arch[f"fc{i + 1}_width"]
         layers.append(self.classifier_for(arch["n_fc"]).export(w))
         return nn.Sequential(*layers).eval()
-
-
-register_space("signal1d", Signal1DSpace)
