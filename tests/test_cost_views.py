@@ -68,13 +68,13 @@ def test_linas_reads_the_catalog_from_a_table_evaluator_and_uses_a_cost_view():
     study = Study(space, ev, [Objective("acc", "max"), Objective("lat", "min")], strategy, seed=0)
     study.optimize(40)
     assert strategy._catalog is not None and len(strategy._catalog) == len(catalog)
-    assert strategy._view["lat"].endswith("/first")
+    assert strategy.models.view["lat"].endswith("/first")
     # accuracy is not a cost: it never reads an executed-work view
-    assert strategy._view["acc"] in strategy._views.quality_names
+    assert strategy.models.view["acc"] in strategy.models.views.quality_names
     # switching cost views off gives the plain generic surrogate
     off = LinasStrategy(n_init=12, cost_views=False)
     Study(space, ev, [Objective("acc", "max"), Objective("lat", "min")], off, seed=0).optimize(20)
-    assert off._view == {}
+    assert off.models.view == {}
 
 
 def test_quality_metric_chooses_interactions_only_when_the_target_has_them():

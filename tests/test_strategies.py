@@ -90,8 +90,8 @@ def test_registry_errors_name_the_choices():
         get_strategy("nope")
     with pytest.raises(ConfigError, match="linas"):
         get_strategy("linas", no_such_option=1)
-    with pytest.raises(ConfigError, match="surrogate"):
-        get_strategy("linas", surrogate="svm")
+    with pytest.raises(ConfigError, match="unknown option.*'surrogate'"):
+        get_strategy("linas", surrogate="ridge")
 
 
 def test_register_custom_strategy():
@@ -176,9 +176,8 @@ def test_constraints_steer_linas_to_feasible_architectures():
 
 
 # ---------------------------------------------------------------------------- quality
-# the defaults, and linas with the acquisition it had before round 7 (EHVI samples include out-of-bag noise
-# draws, reference point at the median), which stays available as an option
-@pytest.mark.parametrize("options", [{}, {"noise": 0.5, "ref_quantile": 0.5}], ids=["defaults", "noisy-ehvi"])
+# the defaults, and linas with the EHVI reference point at the candidates' median
+@pytest.mark.parametrize("options", [{}, {"ref_quantile": 0.5}], ids=["defaults", "median-reference"])
 def test_default_beats_random_on_a_synthetic_problem(options):
     space = make_space(5, 5)
     ev = Synthetic(space, seed=2)
@@ -192,11 +191,17 @@ def test_default_beats_random_on_a_synthetic_problem(options):
 def test_linas_inner_evolution_on_a_space_too_big_to_enumerate():
     space = make_space(14, 4)  # 268 million members: the candidate set comes from the inner NSGA-II
     assert space.enumerate_genes(100_000) is None
+    from hwnas.strategies.linas.candidates import InnerSearch
+
     ev = Synthetic(space, seed=1)
-    opts = dict(pool_limit=100_000, inner_population=60, inner_generations=8)
     best = {}
     for name in ("linas", "random"):
-        study = run(name, space, ev, budget=60, seed=0, **(opts if name == "linas" else {}))
+        strategy = get_strategy(name)
+        if name == "linas":
+            strategy.inner = InnerSearch(population=60, generations=8)  # a smaller inner run than the default
+        study = Study(space, ev, OBJ2, strategy, seed=0)
+        study.optimize(60)
+        assert name != "linas" or strategy.pool is None
         assert len({t.key for t in study.trials}) == 60
         F = np.array([t.values(OBJ2) for t in study.trials[20:]])
         best[name] = F
@@ -291,7 +296,7 @@ def test_linas_keeps_a_redundant_row_when_the_table_lacks_its_cheaper_twin():
         strategy = get_strategy("linas")
         strategy.attach(TableEvaluator(frame, space, columns=["acc", "cost"]))
         strategy.setup(space, OBJ2, seed=0)
-        pool = {space.format(space.from_genes(g)) for g in strategy._pool}
+        pool = {space.format(space.from_genes(g)) for g in strategy.pool.genes}
         assert (space.key(dead) in pool) == expect_dead
         assert len(pool) == len({space.key(a) for a in rows}) - (0 if expect_dead else 1)
 
@@ -311,7 +316,12 @@ def test_quality_reference_recovers_the_space_median_from_shrunk_predictions():
     rows = np.r_[rng.choice(len(genes), 12, replace=False), rng.choice(np.argsort(-acc)[:150], 80, replace=False)]
     seen_mean = acc[rows].mean()
 
-    class Shrunk:  # the right order, values pulled three quarters of the way to what was evaluated
+    from hwnas.learn.surrogate import Surrogate
+
+    class Shrunk(Surrogate):  # the right order, values pulled three quarters of the way to what was evaluated
+        def fit(self, X, y):
+            return self
+
         def predict_members(self, X):
             g = np.asarray(X).reshape(len(X), 5, 5).argmax(axis=2)
             return (seen_mean + 0.25 * (ev.values(g)[:, 0] - seen_mean))[None]
@@ -323,9 +333,10 @@ def test_quality_reference_recovers_the_space_median_from_shrunk_predictions():
     s.setup(space, OBJ2, seed=0)
     s.tell([Trial(k, space.key(space.from_genes(genes[r])), space.from_genes(genes[r]), COMPLETE,
                   {"acc": acc[r], "cost": 1.0}) for k, r in enumerate(rows)])
-    s._models = {"acc": (Shrunk(), None)}
+    s.models.models, s.models.warps = {"acc": Shrunk()}, {"acc": None}
     trials = s._usable()
-    estimate = -s._space_median("acc", trials, -np.array([t.metrics["acc"] for t in trials]))
+    g = space.genes_matrix([t.arch for t in trials])
+    estimate = -s._space_median("acc", g, -np.array([t.metrics["acc"] for t in trials]))
     predicted = np.median(Shrunk().predict_members(space.one_hot(genes))[0])
     true = np.median(acc)
     iqr = np.subtract(*np.percentile(acc, [75, 25]))
@@ -344,31 +355,20 @@ def test_quality_reference_switches_only_after_its_threshold():
 
 
 def test_linas_quality_surrogate_models_only_the_maximised_objectives():
-    from hwnas.learn.ensemble import BootstrapRidge, GaussianProcess
+    from hwnas.learn.gp import GaussianProcess
+    from hwnas.learn.ridge import BootstrapRidge
 
     space = make_space(5, 5)
     ev = Synthetic(space, seed=2)
     studies = [run("linas", space, ev, budget=60, seed=s, quality_surrogate="gp", quality_surrogate_after=0)
                for s in (1, 2, 3)]
-    models = studies[0].strategy._models
-    assert isinstance(models["acc"][0], GaussianProcess) and isinstance(models["cost"][0], BootstrapRidge)
+    models = studies[0].strategy.models.models
+    assert isinstance(models["acc"], GaussianProcess) and isinstance(models["cost"], BootstrapRidge)
     searched = np.median([hv_ratio(ev, st.trials) for st in studies])
     sampled = np.median([hv_ratio(ev, run("random", space, ev, budget=60, seed=s).trials) for s in (1, 2, 3)])
     assert searched > sampled + 0.2, (searched, sampled)
     with pytest.raises(ConfigError, match="quality_surrogate 'svm'.*ridge"):
         get_strategy("linas", quality_surrogate="svm")
-    with pytest.raises(ConfigError, match="even n_members"):
-        get_strategy("linas", quality_surrogate="mixed", n_members=15)
-
-
-@pytest.mark.parametrize("surrogate, quality", [("mixed", "gp"), ("ridge", "mixed"), ("mixed", "ridge+gp")])
-def test_linas_pairs_member_counts_when_quality_and_cost_surrogates_differ(surrogate, quality):
-    space = make_space(5, 5)
-    ev = Synthetic(space, seed=2)
-    st = run("linas", space, ev, budget=30, seed=1, surrogate=surrogate, quality_surrogate=quality,
-             quality_surrogate_after=0, n_members=8).strategy
-    assert st._models["acc"][0].predict_members(np.eye(25)[:3]).shape[0] == \
-        st._models["cost"][0].predict_members(np.eye(25)[:3]).shape[0]
 
 
 def test_linas_fingerprint_lists_quality_surrogate_only_when_set():
@@ -380,7 +380,8 @@ def test_linas_fingerprint_lists_quality_surrogate_only_when_set():
 
 
 def test_linas_quality_surrogate_switches_in_only_after_its_threshold():
-    from hwnas.learn.ensemble import BootstrapRidge, GaussianProcess
+    from hwnas.learn.gp import GaussianProcess
+    from hwnas.learn.ridge import BootstrapRidge
 
     space = make_space(5, 5)
     ev = Synthetic(space, seed=2)
@@ -388,32 +389,31 @@ def test_linas_quality_surrogate_switches_in_only_after_its_threshold():
     late = run("linas", space, ev, budget=50, seed=3, quality_surrogate="gp", quality_surrogate_after=30)
     keys = [t.key for t in plain.trials], [t.key for t in late.trials]
     assert keys[0][:30] == keys[1][:30] and keys[0] != keys[1]
-    assert isinstance(late.strategy._models["acc"][0], GaussianProcess)
-    assert isinstance(plain.strategy._models["acc"][0], BootstrapRidge)
+    assert isinstance(late.strategy.models.models["acc"], GaussianProcess)
+    assert isinstance(plain.strategy.models.models["acc"], BootstrapRidge)
     assert late.strategy.options()["quality_surrogate_after"] == 30
 
 
 def test_linas_gaussian_process_rechooses_its_kernel_only_when_the_data_grew_by_half(monkeypatch):
-    from hwnas.learn.ensemble import GaussianProcess
+    from hwnas.learn.gp import GaussianProcess
 
-    extended = []
-    original = GaussianProcess.extend
-    monkeypatch.setattr(GaussianProcess, "extend", lambda self, X, y: extended.append(len(X)) or original(self, X, y))
+    extended, chosen = [], []
+    extend, fit = GaussianProcess._extended, GaussianProcess.fit
+    monkeypatch.setattr(GaussianProcess, "_extended", lambda self, X, y: extended.append(len(X)) or extend(self, X, y))
+    monkeypatch.setattr(GaussianProcess, "fit", lambda self, X, y: chosen.append(len(X)) or fit(self, X, y))
     space = make_space(5, 5)
     ev = Synthetic(space, seed=2)
     st = run("linas", space, ev, budget=40, seed=3, quality_surrogate="gp", quality_surrogate_after=0).strategy
-    rel, noise, n = st._gp_choice["acc"]
-    assert rel in st._models["acc"][0].lengthscales and n <= 40
-    assert st._gp_options("acc", "gp", n + 1) == {"lengthscales": (rel,), "noise_ratios": (noise,)}
-    assert st._gp_options("acc", "gp", int(1.5 * n) + 1) == {}  # grown by half: the grid again
-    assert st._gp_options("acc", "ridge", n + 1) == {} and "cost" not in st._gp_choice
-    # between choices the model was extended, not refitted: more rows than at the choice, the pool's
-    # predictions kept across batches agree with predicting the pool afresh
-    gp = st._models["acc"][0]
-    assert isinstance(gp, GaussianProcess) and extended and extended[-1] == len(gp._X) > n and gp._on
-    rows = np.flatnonzero(st._pool_alive)
-    pool = st._pool_matrix("acc")
-    np.testing.assert_allclose(gp.predict_members_on(pool, rows), gp.predict_members(pool[rows]), atol=1e-4)
+    gp = st.models.models["acc"]
+    assert isinstance(gp, GaussianProcess) and gp.chosen_at_ == chosen[-1] <= 40
+    # the grid again only once the rows grew by half; in between the model was extended
+    assert all(b >= 1.5 * a for a, b in zip(chosen, chosen[1:])), chosen
+    assert extended and extended[-1] == len(gp._X) > gp.chosen_at_ and gp._on
+    # the pool's predictions kept across batches agree with predicting the pool afresh
+    cand = st.pool.candidates()
+    pool = cand.source.pool(st.models.current_view("acc"), st.models.views)
+    np.testing.assert_allclose(gp.predict_members_on(pool, cand.rows), gp.predict_members(pool.X[cand.rows]),
+                               atol=1e-4)
 
 
 def test_linas_fits_an_additive_cost_in_its_own_units_with_cost_warp_none():
@@ -425,11 +425,10 @@ def test_linas_fits_an_additive_cost_in_its_own_units_with_cost_warp_none():
     err = {}
     for warp in ("none", "rank"):
         st = run("linas", space, ev, budget=40, seed=1, cost_warp=warp).strategy
-        model, fitted = st._models["cost"]
-        assert isinstance(st._models["acc"][1], RankWarp)  # the quality keeps the linas-wide warp
-        assert (fitted is None) == (warp == "none")
-        cand = st._candidates(st._usable(), set())  # every architecture not yet evaluated
-        pred = st._units("cost", model.predict_mean(st._matrix("cost", cand)))
+        assert isinstance(st.models.warps["acc"], RankWarp)  # the quality keeps the linas-wide warp
+        assert (st.models.warps["cost"] is None) == (warp == "none")
+        cand = st.pool.candidates()  # every architecture not yet evaluated
+        pred = st.models.predict(cand).mean("cost")[0]
         truth = ev.values(cand.genes)[:, 1]
         err[warp] = float(np.median(np.abs(pred - truth) / truth))
     assert err["none"] < 0.02 and err["none"] < 0.5 * err["rank"], err
@@ -437,3 +436,36 @@ def test_linas_fits_an_additive_cost_in_its_own_units_with_cost_warp_none():
     assert "cost_warp" not in get_strategy("linas", cost_warp=None).options()
     with pytest.raises(ConfigError, match="cost_warp 'sqrt' not allowed"):
         get_strategy("linas", cost_warp="sqrt")
+
+
+# ---------------------------------------------------------------------------- declared metric kinds, batch
+def test_linas_learns_which_metrics_are_costs_from_the_evaluator():
+    """A cost is modelled in its own units and on cost views because the evaluator declares it a cost,
+    not because an objective minimises it."""
+    from hwnas.evaluators.base import COST, QUALITY, MetricKind
+
+    class Declared(Synthetic):
+        def __init__(self, space, kinds):
+            super().__init__(space, seed=2)
+            self.kinds = kinds
+
+        def metric_kinds(self):
+            return self.kinds
+
+    space = make_space(5, 5)
+    as_cost = run("linas", space, Declared(space, {"acc": MetricKind(QUALITY), "cost": MetricKind(COST, "ms")}),
+                  budget=20, seed=1).strategy
+    assert as_cost.metric_kinds["cost"].unit == "ms"
+    assert as_cost.models.costs == {"cost"} and as_cost.models.qualities == {"acc"}
+    assert as_cost.models.warps["cost"] is None  # cost_warp: none
+    as_quality = run("linas", space, Declared(space, {"acc": MetricKind(QUALITY), "cost": MetricKind(QUALITY)}),
+                     budget=20, seed=1).strategy
+    assert as_quality.models.costs == set() and as_quality.models.warps["cost"] is not None  # rank-warped
+
+
+def test_the_study_reads_the_declared_preferred_batch():
+    assert Strategy.preferred_batch == 1 and RandomSearch.preferred_batch == 10
+    assert get_strategy("linas", batch=3).preferred_batch == 3
+    space = make_space()
+    study = Study(space, Synthetic(space), OBJ2, get_strategy("linas", batch=3), seed=0)
+    assert study.batch_size == 3

@@ -77,7 +77,7 @@ class Study:
         self.storage = storage if storage is not None else InMemoryStorage()
         self.name = name
         self.seed = seed
-        self.batch_size = int(batch_size or getattr(strategy, "preferred_batch", 1))
+        self.batch_size = int(batch_size or strategy.preferred_batch)
         self.executor = executor or Executor()
         missing = [m for m in [o.metric for o in self.objectives] + [c.metric for c in self.constraints]
                    if evaluator.metrics and m not in evaluator.metrics]

@@ -1,8 +1,8 @@
 """Pareto fronts and hypervolume, on matrices where every column is minimised.
 
-Sorting and hypervolume come from moocore (C implementations); what is ours is
-the scoring convention of a search: the hypervolume ratio of the front found to
-the true front, with a shared reference point.
+Sorting and hypervolume come from moocore (C implementations); these wrappers
+fix the conventions: rows with a NaN are never on a front, and points not
+strictly better than the reference point count nothing.
 """
 
 from __future__ import annotations
@@ -24,16 +24,6 @@ def nondominated_mask(F: np.ndarray) -> np.ndarray:
     return mask
 
 
-def front_ranks(F: np.ndarray) -> np.ndarray:
-    """Non-domination rank of each row (0 = Pareto front); rows with a NaN get the worst rank."""
-    F = np.asarray(F, dtype=float)
-    ranks = np.full(len(F), len(F), dtype=np.int64)
-    finite = np.isfinite(F).all(axis=1)
-    if finite.any():
-        ranks[np.flatnonzero(finite)] = moocore.pareto_rank(F[finite])
-    return ranks
-
-
 def hypervolume(F: np.ndarray, ref: np.ndarray) -> float:
     """Hypervolume dominated by the rows of ``F`` up to ``ref``; rows not strictly better than ``ref`` count nothing."""
     F = np.asarray(F, dtype=float)
@@ -45,11 +35,3 @@ def hypervolume(F: np.ndarray, ref: np.ndarray) -> float:
     if len(F) == 0:
         return 0.0
     return float(moocore.hypervolume(F, ref=ref))
-
-
-def hypervolume_ratio(F: np.ndarray, true_front: np.ndarray, ref: np.ndarray) -> float:
-    """Hypervolume of ``F`` divided by that of the true front (1.0 = the whole front was found)."""
-    denom = hypervolume(true_front, ref)
-    if denom <= 0:
-        raise ValueError("the true front dominates nothing below the reference point")
-    return hypervolume(F, ref) / denom

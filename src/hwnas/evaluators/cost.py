@@ -5,7 +5,7 @@ from __future__ import annotations
 from hwnas.core.errors import ConfigError
 from hwnas.costs.base import CostModel
 from hwnas.costs.registry import get_cost_model
-from hwnas.evaluators.base import Evaluator
+from hwnas.evaluators.base import COST, Evaluator, MetricKind
 
 
 class CostEvaluator(Evaluator):
@@ -16,6 +16,10 @@ class CostEvaluator(Evaluator):
         self.prefix = prefix
         self.metrics = tuple(prefix + m for m in model.metrics)
         self._space = None
+
+    def metric_kinds(self) -> dict[str, MetricKind]:
+        """Every metric of a cost model is a cost, in the unit the model declares (``CostModel.units``)."""
+        return {self.prefix + m: MetricKind(COST, self.model.units.get(m, "")) for m in self.model.metrics}
 
     def bind(self, space) -> None:
         if not hasattr(space, "workload"):

@@ -11,7 +11,7 @@ import torch
 
 from hwnas.core.errors import HwnasError
 from hwnas.data.base import TaskData
-from hwnas.evaluators.base import Evaluator
+from hwnas.evaluators.base import QUALITY, Evaluator, MetricKind
 from hwnas.spaces.base import ChoiceSpace
 from hwnas.spaces.trainable import Supernet
 from hwnas.supernet.calibrate import extract_subnet, recalibrate_bn, scores
@@ -33,6 +33,9 @@ class SupernetEvaluator(Evaluator):
         order = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(seed))
         self.calib_x = data.x_train[order[:calib_samples]]
         self.identity = identity
+
+    def metric_kinds(self) -> dict[str, MetricKind]:
+        return {m: MetricKind(QUALITY) for m in self.metrics}
 
     def bind(self, space: ChoiceSpace) -> None:
         if space.describe() != self.net.space_description:

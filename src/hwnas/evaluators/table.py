@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from hwnas.core.errors import DataError, EvaluationFailed, InvalidArchitecture
-from hwnas.evaluators.base import Evaluator
+from hwnas.evaluators.base import COST, Evaluator, MetricKind, kind_from_name
 from hwnas.spaces.base import ChoiceSpace
 
 _READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
@@ -45,6 +45,10 @@ class TableEvaluator(Evaluator):
     requested column makes that architecture's evaluation fail (recorded, the
     search goes on). An architecture missing from the table is looked up by its
     canonical form; if no equivalent row exists, the evaluation fails.
+
+    Metric kinds come from the column names (:func:`~hwnas.evaluators.base.kind_from_name`: a unit
+    suffix such as ``_ms`` or ``_mj``, or a cost word such as ``latency``, makes a cost), unless
+    ``kinds`` names a column's kind (``"quality"`` or ``"cost"``) explicitly.
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class TableEvaluator(Evaluator):
         space: ChoiceSpace,
         columns: Sequence[str] | None = None,
         arch_column: str = "arch",
+        kinds: Mapping[str, str] | None = None,
     ):
         self.source = "<dataframe>" if isinstance(source, pd.DataFrame) else str(source)
         frame = source.copy() if isinstance(source, pd.DataFrame) else read_table(source)
@@ -79,6 +84,12 @@ class TableEvaluator(Evaluator):
                     f"(line {row + 2}) holds {frame[c].iloc[row]!r}"
                 )
         self.metrics = tuple(columns)
+        self._kinds = {c: kind_from_name(c) for c in self.metrics}
+        for c, kind in (kinds or {}).items():
+            if c not in self.metrics:
+                raise DataError(f"table {self.source}: kinds names column {c!r}, which is not a metric; "
+                                f"metrics are {list(self.metrics)}")
+            self._kinds[c] = MetricKind(kind, kind_from_name(c).unit if kind == COST else "")
         self.frame = frame
         self._values = frame[list(columns)].to_numpy(dtype=float)
         self._exact: dict[str, int] = {}
@@ -105,6 +116,9 @@ class TableEvaluator(Evaluator):
         if row is None:
             row = self._canon.get(self.space.key(arch))
         return row
+
+    def metric_kinds(self) -> dict[str, MetricKind]:
+        return dict(self._kinds)
 
     def catalog(self):
         """Gene rows of the table, in row order."""

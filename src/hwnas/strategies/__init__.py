@@ -17,7 +17,7 @@ STRATEGIES: Registry[Strategy] = Registry("strategy", "hwnas.strategies", {
     "random": "hwnas.strategies.random:RandomSearch",
     "evolution": "hwnas.strategies.evolution:RegularizedEvolution",
     "nsga2": "hwnas.strategies.nsga2:NSGA2",
-    "linas": "hwnas.strategies.linas:LinasStrategy",
+    "linas": "hwnas.strategies.linas.strategy:LinasStrategy",
 }, base=Strategy)
 
 

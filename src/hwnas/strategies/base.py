@@ -30,8 +30,12 @@ class Strategy(ABC):
 
     #: registry name
     name: str = "strategy"
+    #: how many architectures the study asks for at once when it is not told a batch size
+    preferred_batch: int = 1
     #: the evaluator's catalog, set by :meth:`attach` (None: no catalog, or not attached)
     _catalog = None
+    #: the evaluator's declared kind and unit of each metric, set by :meth:`attach` (empty: not attached)
+    metric_kinds: dict = {}
 
     def setup(
         self,
@@ -52,9 +56,12 @@ class Strategy(ABC):
     def attach(self, evaluator) -> None:
         """Called by the study before ``setup`` with its evaluator, so a strategy may read static facts
         of it. Never used to evaluate. The base keeps its :meth:`~hwnas.evaluators.base.Evaluator.catalog`
-        (a table's architectures, in row order): proposals then stay among the architectures it can answer for."""
+        (a table's architectures, in row order): proposals then stay among the architectures it can answer for,
+        and its :meth:`~hwnas.evaluators.base.Evaluator.metric_kinds` (which metrics are costs, in which units)."""
         catalog = getattr(evaluator, "catalog", None)
         self._catalog = catalog() if callable(catalog) else None
+        kinds = getattr(evaluator, "metric_kinds", None)
+        self.metric_kinds = dict(kinds()) if callable(kinds) else {}
 
     def _allowed(self, space: ChoiceSpace) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Canonical gene rows (and their sorted codes) of the catalog when it holds only part of the space, else None.

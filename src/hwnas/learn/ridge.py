@@ -1,0 +1,61 @@
+"""Bootstrap ridge ensemble: the surrogate a search starts with (``ridge``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwnas.learn.surrogate import Surrogate, check_members, check_xy
+
+
+class BootstrapRidge(Surrogate):
+    """Ridge regressions on bootstrap resamples, the penalty picked once by generalised cross-validation.
+
+    A ridge reads the encoding globally (one coefficient per one-hot choice), which is what a search
+    needs while it knows little. Members differ by their bootstrap resample, so their disagreement
+    grows away from the data. Closed-form fits (one batched set of d x d solves for all members), so a
+    16-member ensemble refits in about a millisecond; prediction is one matrix product for all members.
+    A refit on grown data draws the resamples from the same seed.
+    """
+
+    def __init__(self, n_members: int = 16, alphas=(1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0), seed: int = 0):
+        self.n_members = check_members(n_members)
+        self.alphas = tuple(alphas)
+        self.seed = seed
+
+    def fit(self, X, y):
+        X, y = check_xy(X, y)
+        rng = np.random.default_rng(self.seed)
+        self.alpha_ = self._gcv_alpha(X, y)
+        n, d = X.shape
+        W = rng.multinomial(n, np.full(n, 1.0 / n), size=self.n_members).astype(np.float64)  # (K, n)
+        sw = W.sum(axis=1)
+        xm = (W @ X) / sw[:, None]  # (K, d) weighted means
+        ym = (W @ y) / sw  # (K,)
+        # all members' weighted, centred normal equations at once
+        A = np.matmul((W[:, :, None] * X[None]).transpose(0, 2, 1), X) - sw[:, None, None] * xm[:, :, None] * xm[:, None, :]
+        A += self.alpha_ * np.eye(d)[None]
+        b = (W * y) @ X - sw[:, None] * xm * ym[:, None]
+        self.coef_ = np.linalg.solve(A, b[:, :, None])[:, :, 0]  # (K, d)
+        self.intercept_ = ym - np.einsum("kd,kd->k", xm, self.coef_)  # (K,)
+        return self
+
+    def _gcv_alpha(self, X: np.ndarray, y: np.ndarray) -> float:
+        """The penalty minimising generalised cross-validation error, from one SVD."""
+        Xc, yc = X - X.mean(axis=0), y - y.mean()
+        U, s, _ = np.linalg.svd(Xc, full_matrices=False)
+        uy = U.T @ yc
+        rest = float(yc @ yc - uy @ uy)  # part of y outside the column space
+        n = len(y)
+        best, best_alpha = np.inf, self.alphas[0]
+        for a in self.alphas:
+            shrink = a / (s**2 + a)
+            rss = float(((shrink * uy) ** 2).sum()) + rest
+            dof = float((s**2 / (s**2 + a)).sum())
+            gcv = n * rss / max(n - dof - 1, 1e-9) ** 2
+            if gcv < best:
+                best, best_alpha = gcv, a
+        return float(best_alpha)
+
+    def predict_members(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        return self.coef_ @ X.T + self.intercept_[:, None]

@@ -1,0 +1,231 @@
+"""Surrogates behind one interface: fit, extend, predict every member at once (pools cached by key)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwnas.core.errors import ConfigError
+from hwnas.learn.gp import GaussianProcess
+from hwnas.learn.ridge import BootstrapRidge
+from hwnas.learn.surrogate import SURROGATES, Pool, Surrogate, make_surrogate
+
+
+def linear_data(n=120, d=6, noise=0.2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, d))
+    w = np.arange(1, d + 1, dtype=float)
+    return X, X @ w + 3.0 + rng.normal(0, noise, n), w
+
+
+@pytest.mark.parametrize("kind", ["ridge", "gp"])
+def test_members_shape_and_mean(kind):
+    X, y, _ = linear_data()
+    m = make_surrogate(kind, n_members=8, seed=1).fit(X, y)
+    assert isinstance(m, Surrogate)
+    P = m.predict_members(X[:30])
+    assert P.shape == (8, 30)
+    mean, std = m.predict(X[:30])
+    np.testing.assert_allclose(mean, P.mean(axis=0))
+    assert (std >= 0).all() and std.max() > 0  # members disagree somewhere
+    # fits well in-sample: correlation with the targets
+    assert np.corrcoef(mean, y[:30])[0, 1] > 0.9
+
+
+def test_ridge_recovers_a_linear_function():
+    X, y, w = linear_data(n=300, noise=0.3)
+    m = BootstrapRidge(n_members=16).fit(X, y)
+    np.testing.assert_allclose(m.coef_.mean(axis=0), w, atol=0.35)
+
+
+def test_uncertainty_grows_away_from_the_data():
+    rng = np.random.default_rng(0)
+    X = rng.random((80, 3)) * 0.5  # data only in the lower half of every feature
+    y = np.sin(6 * X).sum(1)
+    for m in (BootstrapRidge(n_members=24), GaussianProcess(n_members=24)):
+        m.fit(X, y)
+        _, near = m.predict(rng.random((200, 3)) * 0.5)
+        _, far = m.predict(3.0 + rng.random((200, 3)))
+        assert far.mean() > 2 * near.mean()
+
+
+def test_gaussian_process_follows_a_nonlinear_function_and_its_members_are_antithetic():
+    rng = np.random.default_rng(0)
+    X = rng.random((150, 2))
+
+    def f(Z):  # no linear model fits this
+        return np.sin(5 * Z[:, 0]) * np.cos(4 * Z[:, 1])
+
+    y = f(X) + rng.normal(0, 0.05, len(X))
+    gp = GaussianProcess(n_members=16, seed=2).fit(X, y)
+    Xt = rng.random((300, 2))
+    mean, sd = gp.predict(Xt)
+    assert np.corrcoef(mean, f(Xt))[0, 1] > 0.95
+    ridge_mean, _ = BootstrapRidge().fit(X, y).predict(Xt)
+    assert np.corrcoef(ridge_mean, f(Xt))[0, 1] < 0.6
+    # the marginal likelihood finds a small noise level: ~0.05 on targets of spread ~0.5
+    assert 0.01 < np.sqrt(gp.noise_ratio_ * gp.s2_) < 0.15
+    P = gp.predict_members(Xt)
+    assert P.shape == (16, 300)
+    np.testing.assert_allclose(P.mean(axis=0), mean, atol=1e-12)  # pairs mean +- sd z average to the mean
+    assert abs(np.mean(P.std(axis=0) / sd) - 1.0) < 0.1  # and their spread is the posterior deviation
+    np.testing.assert_array_equal(P, gp.predict_members(Xt))  # draws fixed by the seed
+    odd = GaussianProcess(n_members=5, seed=2).fit(X, y).predict_members(Xt)
+    assert odd.shape == (5, 300)
+    np.testing.assert_allclose(odd.mean(axis=0), mean, atol=1e-12)
+    with pytest.raises(ConfigError, match="n_members"):
+        GaussianProcess(n_members=0)
+
+
+def test_deterministic_given_seed():
+    X, y, _ = linear_data()
+    a = BootstrapRidge(seed=3).fit(X, y).predict_members(X)
+    b = BootstrapRidge(seed=3).fit(X, y).predict_members(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, BootstrapRidge(seed=4).fit(X, y).predict_members(X))
+
+
+def test_bad_input_is_refused():
+    X, y, _ = linear_data()
+    with pytest.raises(ConfigError, match="surrogate 'svm'.*gp.*ridge"):
+        make_surrogate("svm")
+    with pytest.raises(ConfigError, match="n_members"):
+        BootstrapRidge(n_members=0)
+    with pytest.raises(ValueError, match="non-finite"):
+        BootstrapRidge().fit(X, np.where(np.arange(len(y)) == 3, np.nan, y))
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        BootstrapRidge().fit(X[:1], y[:1])
+    with pytest.raises(ValueError, match="expected X"):
+        BootstrapRidge().fit(X, y[:-1])
+
+
+def test_rank_warp_is_monotone_invertible_and_extrapolates():
+    from hwnas.learn.warp import RankWarp
+
+    rng = np.random.default_rng(0)
+    y = np.r_[rng.normal(90, 2, 60), 10.0, 11.0, 90.0, 90.0]  # heavy left tail and ties
+    w = RankWarp().fit(y)
+    z = w.transform(y)
+    np.testing.assert_allclose(w.inverse(z), y, atol=1e-9)
+    grid = np.linspace(-4, 4, 101)
+    assert (np.diff(w.inverse(grid)) >= 0).all()
+    assert w.inverse(np.array([z.max() + 1.0]))[0] > y.max()  # a predicted improvement survives the warp
+    assert abs(z).max() < 3  # the 10% outliers no longer dominate the scale
+    with pytest.raises(ValueError):
+        RankWarp().fit(np.array([1.0]))
+
+
+def _gp_reference(gp, X, y, Xt):
+    """Posterior mean and deviation of a GP with ``gp``'s kernel, by the textbook formulas."""
+    def k(A, B):
+        A, B = (A - gp.lo_) / gp.scale_, (B - gp.lo_) / gp.scale_
+        return np.exp(-0.5 * ((A[:, None, :] - B[None]) ** 2).sum(-1) / gp.ell_**2)
+
+    K = k(X, X) + (gp.noise_ratio_ + 1e-8) * np.eye(len(X))
+    Ki = np.linalg.inv(K)
+    one = np.ones(len(X))
+    mu = one @ Ki @ y / (one @ Ki @ one)
+    s2 = (y - mu) @ Ki @ (y - mu) / len(y)
+    Ks = k(X, Xt)
+    return mu + Ks.T @ Ki @ (y - mu), np.sqrt(np.maximum(1 - np.einsum("ij,ik,kj->j", Ks, Ki, Ks), 0) * s2)
+
+
+def test_gaussian_process_extends_with_its_kernel_and_caches_candidate_predictions():
+    rng = np.random.default_rng(4)
+    X = rng.random((90, 5))
+    y = np.sin(4 * X[:, 0]) + X[:, 1] * X[:, 2] + rng.normal(0, 0.05, 90)
+    pool = Pool(rng.random((400, 5)))
+    gp = GaussianProcess(n_members=6, seed=1).fit(X[:60], y[:60])
+    first = gp.predict_members_on(pool)  # the cache starts here
+    np.testing.assert_allclose(first, gp.predict_members(pool.X), atol=1e-5)
+    y2 = y + 0.3  # targets of the old rows may change between fits (a rank warp refitted)
+    for n in (65, 70, 90):  # grown in steps, as a search grows
+        gp = gp.extend(X[:n], y2[:n])
+        mean, sd = _gp_reference(gp, X[:n], y2[:n], pool.X)
+        np.testing.assert_allclose(gp.predict(pool.X)[0], mean, atol=1e-4)
+        np.testing.assert_allclose(gp.predict(pool.X)[1], sd, atol=1e-4)
+        rows = rng.choice(400, 50, replace=False)
+        np.testing.assert_allclose(gp.predict_members_on(pool, rows), gp.predict_members(pool.X[rows]), atol=1e-4)
+        np.testing.assert_allclose(gp.predict_mean_on(pool), mean, atol=1e-4)
+    assert gp.predict_members_on(pool).shape == (6, 400)
+    assert not gp.can_extend(X[::-1]) and not gp.can_extend(X[:50])
+
+
+# ---------------------------------------------------------------------------- the interface
+def test_registry_lists_the_surrogates_and_builds_them_by_name():
+    assert {"ridge", "gp"} <= set(SURROGATES.available())
+    assert isinstance(make_surrogate("gp", n_members=4, seed=0), GaussianProcess)
+    with pytest.raises(ConfigError, match="unknown option"):
+        make_surrogate("ridge", lengthscales=(1.0,))
+
+
+@pytest.mark.parametrize("kind", ["ridge", "gp"])
+def test_extend_equals_a_refit_on_the_same_data(kind):
+    """Growing a model row by row gives the model fitted on all rows at once (same settings and kernel)."""
+    rng = np.random.default_rng(5)
+    X = rng.random((80, 4))
+    y = np.sin(3 * X[:, 0]) + X[:, 1] + rng.normal(0, 0.05, 80)
+    Xt = rng.random((50, 4))
+    grown = make_surrogate(kind, n_members=6, seed=2).fit(X[:60], y[:60])
+    for n in (65, 70):  # below the GP's re-choice at 1.5x the rows: its kernel is kept, its factor extended
+        grown = grown.extend(X[:n], y[:n])
+    if kind == "gp":
+        # the exact GP on all 70 rows with the kernel kept from the fit on 60 (textbook formulas)
+        mean, sd = _gp_reference(grown, X[:70], y[:70], Xt)
+        np.testing.assert_allclose(grown.predict(Xt)[0], mean, atol=1e-4)
+        np.testing.assert_allclose(grown.predict(Xt)[1], sd, atol=1e-4)
+        assert grown.chosen_at_ == 60  # not re-chosen: the data has not grown by half
+        regrown = grown.extend(X[:80], y[:80])  # 80 < 1.5 * 60: still extended
+        assert regrown.chosen_at_ == 60 and len(regrown._X) == 80
+    else:
+        direct = make_surrogate(kind, n_members=6, seed=2).fit(X[:70], y[:70])
+        np.testing.assert_allclose(grown.predict_members(Xt), direct.predict_members(Xt), atol=1e-10)
+
+
+def test_gp_rechooses_its_kernel_once_the_data_grew_by_half():
+    rng = np.random.default_rng(6)
+    X = rng.random((100, 3))
+    y = np.sin(4 * X[:, 0]) + rng.normal(0, 0.05, 100)
+    gp = GaussianProcess(n_members=4, seed=0).fit(X[:40], y[:40])
+    assert gp.chosen_at_ == 40
+    kept = gp.extend(X[:59], y[:59])
+    assert kept.chosen_at_ == 40 and kept.ell_ == gp.ell_
+    again = kept.extend(X[:60], y[:60])  # 60 >= 1.5 * 40: the grid again
+    assert again.chosen_at_ == 60
+    moved = gp.refit(X[:50, ::-1], y[:50])  # new inputs: the chosen length scale and noise are kept
+    assert (moved.lengthscale_rel_, moved.noise_ratio_, moved.chosen_at_) == (gp.lengthscale_rel_, gp.noise_ratio_, 40)
+
+
+@pytest.mark.parametrize("kind", ["ridge", "gp"])
+def test_batched_member_prediction_on_a_pool_has_the_members_by_rows_shape(kind):
+    rng = np.random.default_rng(7)
+    X, y = rng.random((40, 3)), rng.random(40)
+    m = make_surrogate(kind, n_members=5, seed=1).fit(X, y)
+    pool = Pool(rng.random((300, 3)))
+    rows = np.array([3, 10, 299])
+    assert m.predict_members_on(pool).shape == (5, 300)
+    assert m.predict_members_on(pool, rows).shape == (5, 3)
+    assert m.predict_mean_on(pool).shape == (300,)
+    np.testing.assert_allclose(m.predict_members_on(pool, rows), m.predict_members(pool.X[rows]), atol=1e-4)
+
+
+def test_the_pool_cache_is_keyed_by_the_pool_not_the_array_object():
+    """A changed pool is a new Pool with a new key: its predictions are computed afresh, never read from the
+    cache of the old matrix (even if the array object is reused), and a pool's matrix cannot be changed."""
+    rng = np.random.default_rng(8)
+    X, y = rng.random((40, 3)), np.sin(5 * rng.random(40))
+    gp = GaussianProcess(n_members=4, seed=0).fit(X, y)
+    M = rng.random((200, 3))
+    first = Pool(M)
+    before = gp.predict_mean_on(first)
+    with pytest.raises(ValueError):
+        first.X[0, 0] = 5.0  # read-only: the cache can never describe a matrix that changed under it
+    M[:] = rng.random((200, 3))  # the same array object, new values (the pool holds its own copy)
+    np.testing.assert_array_equal(gp.predict_mean_on(first), before)
+    second = Pool(M)
+    assert second.key != first.key
+    np.testing.assert_allclose(gp.predict_mean_on(second), gp.predict_mean(M), atol=1e-4)
+    assert np.abs(gp.predict_mean_on(second) - before).max() > 1e-3
+    assert set(gp._on) == {first.key, second.key}
+    with pytest.raises(ValueError, match="2-d"):
+        Pool(np.zeros(3))
