@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from hwnas.core.errors import ConfigError
-from hwnas.core.registry import Registry, accepted_options
+from hwnas.core.registry import Registry, accepted_options, unknown_options
 from hwnas.evaluators.base import CombinedEvaluator, Evaluator
 
 #: what a job can hand an evaluator besides its options (see the module docstring)
@@ -54,6 +54,10 @@ def make_evaluator(name: str, options: dict[str, Any] | None = None, **context: 
         raise ConfigError(f"evaluator {name!r} needs {missing}, which this job does not have"
                           + ("; the supernet evaluator runs in the train-once job (a config with a "
                              "`supernet:` section)" if "net" in missing else ""))
+    bad = unknown_options(factory, options)
+    if bad:
+        allowed = [k for k in accepted_options(factory) if k not in CONTEXT]
+        raise ConfigError(f"evaluator {name!r}: unknown option(s) {bad}; allowed: {allowed}")
     given = {k: v for k, v in context.items() if k in wanted}
     evaluator = EVALUATORS.create(name, **options, **given)
     if not isinstance(evaluator, Evaluator):
