@@ -163,7 +163,7 @@ class Config(_Strict):
     export: ExportSection = Field(default_factory=ExportSection)
     threads: int | None = Field(None, ge=1, description="torch threads (train-once default 2)")
 
-    @field_validator("space", "data", "evaluator", "executor", mode="before")
+    @field_validator("space", "data", "evaluator", "strategy", "executor", mode="before")
     @classmethod
     def _shorthand(cls, v):
         return _component_shorthand(v)
