@@ -124,7 +124,8 @@ def run_train_once(cfg: Config, out: Path, budget: int | None = None, console: C
     budget = budget or cfg.study.budget
     done = study.n_evaluated
     if done:
-        console.print(f"search: resuming, {done} evaluations already recorded in {study.storage}")
+        console.print(f"search: resuming, {done} evaluations already recorded in "
+                      f"{expand_out(cfg.study.storage, out)}")
     cost = _cost_metric(cfg, evaluator)
     with _progress(console, quiet) as bar:
         task = bar.add_task(f"search ({' + '.join(o.metric for o in study.objectives)})", total=budget,
