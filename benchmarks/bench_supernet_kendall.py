@@ -239,7 +239,7 @@ def main() -> None:
                    help="also score against a per-architecture tuned reference: each network at the stand-alone "
                         "recipe (among the references) with its best mean validation accuracy")
     p.add_argument("--space-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="set a supernet.space_options entry (YAML value), e.g. conv_head=pool; other networks, "
+                   help="set a space.options entry (YAML value), e.g. conv_head=pool; other networks, "
                         "so other stand-alone references")
     p.add_argument("--finetune-epochs", type=int, default=0,
                    help="also score sub-networks after this many epochs of fine-tuning the inherited weights")
