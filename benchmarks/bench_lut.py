@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwnas.cli.lut import evaluate_table
+from hwnas.app.lut import evaluate_table
 from hwnas.costs.lut import build_table, default_measure
 from hwnas.spaces import get_space
 

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from bench_supernet_kendall import parse_alone_training, spread_archs, train_alone
 
-from hwnas.app.pipeline_config import load_pipeline_config
-from hwnas.app.train_once import build_space
+from hwnas.app.components import build_space
+from hwnas.app.config import load_config
 from hwnas.core.plaindata import read_json, write_json
 from hwnas.data import get_dataset
 from hwnas.supernet.calibrate import accuracy
@@ -39,7 +39,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("recipes", nargs="+")
     args = p.parse_args()
-    cfg = load_pipeline_config(args.config)
+    cfg = load_config(args.config)
     torch.set_num_threads(cfg.threads)
     data = get_dataset(cfg.data.name, **cfg.data.options)
     space = build_space(cfg, data)

@@ -1,7 +1,7 @@
 """The demo end to end: wall time of a first run (fresh latency cache, no checkpoint), then two checks on its output.
 
 1. ``hwnas search --config examples/digits.yaml --out DIR`` (run as a subprocess
-   of ``python -m hwnas.app.train_once``), timed, with ``HWNAS_CACHE`` pointing
+   of ``python -m hwnas.cli``), timed, with ``HWNAS_CACHE`` pointing
    to an empty folder so nothing is cached;
 2. every ONNX model in ``DIR/models`` is scored on the digits test split in ONNX
    Runtime and compared with its ``front.csv`` accuracy (bar: within 0.5 point);
@@ -36,8 +36,8 @@ import numpy as np
 import torch
 import yaml
 
-from hwnas.app.pipeline_config import load_pipeline_config
-from hwnas.app.train_once import build_space
+from hwnas.app.components import build_space
+from hwnas.app.config import load_config
 from hwnas.data import get_dataset
 from hwnas.export.onnx import onnx_accuracy
 from hwnas.supernet.calibrate import accuracy
@@ -65,14 +65,14 @@ def main() -> None:
         cache = tempfile.mkdtemp(prefix="hwnas-cache-")
         t0 = time.perf_counter()
         cpu0 = os.times()
-        subprocess.run([sys.executable, "-m", "hwnas.app.train_once", "--config", str(config), "--out",
+        subprocess.run([sys.executable, "-m", "hwnas.cli", "search", "--config", str(config), "--out",
                         str(args.out)], check=True, env={**os.environ, "HWNAS_CACHE": cache})
         wall = time.perf_counter() - t0
         cpu1 = os.times()
         child_cpu = (cpu1.children_user - cpu0.children_user) + (cpu1.children_system - cpu0.children_system)
     with open(args.out / "front.csv") as f:
         rows = list(csv.DictReader(f))
-    cfg = load_pipeline_config(config)
+    cfg = load_config(config)
     data = get_dataset(cfg.data.name, **cfg.data.options)
     x, y = data.split("test")
     diffs = []

@@ -90,8 +90,8 @@ import yaml
 from pydantic import ValidationError
 from scipy.stats import kendalltau, spearmanr
 
-from hwnas.app.pipeline_config import load_pipeline_config
-from hwnas.app.train_once import build_space
+from hwnas.app.components import build_space
+from hwnas.app.config import load_config
 from hwnas.core.plaindata import read_json, write_json
 from hwnas.data import get_dataset
 from hwnas.supernet.calibrate import accuracy, scores
@@ -239,7 +239,7 @@ def main() -> None:
                    help="also score against a per-architecture tuned reference: each network at the stand-alone "
                         "recipe (among the references) with its best mean validation accuracy")
     p.add_argument("--space-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="set a supernet.space_options entry (YAML value), e.g. conv_head=pool; other networks, "
+                   help="set a space.options entry (YAML value), e.g. conv_head=pool; other networks, "
                         "so other stand-alone references")
     p.add_argument("--finetune-epochs", type=int, default=0,
                    help="also score sub-networks after this many epochs of fine-tuning the inherited weights")
@@ -252,14 +252,14 @@ def main() -> None:
                         "--shard for the figures")
     args = p.parse_args()
     shard = parse_shard(args.shard) if args.shard else None
-    cfg = load_pipeline_config(args.config)
+    cfg = load_config(args.config)
     if args.epochs:
         cfg.supernet.training.epochs = args.epochs
     for item in args.space_option:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise SystemExit(f"--space-option {item!r}: expected KEY=VALUE")
-        cfg.supernet.space_options[key] = yaml.safe_load(value)
+        cfg.space.options[key] = yaml.safe_load(value)
     torch.set_num_threads(cfg.threads)
     data = get_dataset(cfg.data.name, **cfg.data.options)
     space = build_space(cfg, data)
@@ -285,7 +285,7 @@ def main() -> None:
         net = make_supernet(space, tcfg.few_shot)
         t0, c0 = time.perf_counter(), time.process_time()
         SupernetTrainer(net, data, tcfg).train()
-        trained[name] = (SupernetEvaluator(net, data, "test", cfg.evaluation.calib_samples),
+        trained[name] = (SupernetEvaluator(net, data, "test", cfg.evaluator.options["calib_samples"]),
                          time.perf_counter() - t0, time.process_time() - c0)
         print(f"supernet {name!r}: {trained[name][1]:.0f} s wall, {trained[name][2]:.0f} s CPU", flush=True)
     cache = read_json(args.cache, "stand-alone cache") if args.cache.exists() else {}

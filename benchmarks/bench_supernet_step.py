@@ -22,8 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hwnas.app.pipeline_config import load_pipeline_config
-from hwnas.app.train_once import build_space
+from hwnas.app.components import build_space
+from hwnas.app.config import load_config
 from hwnas.data import get_dataset
 from hwnas.supernet.fewshot import make_supernet
 from hwnas.supernet.train import SupernetTrainer, fast_layout, make_optimizer
@@ -34,7 +34,7 @@ def main() -> None:
     p.add_argument("--config", type=Path, default=Path("examples/digits.yaml"))
     p.add_argument("--repeats", type=int, default=30)
     args = p.parse_args()
-    cfg = load_pipeline_config(args.config)
+    cfg = load_config(args.config)
     torch.set_num_threads(cfg.threads)
     data = get_dataset(cfg.data.name, **cfg.data.options)
     space = build_space(cfg, data)

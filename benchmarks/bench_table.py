@@ -48,7 +48,7 @@ def _job(args: tuple) -> tuple:
     acc, cost, strategy, seed, budget, path = args
     import pandas as pd
 
-    from hwnas.cli.bench_table import run_strategy
+    from hwnas.app.bench_table import run_strategy
     from hwnas.core.objectives import Objective
     from hwnas.spaces import get_space
 

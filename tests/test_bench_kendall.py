@@ -45,7 +45,7 @@ def test_alone_training_changes_only_standalone_settings_and_the_cache_key():
 def test_benchmark_scores_every_supernet_against_every_reference(tmp_path, monkeypatch):
     W3 = "weight_decay=3,epochs=2"  # a second stand-alone reference, with its own training length
     cfg = tmp_path / "m1d.yaml"
-    cfg.write_text("data: {name: mnist1d}\nsupernet:\n  space: signal1d\n  training: {epochs: 1, batch_size: 256}\n"
+    cfg.write_text("data: {name: mnist1d}\nspace: signal1d\nsupernet:\n  training: {epochs: 1, batch_size: 256}\n"
                    "threads: 1\n")
     out, cache = tmp_path / "k.json", tmp_path / "cache.json"
     monkeypatch.setattr(sys, "argv", ["bench", "--config", str(cfg), "--n", "4", "--seeds", "2", "--alone-epochs", "1",
@@ -110,7 +110,7 @@ def test_tuned_reference_takes_each_architecture_at_its_best_validation_recipe()
 
 def test_tuned_reference_with_one_recipe_is_refused_before_any_training(tmp_path, monkeypatch):
     cfg = tmp_path / "m1d.yaml"
-    cfg.write_text("data: {name: mnist1d}\nsupernet:\n  space: signal1d\n  training: {epochs: 1}\nthreads: 1\n")
+    cfg.write_text("data: {name: mnist1d}\nspace: signal1d\nsupernet:\n  training: {epochs: 1}\nthreads: 1\n")
     cache = tmp_path / "cache.json"
     monkeypatch.setattr(sys, "argv", ["bench", "--config", str(cfg), "--n", "2", "--seeds", "1",
                                       "--tuned-reference", "--cache", str(cache)])

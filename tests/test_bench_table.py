@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from hwnas.cli.bench_table import checkpoints_for, run_strategy
+from hwnas.app.bench_table import checkpoints_for, run_strategy
 from hwnas.cli.main import main
 from hwnas.core.objectives import Objective
 from hwnas.spaces.nb201 import NB201Space

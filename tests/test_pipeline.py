@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hwnas.app.pipeline_config import load_pipeline_config
-from hwnas.app.train_once import FRONT_COLUMNS, run_search
+import hwnas
+from hwnas.app.config import load_config
+from hwnas.app.train_once import FRONT_COLUMNS
 from hwnas.core.errors import ConfigError
 from hwnas.data import get_dataset
 from hwnas.export.onnx import onnx_accuracy
@@ -20,14 +21,22 @@ from hwnas.supernet.checkpoint import read_metadata
 
 TINY = {
     "data": {"name": "digits"},
-    "supernet": {"space": "mobilenet",
-                 "space_options": {"stem": 4, "stages": [[4, 2, 2], [6, 1, 2]], "head": 8, "widths": [0.5, 1.0]},
-                 "training": {"epochs": 2, "batch_size": 128, "lr": 0.01, "sandwich_random": 1}},
-    "evaluation": {"calib_samples": 256},
-    "latency": {"repeats": 3, "warmup": 1, "cache": "lat.json"},
-    "search": {"budget": 6, "strategy": "random"},
+    "space": {"name": "mobilenet",
+              "options": {"stem": 4, "stages": [[4, 2, 2], [6, 1, 2]], "head": 8, "widths": [0.5, 1.0]}},
+    "supernet": {"training": {"epochs": 2, "batch_size": 128, "lr": 0.01, "sandwich_random": 1}},
+    "evaluator": {"name": "supernet", "options": {"calib_samples": 256}},
+    "targets": [{"name": "measure", "options": {"repeats": 3, "warmup": 1, "cache": "lat.json"}},
+                {"name": "count", "options": {"precisions": ["fp32"]}}],
+    "study": {"budget": 6},
+    "strategy": {"name": "random"},
     "threads": 1,
 }
+
+
+def run_search(path, out):
+    """The CLI's job, as the Python API runs it."""
+    hwnas.run(path, out, verbose=True)
+    return 0
 
 
 def _write(tmp_path: Path, cfg: dict, name: str = "c.yaml") -> Path:
@@ -38,8 +47,9 @@ def _write(tmp_path: Path, cfg: dict, name: str = "c.yaml") -> Path:
 
 def test_end_to_end_front_models_and_plot(tmp_path, capsys):
     out = tmp_path / "out"
-    cfg = {**TINY, "targets": [{"model": "accelerator", "options": {"preset": "edge_npu"}, "prefix": "npu_"}],
-           "search": {**TINY["search"], "constraints": ["npu_energy_mj <= 1000"]}}
+    cfg = {**TINY, "targets": [*TINY["targets"],
+                               {"name": "accelerator", "options": {"preset": "edge_npu"}, "prefix": "npu_"}],
+           "constraints": ["npu_energy_mj <= 1000"]}
     assert run_search(_write(tmp_path, cfg), out) == 0
     from hwnas.storage import SQLStorage
 
@@ -78,7 +88,7 @@ def test_few_shot_supernet_end_to_end(tmp_path, capsys):
     out = tmp_path / "out"
     training = {**TINY["supernet"]["training"], "few_shot": "width", "epochs": 4}
     cfg = {**TINY, "supernet": {**TINY["supernet"], "training": training},
-           "search": {"budget": 5, "strategy": "random", "objectives": ["soft_accuracy:max", "latency_ms:min"]}}
+           "study": {"budget": 5}, "objectives": ["soft_accuracy:max", "latency_ms:min"]}
     assert run_search(_write(tmp_path, cfg), out) == 0
     assert "chosen on val_soft_accuracy" in capsys.readouterr().out
     md = read_metadata(out / "supernet.safetensors")
@@ -96,15 +106,16 @@ def test_few_shot_supernet_end_to_end(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("patch,message", [
-    ({"supernet": {"space": "nb201"}}, "not trainable"),
-    ({"supernet": {"space": "resnet"}}, "unknown space 'resnet'"),
-    ({"data": {"name": "cifar"}}, "data.name"),
-    ({"latency": {"runtime": "tflite"}}, "'onnxruntime' or 'torch'"),
+    ({"space": {"name": "nb201"}}, "space.name: 'nb201' is not trainable; allowed .*'mobilenet'"),
+    ({"space": {"name": "resnet"}}, "unknown space 'resnet'"),
+    ({"data": {"name": "cifar"}}, "data: unknown dataset 'cifar'; allowed: .*'digits'"),
+    ({"targets": [{"name": "measure", "options": {"runtime": "tflite"}}]}, r"allowed \['onnxruntime', 'torch'\]"),
     ({"supernet": {"training": {"epochs": 0}}}, "supernet.training.epochs"),
-    ({"search": {"objectives": ["accuracy:up"]}}, "direction 'up' not allowed"),
-    ({"search": {"budgett": 3}}, "allowed fields"),
-    ({"targets": [{"model": "abacus"}]}, "unknown cost model 'abacus'"),
-    ({"targets": [{"model": "count", "prefix": 3}]}, "targets.0.prefix"),
+    ({"objectives": ["accuracy:up"]}, "direction 'up' not allowed"),
+    ({"study": {"budgett": 3}}, r"study.budgett: unknown field; allowed fields: \['batch_size', 'budget'"),
+    ({"targets": [{"name": "abacus"}]}, "unknown cost model 'abacus'"),
+    ({"targets": [{"name": "count", "prefix": 3}]}, "targets.0.prefix"),
+    ({"evaluator": {"name": "supernet", "options": {"spilt": "val"}}}, r"unknown option\(s\) \['spilt'\]"),
     ({"supernet": {"training": {"few_shot": "n_conv"}}}, r"few_shot: 'n_conv' is not a dimension .*'width'"),
 ])
 def test_config_errors_name_field_and_allowed_values(tmp_path, patch, message):
@@ -113,18 +124,54 @@ def test_config_errors_name_field_and_allowed_values(tmp_path, patch, message):
         cfg[k] = {**cfg.get(k, {}), **v} if isinstance(v, dict) else v
     with pytest.raises(ConfigError, match=message):
         path = _write(tmp_path, cfg)
-        load_pipeline_config(path)
+        load_config(path)
         run_search(path, tmp_path / "o")
+
+
+@pytest.mark.parametrize("patch,old,new", [
+    ({"search": {"budget": 6}}, "search.budget", "study.budget"),
+    ({"search": {"strategy_options": {}}}, "search.strategy_options", "strategy.options"),
+    ({"evaluation": {"split": "val"}}, "evaluation", "evaluator.options"),
+    ({"latency": {"repeats": 3}}, "latency", "a targets entry: {name: measure"),
+    ({"supernet": {"space": "mobilenet"}}, "supernet.space", "space (space.name)"),
+    ({"supernet": {"space_options": {}}}, "supernet.space_options", "space.options"),
+    ({"targets": [{"model": "count"}]}, "targets.0.model", "targets[].name"),
+    ({"evaluator": {"type": "supernet"}}, "evaluator.type", "evaluator.name"),
+])
+def test_old_schema_keys_are_refused_with_their_new_place(tmp_path, patch, old, new):
+    cfg = {**TINY, **{k: ({**TINY[k], **v} if isinstance(v, dict) and k in TINY else v) for k, v in patch.items()}}
+    with pytest.raises(ConfigError) as e:
+        load_config(_write(tmp_path, cfg))
+    text = str(e.value)
+    assert f"{old}: key of the old schema; it now lives in {new}" in text
+    assert "allowed keys here: [" in text
+
+
+def test_train_once_defaults_are_todays_job(tmp_path):
+    """Left out, the train-once job measures latency, counts MACs / parameters and stores OUT/study.db."""
+    cfg = load_config({"supernet": {}, "study": {"budget": 3}})
+    assert cfg.job == "train_once" and cfg.space.name == "mobilenet" and cfg.data.name == "digits"
+    assert cfg.evaluator.name == "supernet" and cfg.evaluator.options == {"split": "val", "calib_samples": 512}
+    assert [(t.name, t.options) for t in cfg.targets] == [
+        ("measure", {"runtime": "onnxruntime", "threads": 1, "warmup": 10, "repeats": 20}),
+        ("count", {"precisions": ["fp32"]})]
+    assert cfg.objectives == ["accuracy:max", "latency_ms:min"]
+    assert (cfg.study.name, cfg.study.storage, cfg.study.budget, cfg.threads) == ("supernet", "{out}/study.db", 3, 2)
+    # paths are relative to the config file
+    p = _write(tmp_path, {**TINY, "supernet": {**TINY["supernet"], "checkpoint": "ck/s.safetensors"}})
+    cfg = load_config(p)
+    assert cfg.supernet.checkpoint == str(tmp_path / "ck/s.safetensors")
+    assert cfg.targets[0].options["cache"] == str(tmp_path / "lat.json")
 
 
 def test_kill_during_training_then_resume(tmp_path):
     cfg = {**TINY, "supernet": {**TINY["supernet"], "training": {**TINY["supernet"]["training"], "epochs": 6,
                                                                  "batch_size": 256}},
-           "search": {"budget": 3, "strategy": "random"}}
+           "study": {"budget": 3}}
     path = _write(tmp_path, cfg)
     out = tmp_path / "out"
     ck = out / "supernet.safetensors"
-    cmd = [sys.executable, "-m", "hwnas.app.train_once", "--config", str(path), "--out", str(out)]
+    cmd = [sys.executable, "-m", "hwnas.cli", "search", "--config", str(path), "--out", str(out)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
@@ -150,7 +197,7 @@ def test_supernet_initial_weights_follow_the_training_seed():
     from hwnas.app.train_once import build_seeded_supernet
     from hwnas.spaces import get_space
 
-    space = get_space("mobilenet", **TINY["supernet"]["space_options"])
+    space = get_space("mobilenet", **TINY["space"]["options"])
     a, b, c = (build_seeded_supernet(space, s).state_dict() for s in (3, 3, 4))
     weights = [k for k, v in a.items() if v.is_floating_point() and v.dim() > 1]
     assert weights

@@ -29,7 +29,7 @@ def _config(tmp_path, table, budget=120, strategy="random", extra=""):
         table.to_csv(csv, index=False)
     cfg = tmp_path / "search.yaml"
     cfg.write_text(
-        f"space: nb201\nevaluator: {{type: table, path: table.csv}}\n"
+        f"space: nb201\nevaluator: {{name: table, options: {{path: table.csv}}}}\n"
         f"objectives: ['acc:max', 'lat_ms:min']\nconstraints: ['lat_ms <= 9']\n"
         f"strategy: {{name: {strategy}}}\n"
         f"study: {{name: t, storage: study.db, budget: {budget}, batch_size: 4, seed: 3}}\n{extra}"
@@ -107,7 +107,15 @@ def test_changed_config_is_refused(tmp_path, synthetic_nb201_table, capsys):
     ("objectives: []", "objectives: List should have at least 1 item"),
     ("objectives: ['acc:up']", "'min' or 'max'"),
     ("constraints: ['lat_ms == 3']", "METRIC OP NUMBER"),
-    ("executor: {name: cluster}", "executor.name: Input should be 'serial', 'process' or 'ray'"),
+    ("executor: {name: cluster}", "executor: unknown executor 'cluster'; allowed: ['process', 'ray', 'serial']"),
+    ("executor: {name: process, options: {threads: 2}}", "executor 'process': unknown option(s) ['threads']; "
+                                                          "allowed: ['workers']"),
+    ("executor: {name: process, workers: 2}", "executor.workers: key of the old schema; it now lives in "
+                                              "executor.options.workers; allowed keys here: ['name', 'options']"),
+    ("evaluator: {type: table, path: table.csv}", "evaluator.type: key of the old schema; it now lives in "
+                                                  "evaluator.name"),
+    ("evaluator: {name: table, options: {path: table.csv, column: x}}", "unknown option(s) ['column']; "
+                                                                        "allowed: ['path', 'arch_column']"),
     ("study: {budget: 0}", "study.budget: Input should be greater than or equal to 1"),
     ("colour: blue", "colour: unknown field"),
     ("strategy: {name: magic}", "magic"),
@@ -123,7 +131,7 @@ def test_config_errors_name_the_field(tmp_path, synthetic_nb201_table, capsys, e
 
 def test_missing_table_and_bad_yaml(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("space: nb201\nevaluator: {type: table, path: nope.csv}\nobjectives: ['a:max']\n")
+    cfg.write_text("space: nb201\nevaluator: {name: table, options: {path: nope.csv}}\nobjectives: ['a:max']\n")
     assert main(["search", "--config", str(cfg), "--quiet"]) == 2
     assert "nope.csv: file not found" in capsys.readouterr().err
     cfg.write_text("space: [unclosed\n")
@@ -135,8 +143,8 @@ def test_targets_add_cost_models_by_name(tmp_path, synthetic_nb201_table, capsys
     synthetic_nb201_table.to_csv(tmp_path / "table.csv", index=False)
     cfg = tmp_path / "t.yaml"
     cfg.write_text(
-        "space: nb201_net\nevaluator: {type: table, path: table.csv}\n"
-        "targets:\n  - {model: accelerator, options: {preset: edge_npu}, prefix: npu_}\n  - {model: count}\n"
+        "space: nb201_net\nevaluator: {name: table, options: {path: table.csv}}\n"
+        "targets:\n  - {name: accelerator, options: {preset: edge_npu}, prefix: npu_}\n  - count\n"
         "objectives: ['acc:max', 'npu_energy_mj:min']\nconstraints: ['params <= 100000000']\n"
         "strategy: {name: random}\nstudy: {name: t, storage: s.db, budget: 8}\n"
     )
@@ -149,6 +157,6 @@ def test_targets_add_cost_models_by_name(tmp_path, synthetic_nb201_table, capsys
     cfg.write_text(cfg.read_text().replace("space: nb201_net", "space: nb201").replace("name: t,", "name: u,"))
     assert main(["search", "--config", str(cfg), "--quiet"]) == 2
     assert "space 'nb201' has none; use a trainable space (for NB201 strings: nb201_net)" in capsys.readouterr().err
-    cfg.write_text(cfg.read_text().replace("space: nb201\n", "space: nb201_net\n").replace("model: count", "model: abacus"))
+    cfg.write_text(cfg.read_text().replace("space: nb201\n", "space: nb201_net\n").replace("  - count", "  - abacus"))
     assert main(["search", "--config", str(cfg), "--quiet"]) == 2
     assert "unknown cost model 'abacus'" in capsys.readouterr().err

@@ -1,21 +1,32 @@
-"""Search configuration files (YAML), validated into clear errors that name the field and what is allowed.
+"""Reading a config (a YAML file or a dict) into a validated :class:`~hwnas.app.schema.Config`.
 
-A config names a space, an evaluator, objectives, optional constraints, a
-strategy, an executor and the study (storage, budget, seed). Paths are
-relative to the config file. Configs with a top-level ``supernet:`` section
-describe the train-once pipeline instead (see ``hwnas.app.pipeline_config``).
+Every problem becomes one :class:`~hwnas.core.errors.ConfigError` that names the source, the
+field and what is allowed there; a key of the previous schemas names where it lives now.
 """
 
 from __future__ import annotations
 
+import types
+import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
 
+from hwnas.app.schema import Config, old_key_errors, resolve_paths, with_job_defaults
 from hwnas.core.errors import ConfigError
-from hwnas.core.objectives import Constraint, Objective
+
+
+def _model_of(annotation) -> type[BaseModel] | None:
+    """The pydantic model inside ``annotation`` (``X``, ``X | None``, ``list[X]``), or None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, list):
+        for arg in typing.get_args(annotation):
+            found = _model_of(arg)
+            if found is not None:
+                return found
+    return None
 
 
 def format_validation_error(err: ValidationError, source: str, root: type[BaseModel] | None = None) -> str:
@@ -26,96 +37,18 @@ def format_validation_error(err: ValidationError, source: str, root: type[BaseMo
         loc = ".".join(str(p) for p in e["loc"]) or "<top level>"
         msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
         if e["type"] == "extra_forbidden" and root is not None:
-            parent = root
+            parent: type[BaseModel] | None = root
             for part in e["loc"][:-1]:
-                field = parent.model_fields.get(str(part)) if isinstance(parent, type) else None
-                parent = field.annotation if field is not None else None
-            if isinstance(parent, type) and issubclass(parent, BaseModel):
+                if parent is None or isinstance(part, int):
+                    continue  # a list index: stay on the list's item model
+                field = parent.model_fields.get(str(part))
+                parent = _model_of(field.annotation) if field is not None else None
+            if parent is not None:
                 msg += f"; allowed fields: {sorted(parent.model_fields)}"
         got = e.get("input")
         lines.append(f"{loc}: {msg}" + (f" (got {got!r})" if e["type"] not in ("missing", "extra_forbidden")
                                           and not isinstance(got, dict) else ""))
     return f"{source}: invalid configuration:\n  " + "\n  ".join(lines)
-
-
-def _objective(text: str) -> str:
-    Objective.parse(text)
-    return text
-
-
-def _constraint(text: str) -> str:
-    Constraint.parse(text)
-    return text
-
-
-#: ``"metric:max"`` / ``"metric:min"``, checked when a config is read
-ObjectiveText = Annotated[str, AfterValidator(_objective)]
-#: ``"metric <= bound"``, checked when a config is read
-ConstraintText = Annotated[str, AfterValidator(_constraint)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SpaceConfig(_Strict):
-    name: str = "nb201"
-    options: dict[str, Any] = Field(default_factory=dict)
-
-
-class TableEvaluatorConfig(_Strict):
-    type: Literal["table"] = "table"
-    path: str
-    arch_column: str = "arch"
-
-
-class TargetConfig(_Strict):
-    """A hardware target: a cost model chosen by name (count, measure, lut, predictor, accelerator, roofline)."""
-
-    model: str
-    options: dict[str, Any] = Field(default_factory=dict)
-    prefix: str = ""  # prepended to the model's metric names, to tell two targets apart
-
-
-class StrategyConfig(_Strict):
-    name: str | None = None  # None -> the default strategy
-    options: dict[str, Any] = Field(default_factory=dict)
-
-
-class ExecutorConfig(_Strict):
-    name: Literal["serial", "process", "ray"] = "serial"
-    workers: int = Field(2, ge=1)
-    address: str | None = None
-
-
-class StudyConfig(_Strict):
-    name: str = "study"
-    storage: str | None = "hwnas.db"
-    budget: int = Field(100, ge=1)
-    batch_size: int | None = Field(None, ge=1)
-    seed: int = 0
-
-
-class SearchConfig(_Strict):
-    space: SpaceConfig = Field(default_factory=SpaceConfig)
-    evaluator: TableEvaluatorConfig | None = None
-    targets: list[TargetConfig] = Field(default_factory=list)
-    objectives: list[ObjectiveText] = Field(min_length=1)
-    constraints: list[ConstraintText] = Field(default_factory=list)
-    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
-    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
-    study: StudyConfig = Field(default_factory=StudyConfig)
-
-    @field_validator("space", mode="before")
-    @classmethod
-    def _space_shorthand(cls, v):
-        return {"name": v} if isinstance(v, str) else v
-
-    def parsed_objectives(self) -> list[Objective]:
-        return [Objective.parse(t) for t in self.objectives]
-
-    def parsed_constraints(self) -> list[Constraint]:
-        return [Constraint.parse(t) for t in self.constraints]
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -131,40 +64,30 @@ def read_yaml(path: str | Path) -> dict:
     return raw
 
 
-def validate_file(path: str | Path, model: type[BaseModel]):
-    """Read a YAML file and validate it into ``model``; every error names the file and the field."""
-    raw = read_yaml(path)
+def parse_config(raw: dict, source: str = "config", base: str | Path | None = None) -> Config:
+    """Validate a config mapping; relative paths become relative to ``base`` (default: the working directory)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
+    old = old_key_errors(raw)
+    if old:
+        raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(old))
     try:
-        return model.model_validate(raw)
+        cfg = Config.model_validate(with_job_defaults(raw))
     except ValidationError as e:
-        raise ConfigError(format_validation_error(e, str(path), model)) from None
+        raise ConfigError(format_validation_error(e, source, Config)) from None
     except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
-
-
-def load_search_config(path: str | Path) -> SearchConfig:
-    """Read and validate a search config; relative paths become relative to the config's folder."""
-    path = Path(path)
-    cfg = validate_file(path, SearchConfig)
+        raise ConfigError(f"{source}: {e}") from None
     if cfg.evaluator is None and not cfg.targets:
-        raise ConfigError(f"{path}: invalid configuration:\n  evaluator: needed (or at least one entry in targets)")
-    base = path.resolve().parent
-    if cfg.evaluator is not None:
-        cfg.evaluator.path = str(_resolve(base, cfg.evaluator.path))
-    resolve_target_paths(cfg.targets, base)
-    if cfg.study.storage and "://" not in cfg.study.storage:
-        cfg.study.storage = str(_resolve(base, cfg.study.storage))
+        raise ConfigError(f"{source}: invalid configuration:\n  evaluator: needed (or at least one entry in targets)")
+    resolve_paths(cfg, Path(base).resolve() if base is not None else Path.cwd())
     return cfg
 
 
-def resolve_target_paths(targets: list[TargetConfig], base: Path) -> None:
-    """File options of cost models (saved tables and predictors) are relative to the config file."""
-    for t in targets:
-        for k in ("path", "table", "lut"):
-            if isinstance(t.options.get(k), str):
-                t.options[k] = str(_resolve(base, t.options[k]))
-
-
-def _resolve(base: Path, p: str) -> Path:
-    q = Path(p).expanduser()
-    return q if q.is_absolute() else (base / q)
+def load_config(source: str | Path | dict | Config, base: str | Path | None = None) -> Config:
+    """A validated config from a YAML file (paths relative to it), a dict or a Config (returned as is)."""
+    if isinstance(source, Config):
+        return source
+    if isinstance(source, dict):
+        return parse_config(source, "config", base)
+    path = Path(source)
+    return parse_config(read_yaml(path), str(path), path.resolve().parent)

@@ -9,7 +9,6 @@ A preset gives the starting config; every flag given overrides its field.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from hwnas.core.errors import ConfigError
@@ -52,38 +51,20 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from hwnas.costs.accelerator import AcceleratorConfig, AcceleratorModel, load_preset
-    from hwnas.costs.topology import read_topology
+    from hwnas.app.accel import cost_topology
 
-    config = load_preset(args.preset) if args.preset else AcceleratorConfig()
     changes: dict = {"dataflow": args.dataflow, "bandwidth": args.bandwidth, "clock_mhz": args.clock_mhz}
     if args.array:
         changes["rows"], changes["cols"] = _array(args.array)
     if args.sram_kb:
         changes["ifmap_sram_kb"], changes["filter_sram_kb"], changes["ofmap_sram_kb"] = _sram(args.sram_kb)
-    config = config.replace(**changes)
-    rows = read_topology(args.topology, gemm=True if args.gemm else None)
-
-    t0 = time.perf_counter()
-    model = AcceleratorModel(config)
-    layers = model.cost_topology(rows)
-    totals = model.totals([model.cost_gemm(*r.gemm()) for r in rows])
-    elapsed = time.perf_counter() - t0
-
-    report = {
-        "topology": str(args.topology),
-        "config": config.to_dict(),
-        "layers": layers,
-        "total_cycles": int(totals["cycles"]),
-        "totals": totals,
-        "units": {**model.units, "energy": "mJ", "latency_ms": "ms"},
-        "elapsed_s": elapsed,
-    }
+    report = cost_topology(args.topology, args.preset, changes, gemm=True if args.gemm else None)
+    config, totals, layers, elapsed = (report["config"], report["totals"], report["layers"], report["elapsed_s"])
     if args.json_out:
         out = Path(args.json_out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=1))
-    print(f"{len(layers)} layers on {config.name} {config.rows}x{config.cols} {config.dataflow}: "
+    print(f"{len(layers)} layers on {config['name']} {config['rows']}x{config['cols']} {config['dataflow']}: "
           f"{int(totals['cycles'])} cycles ({int(totals['stall_cycles'])} stall), "
           f"{totals['latency_ms']:.4g} ms, {totals['energy_mj']:.4g} mJ, "
           f"utilisation {totals['utilization']:.1%}; costed in {elapsed * 1e3:.2f} ms")

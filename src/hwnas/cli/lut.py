@@ -22,18 +22,9 @@ from hwnas.core.errors import ConfigError
 
 
 def _space(args):
-    from hwnas.spaces import get_space
+    from hwnas.app.lut import lut_space
 
-    try:
-        options = json.loads(args.space_options) if args.space_options else {}
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"--space-options: not JSON: {e}") from None
-    if not isinstance(options, dict):
-        raise ConfigError("--space-options: expected a JSON object of space options")
-    space = get_space(args.space, **options)
-    if not hasattr(space, "workload"):
-        raise ConfigError(f"space {args.space!r} cannot describe its architectures as layers (not trainable)")
-    return space
+    return lut_space(args.space, args.space_options)
 
 
 def _measure(args, reference_ms: float | None = None):
@@ -93,39 +84,13 @@ def run_build(args) -> int:
     return 0
 
 
-def evaluate_table(table, space, n: int, seed: int, measure) -> dict:
-    """Predicted vs measured whole-network latency on ``n`` fresh architectures.
-
-    ``measure`` is the ground truth (hwnas's timer on the table's scale); it also fills
-    kernels the table lacks.
-    """
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    before = len(table.entries)
-    rows = []
-    seen = set()
-    while len(rows) < n:
-        arch = space.sample(rng)
-        key = space.key(arch)
-        if key in seen:
-            continue
-        seen.add(key)
-        w = space.workload(arch)
-        pred = table.predict(w.layers, measure)
-        meas = float(measure(w.build(), w.input_shape))
-        rows.append({"arch": key, "predicted_ms": pred, "measured_ms": meas, "rel_err": (pred - meas) / meas})
-    errs = np.abs([r["rel_err"] for r in rows])
-    return {"n": len(rows), "within_10pct": float(np.mean(errs <= 0.10)), "median_abs_err": float(np.median(errs)),
-            "p90_abs_err": float(np.quantile(errs, 0.9)), "kernels_measured_on_the_fly": len(table.entries) - before,
-            "rows": rows}
-
-
 def run_eval(args) -> int:
     from hwnas.costs.lut import LatencyTable
 
     table = LatencyTable.load(args.lut)
     space = _space(args)
+    from hwnas.app.lut import evaluate_table
+
     report = evaluate_table(table, space, args.n, args.seed, _measure(args, table.meta.get("reference_ms")))
     report["lut"] = str(args.lut)
     if args.json_out:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hwnas.core.errors import ConfigError
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="write an HTML report (front, convergence, failures) of a stored study",
@@ -18,17 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hwnas.report.html import write_report
-    from hwnas.storage import SQLStorage
+    from hwnas.app.report import write_study_report
 
-    if "://" not in args.storage and not Path(args.storage).exists():
-        raise ConfigError(f"--storage {args.storage}: file not found")
-    storage = SQLStorage(args.storage)
-    name = args.study
-    if name is None:
-        names = sorted(storage.studies())
-        if len(names) != 1:
-            raise ConfigError(f"--study is needed: {args.storage} holds {names or 'no studies'}")
-        name = names[0]
-    print(f"wrote {write_report(storage, name, args.out)}")
+    print(f"wrote {write_study_report(args.storage, args.out, args.study)}")
     return 0

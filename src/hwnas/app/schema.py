@@ -1,0 +1,283 @@
+"""The one config schema: every component is ``name + options``, resolved through its registry.
+
+.. code-block:: yaml
+
+    space: {name: mobilenet, options: {widths: [0.25, 0.5, 0.75, 1.0]}}   # or: space: nb201
+    data: {name: digits, options: {}}              # the task (train-once job; any job may load one)
+    supernet:                                      # present -> the train-once job (see below)
+      training: {epochs: 30, batch_size: 64}       # hwnas.supernet.settings.TrainingConfig
+      checkpoint: null                             # default OUT/supernet.safetensors
+    evaluator: {name: table, options: {path: table.csv, arch_column: arch}}   # quality: table | supernet | ...
+    targets:                                       # cost models (COST_MODELS), metric names get `prefix`
+      - {name: measure, options: {runtime: onnxruntime, threads: 1, warmup: 10, repeats: 20}}
+      - {name: count, options: {precisions: [fp32]}}
+    objectives: ["accuracy:max", "latency_ms:min"]
+    constraints: ["latency_ms <= 5"]
+    strategy: {name: linas, options: {}}           # STRATEGIES
+    executor: {name: serial, options: {}}          # EXECUTORS (process: {workers: 4}, ray: {address: ...})
+    study: {name: study, storage: hwnas.db, budget: 100, batch_size: null, seed: 0}
+    export: {onnx: true, tolerance: 1.0e-4, plot: true}
+    threads: 1                                     # torch threads
+
+**Two jobs of one schema.** A config with a ``supernet:`` section is the *train-once* job: train
+the supernet on ``data``, search its sub-networks with the ``supernet`` evaluator, export the
+front (ONNX models, ``front.csv``, ``front.png``). Without it, the *table search* job searches
+with the configured evaluator and targets. What differs between the two are only defaults, listed
+in :data:`TRAIN_ONCE_DEFAULTS` and filled in for every field the config leaves out.
+
+Paths are relative to the config file (to the working directory for a dict): data and evaluator
+``path``, ``study.storage``, ``supernet.checkpoint`` and the file options of targets
+(``path``, ``table``, ``lut``, ``cache``). ``{out}`` in ``study.storage`` or
+``supernet.checkpoint`` stands for the job's output folder.
+
+A key of the previous schemas (``search:``, ``latency:``, ``evaluation:``, ``targets[].model``, ...)
+is refused with a message naming where it lives now (:func:`old_key_errors`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from hwnas.core.objectives import Constraint, Objective
+from hwnas.supernet.settings import TrainingConfig
+
+TABLE_SEARCH = "table_search"
+TRAIN_ONCE = "train_once"
+
+
+def _objective(text: str) -> str:
+    Objective.parse(text)
+    return text
+
+
+def _constraint(text: str) -> str:
+    Constraint.parse(text)
+    return text
+
+
+#: ``"metric:max"`` / ``"metric:min"``, checked when a config is read
+ObjectiveText = Annotated[str, AfterValidator(_objective)]
+#: ``"metric <= bound"``, checked when a config is read
+ConstraintText = Annotated[str, AfterValidator(_constraint)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Component(_Strict):
+    """A registered component: its ``name`` and the ``options`` its constructor takes.
+
+    A bare string is shorthand for ``{name: STRING}``.
+    """
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+def _component_shorthand(v):
+    return {"name": v} if isinstance(v, str) else v
+
+
+class SpaceSection(Component):
+    name: str = "nb201"
+
+
+class DataSection(Component):
+    name: str = "digits"
+
+
+class SupernetSection(_Strict):
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    checkpoint: str | None = Field(None, description="default {out}/supernet.safetensors")
+
+
+class EvaluatorSection(Component):
+    """The quality evaluator, by name in ``hwnas.evaluators.EVALUATORS`` (``table``, ``supernet``, ...)."""
+
+
+class TargetSection(Component):
+    """A hardware target: a cost model by name (count, measure, lut, predictor, accelerator, roofline)."""
+
+    prefix: str = ""  # prepended to the model's metric names, to tell two targets apart
+
+
+class StrategySection(_Strict):
+    name: str | None = None  # None -> the default strategy
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExecutorSection(Component):
+    name: str = "serial"
+
+
+class StudySection(_Strict):
+    name: str = "study"
+    storage: str | None = Field("hwnas.db", description="a file (relative to the config), a database URL, "
+                                                        "or null for in memory")
+    budget: int = Field(100, ge=1)
+    batch_size: int | None = Field(None, ge=1)
+    seed: int = 0
+
+
+class ExportSection(_Strict):
+    onnx: bool = True
+    tolerance: float = Field(1e-4, gt=0, description="max abs diff allowed between ONNX Runtime and PyTorch outputs")
+    plot: bool = True
+
+
+#: the default targets of the train-once job: latency measured on this CPU and counted MACs / parameters
+DEFAULT_TRAIN_ONCE_TARGETS = [
+    {"name": "measure", "options": {"runtime": "onnxruntime", "threads": 1, "warmup": 10, "repeats": 20}},
+    {"name": "count", "options": {"precisions": ["fp32"]}},
+]
+
+#: defaults of the train-once job where they differ from the table search's (filled in when left out)
+TRAIN_ONCE_DEFAULTS: dict[str, Any] = {
+    "space": {"name": "mobilenet"},
+    "data": {"name": "digits"},
+    "evaluator": {"name": "supernet", "options": {"split": "val", "calib_samples": 512}},
+    "targets": DEFAULT_TRAIN_ONCE_TARGETS,
+    "objectives": ["accuracy:max", "latency_ms:min"],
+    "study": {"name": "supernet", "storage": "{out}/study.db"},
+    "threads": 2,
+}
+
+
+class Config(_Strict):
+    """A whole config (both jobs); see the module docstring."""
+
+    space: SpaceSection = Field(default_factory=SpaceSection)
+    data: DataSection | None = None
+    supernet: SupernetSection | None = None
+    evaluator: EvaluatorSection | None = None
+    targets: list[TargetSection] = Field(default_factory=list)
+    objectives: list[ObjectiveText] = Field(min_length=1)
+    constraints: list[ConstraintText] = Field(default_factory=list)
+    strategy: StrategySection = Field(default_factory=StrategySection)
+    executor: ExecutorSection = Field(default_factory=ExecutorSection)
+    study: StudySection = Field(default_factory=StudySection)
+    export: ExportSection = Field(default_factory=ExportSection)
+    threads: int | None = Field(None, ge=1, description="torch threads (train-once default 2)")
+
+    @field_validator("space", "data", "evaluator", "strategy", "executor", mode="before")
+    @classmethod
+    def _shorthand(cls, v):
+        return _component_shorthand(v)
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _target_shorthand(cls, v):
+        return [_component_shorthand(t) for t in v] if isinstance(v, list) else v
+
+    @property
+    def job(self) -> str:
+        """``train_once`` when the config has a ``supernet:`` section, else ``table_search``."""
+        return TRAIN_ONCE if self.supernet is not None else TABLE_SEARCH
+
+    def parsed_objectives(self) -> list[Objective]:
+        return [Objective.parse(t) for t in self.objectives]
+
+    def parsed_constraints(self) -> list[Constraint]:
+        return [Constraint.parse(t) for t in self.constraints]
+
+
+def with_job_defaults(raw: dict) -> dict:
+    """``raw`` with the train-once defaults filled in where it leaves them out (unchanged for a table search)."""
+    if "supernet" not in raw:
+        return raw
+    out = dict(raw)
+    if out["supernet"] is None:
+        out["supernet"] = {}
+    for key, default in TRAIN_ONCE_DEFAULTS.items():
+        if key not in out:
+            out[key] = default
+        elif key in ("evaluator", "study") and isinstance(out[key], dict):
+            given = out[key]
+            merged = {**default, **given}
+            if key == "evaluator" and given.get("name", default["name"]) != default["name"]:
+                merged = dict(given)  # another evaluator: the supernet evaluator's options do not apply
+            elif key == "evaluator":
+                merged["options"] = {**default["options"], **(given.get("options") or {})}
+            out[key] = merged
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- old keys
+
+#: keys of the previous schemas -> where they live now (dotted paths; ``[]`` marks a list entry)
+OLD_KEYS: dict[str, str] = {
+    "search": "study (budget, batch_size, seed), top-level objectives / constraints, strategy (name, options)",
+    "search.budget": "study.budget",
+    "search.batch_size": "study.batch_size",
+    "search.seed": "study.seed",
+    "search.objectives": "objectives (top level)",
+    "search.constraints": "constraints (top level)",
+    "search.strategy": "strategy.name",
+    "search.strategy_options": "strategy.options",
+    "evaluation": "evaluator.options (evaluator: {name: supernet, options: {split: ..., calib_samples: ...}})",
+    "latency": "a targets entry: {name: measure, options: {runtime, threads, warmup, repeats, cache}}",
+    "supernet.space": "space (space.name)",
+    "supernet.space_options": "space.options",
+    "evaluator.type": "evaluator.name",
+    "evaluator.path": "evaluator.options.path",
+    "evaluator.arch_column": "evaluator.options.arch_column",
+    "targets[].model": "targets[].name",
+    "executor.workers": "executor.options.workers",
+    "executor.address": "executor.options.address",
+}
+
+
+def old_key_errors(raw: dict) -> list[str]:
+    """One message per key of a previous schema in ``raw``: the key, where it lives now, the allowed keys there."""
+    found = []
+
+    def check(section: dict, prefix: str, model: type[BaseModel], shown: str) -> None:
+        allowed = f"allowed keys here: {sorted(model.model_fields)}"
+        for key in section:
+            path = f"{prefix}{key}"
+            if path not in OLD_KEYS:
+                continue
+            subs = list(section[key]) if isinstance(section[key], dict) else []
+            moved = [sub for sub in subs if f"{path}.{sub}" in OLD_KEYS]
+            for sub in moved:  # a sub-key with a place of its own is named with it
+                found.append(f"{shown}{key}.{sub}: key of the old schema; it now lives in "
+                             f"{OLD_KEYS[f'{path}.{sub}']}; {allowed}")
+            if not moved or len(moved) < len(subs):
+                found.append(f"{shown}{key}: key of the old schema; it now lives in {OLD_KEYS[path]}; {allowed}")
+
+    check(raw, "", Config, "")
+    for name, model in (("supernet", SupernetSection), ("evaluator", EvaluatorSection),
+                        ("executor", ExecutorSection)):
+        if isinstance(raw.get(name), dict):
+            check(raw[name], f"{name}.", model, f"{name}.")
+    if isinstance(raw.get("targets"), list):
+        for i, t in enumerate(raw["targets"]):
+            if isinstance(t, dict) and "model" in t:
+                found.append(f"targets.{i}.model: key of the old schema; it now lives in targets[].name; "
+                             f"allowed keys here: {sorted(TargetSection.model_fields)}")
+    return found
+
+
+def resolve_paths(cfg: Config, base: Path) -> None:
+    """Make the config's relative paths relative to ``base`` (the config file's folder)."""
+    if cfg.data is not None and isinstance(cfg.data.options.get("path"), str):
+        cfg.data.options["path"] = str(_resolve(base, cfg.data.options["path"]))
+    if cfg.evaluator is not None and isinstance(cfg.evaluator.options.get("path"), str):
+        cfg.evaluator.options["path"] = str(_resolve(base, cfg.evaluator.options["path"]))
+    for t in cfg.targets:
+        for k in ("path", "table", "lut", "cache"):
+            if isinstance(t.options.get(k), str):
+                t.options[k] = str(_resolve(base, t.options[k]))
+    if cfg.study.storage and "://" not in cfg.study.storage and not cfg.study.storage.startswith("{out}"):
+        cfg.study.storage = str(_resolve(base, cfg.study.storage))
+    if cfg.supernet is not None and cfg.supernet.checkpoint and not cfg.supernet.checkpoint.startswith("{out}"):
+        cfg.supernet.checkpoint = str(_resolve(base, cfg.supernet.checkpoint))
+
+
+def _resolve(base: Path, p: str) -> Path:
+    q = Path(p).expanduser()
+    return q if q.is_absolute() else (base / q)

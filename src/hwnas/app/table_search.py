@@ -1,0 +1,61 @@
+"""The table search job: search a space with the configured evaluator and targets, print and write the front.
+
+A persisted study resumes from its storage: run the same config again after an interruption
+(Ctrl-C, kill -9, a crash) and nothing evaluated is lost or counted twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hwnas.app.components import build_data, build_quality, build_space, build_study, build_targets, combine
+from hwnas.app.result import SearchResult, front_rows
+from hwnas.app.schema import Config
+
+
+def run_table_search(cfg: Config, out: Path | None = None, budget: int | None = None,
+                     console: Console | None = None, quiet: bool = False) -> SearchResult:
+    """Run (or resume) the study of ``cfg`` up to ``budget`` (default ``study.budget``) distinct evaluations.
+
+    With ``out``, writes ``out/front.csv`` and ``out/trials.csv``; ``quiet`` hides the progress bar.
+    """
+    from hwnas.report.tables import print_front, write_trials_csv
+
+    console = console or Console()
+    if cfg.threads is not None:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
+    budget = budget or cfg.study.budget
+    data = build_data(cfg)
+    space = build_space(cfg)
+    targets = build_targets(cfg, space)
+    quality = build_quality(cfg, space, targets, **({"data": data} if data is not None else {}))
+    evaluator = combine(quality, targets)
+    study = build_study(cfg, space, evaluator, out)
+    done = study.n_evaluated
+    if done:
+        msg = f"resuming study {cfg.study.name!r} from {cfg.study.storage}: {done} evaluations already recorded"
+        if study.interrupted:
+            msg += f", {len(study.interrupted)} interrupted evaluation(s) will be run again"
+        console.print(msg)
+    with Progress(TextColumn("search"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, disable=quiet) as bar:
+        task = bar.add_task("search", total=budget, completed=min(done, budget))
+        study.optimize(budget, callbacks=[lambda s, _: bar.update(task, completed=s.n_evaluated)])
+    front = study.pareto_front()
+    fmt = study.space.format
+    failed = sum(t.state == "failed" for t in study.trials)
+    console.print(f"{study.n_evaluated} architectures evaluated ({failed} failed), "
+                  f"{study.served_from_cache} repeats served from cache")
+    if not console.quiet:
+        print_front(front, study.objectives, study.constraints, format_arch=fmt, console=console)
+    if out is not None:
+        names = list(study.evaluator.metrics)
+        write_trials_csv(out / "front.csv", front, names, fmt)
+        write_trials_csv(out / "trials.csv", study.trials, names, fmt)
+        console.print(f"wrote {out / 'front.csv'} and {out / 'trials.csv'}")
+    return SearchResult(study=study, rows=front_rows(study), out=out)
