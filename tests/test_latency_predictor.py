@@ -13,18 +13,18 @@ from scipy.stats import kendalltau
 from hwnas.core.errors import CostModelError, DataError
 from hwnas.core.layers import Layer, Workload
 from hwnas.costs.latency.evaluation import evaluate, load_table
-from hwnas.costs.latency.features import (
-    apply_representatives,
-    first_listed_representatives,
-    layer_cost_features,
-    nb201_class_keys,
-    nb201_cost_features,
-    nb201_measure_keys,
-)
+from hwnas.costs.latency.features import layer_cost_features
 from hwnas.costs.latency.predictor import LatencyPredictor, PredictorCostModel, guess_unit
 from hwnas.costs.latency.transfer import adapt
 from hwnas.learn.regressor import _lower_bounded_lsq
 from hwnas.spaces.nb201 import EDGES, NB201Space
+from hwnas.spaces.nb201_views import (
+    apply_representatives,
+    first_listed_representatives,
+    nb201_class_keys,
+    nb201_cost_features,
+    nb201_measure_keys,
+)
 
 SPACE = NB201Space()
 ALL = np.array(np.unravel_index(np.arange(5**6), (5,) * 6)).T

@@ -23,6 +23,7 @@ from hwnas.core.errors import ConfigError
 
 def _space(args):
     from hwnas.spaces import get_space
+    from hwnas.spaces.protocols import is_costable
 
     try:
         options = json.loads(args.space_options) if args.space_options else {}
@@ -31,7 +32,7 @@ def _space(args):
     if not isinstance(options, dict):
         raise ConfigError("--space-options: expected a JSON object of space options")
     space = get_space(args.space, **options)
-    if not hasattr(space, "workload"):
+    if not is_costable(space):
         raise ConfigError(f"space {args.space!r} cannot describe its architectures as layers (not trainable)")
     return space
 
