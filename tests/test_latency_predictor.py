@@ -364,3 +364,19 @@ def test_bounded_least_squares_is_exact():
         x = _lower_bounded_lsq(A, b, lower)
         ref = lsq_linear(A, b, bounds=(lower, np.inf), method="bvls").x
         assert np.all(x >= lower) and np.allclose(x, ref, atol=1e-8)
+
+
+def test_a_predictor_file_written_by_the_pre_restructure_code_reads_the_same():
+    """tests/data/latency_predictor_v1.json was saved by the code before spaces owned their views (format
+    ``hwnas.latency_predictor/1``); it must predict what that code predicted, and another format is refused."""
+    data = Path(__file__).parent / "data"
+    expected = json.loads((data / "latency_predictor_v1_expected.json").read_text())
+    pred = LatencyPredictor.load(data / "latency_predictor_v1.json")
+    assert (pred.view, pred.representative) == (expected["view"], expected["representative"])
+    mean, std = pred.predict(expected["archs"], return_std=True)
+    assert np.allclose(mean, expected["mean"], rtol=1e-12, atol=0) and np.allclose(std, expected["std"], atol=1e-12)
+    raw = json.loads((data / "latency_predictor_v1.json").read_text())
+    raw["format"] = "hwnas.latency_predictor/0"
+    with pytest.raises(DataError, match="its format is 'hwnas.latency_predictor/0'; expected format "
+                                        "'hwnas.latency_predictor/1'"):
+        LatencyPredictor.from_dict(raw, source="old.json")

@@ -336,7 +336,10 @@ class LatencyPredictor:
     @classmethod
     def from_dict(cls, d: Mapping, source: str = "<dict>") -> LatencyPredictor:
         if not isinstance(d, Mapping) or d.get("format") != FORMAT:
-            raise DataError(f"{source}: not a saved latency predictor (expected format {FORMAT!r})")
+            found = d.get("format") if isinstance(d, Mapping) else None
+            what = f"its format is {found!r}" if found is not None else "it has no format field"
+            raise DataError(f"{source}: not a saved latency predictor this version reads ({what}; expected "
+                            f"format {FORMAT!r}); refit it with 'hwnas predictor fit'")
         try:
             pred = cls(space=d["space"], target=d["target"], unit=d["unit"], members=int(d["members"]),
                        shrink=d["shrink"], robust_scale=float(d["robust_scale"]),
