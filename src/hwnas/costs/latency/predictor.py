@@ -119,7 +119,7 @@ class LatencyPredictor:
         self.representative_option = representative
         self.cv_folds = int(cv_folds)
         # resolved at fit time
-        self.view = "executed" if view == "auto" else view
+        self.view = feature_views(self.space)[0] if view == "auto" else view
         self.representative = "own" if representative == "auto" else representative
         self.representatives: dict[int, int] = {}
         self.feature_names: tuple[str, ...] = ()
