@@ -59,12 +59,12 @@ def synthetic_costs(frame: pd.DataFrame, arch_column: str = "arch", noise: bool 
     first-listed row is costed and its value copied to every member.
     ``noise=False`` gives the cost model alone.
     """
-    from hwnas.costs.latency.features import (
+    from hwnas.spaces import get_space
+    from hwnas.spaces.nb201_views import (
         apply_representatives,
         first_listed_representatives,
         nb201_measure_keys,
     )
-    from hwnas.spaces import get_space
 
     space = get_space("nb201")
     genes = space.genes_matrix([space.parse(a) for a in frame[arch_column]])

@@ -12,8 +12,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_synthetic_devices as bench  # noqa: E402
 
-from hwnas.costs.latency.features import nb201_measure_keys  # noqa: E402
 from hwnas.spaces.nb201 import NB201Space  # noqa: E402
+from hwnas.spaces.nb201_views import nb201_measure_keys  # noqa: E402
 
 
 def test_costs_are_deterministic_one_value_per_measurement_class(synthetic_nb201_table):

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 
 from hwnas.core.objectives import Objective
-from hwnas.costs.latency.features import apply_representatives, nb201_cost_features
 from hwnas.evaluators.table import TableEvaluator
 from hwnas.spaces.nb201 import NB201Space
+from hwnas.spaces.nb201_views import apply_representatives, nb201_cost_features
 from hwnas.strategies.cost_views import GENERIC, CostViews
 from hwnas.strategies.linas import LinasStrategy
 from hwnas.study import Study
@@ -19,7 +19,7 @@ def _protocol_table(seed: int = 0) -> tuple[NB201Space, np.ndarray, np.ndarray]:
     space = NB201Space()
     rng = np.random.default_rng(seed)
     catalog = rng.permutation(space.enumerate_genes())
-    from hwnas.costs.latency.features import first_listed_representatives
+    from hwnas.spaces.nb201_views import first_listed_representatives
 
     measured = apply_representatives(catalog, first_listed_representatives(catalog))
     X = nb201_cost_features(space, measured, "every_edge").matrix

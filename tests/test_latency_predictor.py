@@ -13,18 +13,18 @@ from scipy.stats import kendalltau
 from hwnas.core.errors import CostModelError, DataError
 from hwnas.core.layers import Layer, Workload
 from hwnas.costs.latency.evaluation import evaluate, load_table
-from hwnas.costs.latency.features import (
-    apply_representatives,
-    first_listed_representatives,
-    layer_cost_features,
-    nb201_class_keys,
-    nb201_cost_features,
-    nb201_measure_keys,
-)
+from hwnas.costs.latency.features import layer_cost_features
 from hwnas.costs.latency.predictor import LatencyPredictor, PredictorCostModel, guess_unit
 from hwnas.costs.latency.transfer import adapt
 from hwnas.learn.regressor import _lower_bounded_lsq
 from hwnas.spaces.nb201 import EDGES, NB201Space
+from hwnas.spaces.nb201_views import (
+    apply_representatives,
+    first_listed_representatives,
+    nb201_class_keys,
+    nb201_cost_features,
+    nb201_measure_keys,
+)
 
 SPACE = NB201Space()
 ALL = np.array(np.unravel_index(np.arange(5**6), (5,) * 6)).T
@@ -364,3 +364,19 @@ def test_bounded_least_squares_is_exact():
         x = _lower_bounded_lsq(A, b, lower)
         ref = lsq_linear(A, b, bounds=(lower, np.inf), method="bvls").x
         assert np.all(x >= lower) and np.allclose(x, ref, atol=1e-8)
+
+
+def test_a_predictor_file_written_by_the_pre_restructure_code_reads_the_same():
+    """tests/data/latency_predictor_v1.json was saved by the code before spaces owned their views (format
+    ``hwnas.latency_predictor/1``); it must predict what that code predicted, and another format is refused."""
+    data = Path(__file__).parent / "data"
+    expected = json.loads((data / "latency_predictor_v1_expected.json").read_text())
+    pred = LatencyPredictor.load(data / "latency_predictor_v1.json")
+    assert (pred.view, pred.representative) == (expected["view"], expected["representative"])
+    mean, std = pred.predict(expected["archs"], return_std=True)
+    assert np.allclose(mean, expected["mean"], rtol=1e-12, atol=0) and np.allclose(std, expected["std"], atol=1e-12)
+    raw = json.loads((data / "latency_predictor_v1.json").read_text())
+    raw["format"] = "hwnas.latency_predictor/0"
+    with pytest.raises(DataError, match="its format is 'hwnas.latency_predictor/0'; expected format "
+                                        "'hwnas.latency_predictor/1'"):
+        LatencyPredictor.from_dict(raw, source="old.json")

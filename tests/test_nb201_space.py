@@ -110,3 +110,24 @@ def test_unknown_space_name():
 
     with pytest.raises(ConfigError, match="nb201"):
         get_space("nope")
+
+
+def test_vectorised_reachability_matches_the_definition_on_every_cell():
+    """Executed edges feed a node that reaches the output; fully live edges also start at a node the
+    input reaches (checked cell by cell against a direct path search)."""
+    from hwnas.spaces import nb201_cell as cell
+
+    def reaches(on, start, goal):
+        if start == goal:
+            return True
+        return any(on.get((k, start)) and reaches(on, k, goal) for k in range(start + 1, 4))
+
+    canon, live = cell.tables()
+    every = cell.genes_of(np.arange(cell.N_CELLS))
+    for code in range(0, cell.N_CELLS, 7):
+        genes = every[code]
+        on = {cell.EDGES[i]: genes[i] != 0 for i in range(6)}
+        used = [on[(k, j)] and reaches(on, k, 3) for k, j in cell.EDGES]
+        alive = [u and reaches(on, 0, j) for u, (k, j) in zip(used, cell.EDGES)]
+        assert canon[code].tolist() == [g if u else 0 for g, u in zip(genes, used)]
+        assert live[code].tolist() == [g if a else 0 for g, a in zip(genes, alive)]

@@ -10,6 +10,7 @@ from hwnas.core.errors import ConfigError
 def lut_space(name: str, options_json: str | None = None):
     """The space ``name`` built from a JSON object of options; it must describe architectures as layers."""
     from hwnas.spaces import get_space
+    from hwnas.spaces.protocols import is_costable
 
     try:
         options = json.loads(options_json) if options_json else {}
@@ -18,7 +19,7 @@ def lut_space(name: str, options_json: str | None = None):
     if not isinstance(options, dict):
         raise ConfigError("--space-options: expected a JSON object of space options")
     space = get_space(name, **options)
-    if not hasattr(space, "workload"):
+    if not is_costable(space):
         raise ConfigError(f"space {name!r} cannot describe its architectures as layers (not trainable)")
     return space
 

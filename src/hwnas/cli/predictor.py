@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.core.errors import ConfigError
-from hwnas.costs.latency.features import REPRESENTATIVES, VIEWS
+from hwnas.spaces.views import REPRESENTATIVES
 
 
 def _positive(name: str):
@@ -55,8 +55,10 @@ def add_parser(subparsers) -> None:
         q.add_argument("--arch-column", default="arch")
         q.add_argument("--members", type=_positive("--members"), default=8, help="ensemble size (default 8)")
         q.add_argument("--transfer-from", help="source column: fit it on every row, adapt to --target")
-        q.add_argument("--view", default="auto", choices=["auto", *VIEWS],
-                       help="what the runtime executes of a cell (default auto: chosen by cross-validation)")
+        q.add_argument("--view", default="auto",
+                       help="what the runtime executes of an architecture, one of the space's executed-work "
+                            "views (nb201: executed, executed+cse, every_edge, every_edge+cse; default auto: "
+                            "chosen by cross-validation)")
         q.add_argument("--representative", default="auto", choices=["auto", *REPRESENTATIVES],
                        help="own: each row's cell was measured; first: one measurement per isomorphism class, "
                             "on its first-listed member (default auto: chosen by cross-validation)")
@@ -88,12 +90,12 @@ def _fit(args) -> int:
     if args.transfer_from:
         if args.transfer_from == args.target:
             raise ConfigError(f"--transfer-from {args.transfer_from!r} is the target column itself")
-        source = LatencyPredictor(space=args.space, target=args.transfer_from, members=args.members,
+        source = LatencyPredictor(space=table.space, target=args.transfer_from, members=args.members,
                                   view=args.view, representative=args.representative)
         source.fit(table.genes, table.column(args.transfer_from), catalog=table.catalog)
         pred = adapt(source, table.genes[rows], y[rows], target=args.target, seed=args.seed, catalog=table.catalog)
     else:
-        pred = LatencyPredictor(space=args.space, target=args.target, members=args.members, seed=args.seed,
+        pred = LatencyPredictor(space=table.space, target=args.target, members=args.members, seed=args.seed,
                                 view=args.view, representative=args.representative)
         pred.fit(table.genes[rows], y[rows], catalog=table.catalog)
     pred.provenance.update({"table": str(args.table), "rows": len(rows), "seed": args.seed})

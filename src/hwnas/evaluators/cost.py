@@ -6,10 +6,11 @@ from hwnas.core.errors import ConfigError
 from hwnas.costs.base import CostModel
 from hwnas.costs.registry import get_cost_model
 from hwnas.evaluators.base import COST, Evaluator, MetricKind
+from hwnas.spaces.protocols import is_costable
 
 
 class CostEvaluator(Evaluator):
-    """Adapts a CostModel to the Evaluator contract, for spaces with a ``workload(arch)`` method."""
+    """Adapts a CostModel to the Evaluator contract, for costable spaces (:class:`~hwnas.spaces.protocols.CostableSpace`)."""
 
     def __init__(self, model: CostModel, prefix: str = ""):
         self.model = model
@@ -22,7 +23,7 @@ class CostEvaluator(Evaluator):
         return {self.prefix + m: MetricKind(COST, self.model.units.get(m, "")) for m in self.model.metrics}
 
     def bind(self, space) -> None:
-        if not hasattr(space, "workload"):
+        if not is_costable(space):
             raise TypeError(f"space {space.name!r} cannot describe its architectures as layers (no workload())")
         self._space = space
 
@@ -42,7 +43,7 @@ def target_evaluator(model: str, options: dict, prefix: str, space) -> CostEvalu
     The space must describe its architectures as layer lists (``workload()``);
     metric names get ``prefix`` so two targets (say two accelerators) can sit side by side.
     """
-    if not hasattr(space, "workload"):
+    if not is_costable(space):
         raise ConfigError(
             f"targets: cost model {model!r} needs layer lists, but space {space.name!r} has none; "
             "use a trainable space (for NB201 strings: nb201_net)"

@@ -12,28 +12,14 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from hwnas.core.errors import DataError, EvaluationFailed, InvalidArchitecture
+from hwnas.core.errors import DataError, EvaluationFailed
 from hwnas.evaluators.base import COST, Evaluator, MetricKind, kind_from_name
 from hwnas.spaces.base import ChoiceSpace
+from hwnas.spaces.table import load_arch_table, read_table
 
-_READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, with errors that name the file."""
-    path = Path(path)
-    reader = _READERS.get(path.suffix.lower())
-    if reader is None:
-        raise DataError(f"table {path}: unsupported file type {path.suffix!r}; use one of {sorted(_READERS)}")
-    if not path.exists():
-        raise DataError(f"table {path}: file not found")
-    try:
-        return reader(path)
-    except Exception as e:  # pandas/pyarrow raise many types
-        raise DataError(f"table {path}: cannot read it: {e}") from None
+__all__ = ["TableEvaluator", "read_table"]
 
 
 class TableEvaluator(Evaluator):
@@ -59,30 +45,14 @@ class TableEvaluator(Evaluator):
         arch_column: str = "arch",
         kinds: Mapping[str, str] | None = None,
     ):
-        self.source = "<dataframe>" if isinstance(source, pd.DataFrame) else str(source)
-        frame = source.copy() if isinstance(source, pd.DataFrame) else read_table(source)
+        table = load_arch_table(source, space, arch_column, columns)
+        self.source = table.source
+        frame = table.frame
         # identify the data by content, not by path: a moved file is the same study, an edited one is not
         self.digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()).hexdigest()
         self.space = space
         self.arch_column = arch_column
-        if arch_column not in frame.columns:
-            raise DataError(
-                f"table {self.source}: no architecture column {arch_column!r}; columns are {list(frame.columns)}"
-            )
-        numeric = [c for c in frame.columns if c != arch_column and pd.api.types.is_numeric_dtype(frame[c])]
-        if columns is None:
-            columns = numeric
-        for c in columns:
-            if c not in frame.columns:
-                raise DataError(f"table {self.source}: unknown column {c!r}; numeric columns are {numeric}")
-            if c not in numeric:
-                coerced = pd.to_numeric(frame[c], errors="coerce")
-                bad = frame[c].notna() & coerced.isna()
-                row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DataError(
-                    f"table {self.source}: column {c!r} must be numeric, but row {row + 1} "
-                    f"(line {row + 2}) holds {frame[c].iloc[row]!r}"
-                )
+        columns = table.numeric_columns if columns is None else columns
         self.metrics = tuple(columns)
         self._kinds = {c: kind_from_name(c) for c in self.metrics}
         for c, kind in (kinds or {}).items():
@@ -94,17 +64,8 @@ class TableEvaluator(Evaluator):
         self._values = frame[list(columns)].to_numpy(dtype=float)
         self._exact: dict[str, int] = {}
         self._canon: dict[str, int] = {}
-        genes = []
-        for i, text in enumerate(frame[arch_column].tolist()):
-            try:
-                g = space.to_genes(space.parse(text) if isinstance(text, str) else text)
-            except InvalidArchitecture as e:
-                raise DataError(
-                    f"table {self.source}: row {i + 1} (line {i + 2}), column {arch_column!r}: {e}"
-                ) from None
-            genes.append(g)
-        self.genes = np.stack(genes) if genes else np.zeros((0, len(space.dimensions)), dtype=np.int64)
-        canon = space.canonical_genes(self.genes) if len(genes) else self.genes
+        self.genes = table.genes
+        canon = space.canonical_genes(self.genes) if len(self.genes) else self.genes
         for i, (g, c) in enumerate(zip(self.genes, canon)):
             self._exact.setdefault(space.format(space.from_genes(g)), i)
             self._canon.setdefault(space.format(space.from_genes(c)), i)

@@ -2,12 +2,15 @@
 
 Built-in spaces are imported only when first asked for (the trainable ones need torch);
 a third-party package adds its own under the entry-point group ``hwnas.spaces``.
+What a space knows beyond its choices (layer lists for cost models, views for
+predictors) is declared by the protocols of :mod:`hwnas.spaces.protocols`.
 """
 
 from __future__ import annotations
 
 from hwnas.core.registry import Registry
 from hwnas.spaces.base import Arch, ChoiceSpace, Dimension
+from hwnas.spaces.protocols import CostableSpace, ExecutedWorkViews, QualityViews, is_costable
 
 SPACES: Registry[ChoiceSpace] = Registry("space", "hwnas.spaces", {
     "nb201": "hwnas.spaces.nb201:NB201Space",
@@ -22,4 +25,5 @@ def get_space(name: str, **options) -> ChoiceSpace:
     return SPACES.create(name, **options)
 
 
-__all__ = ["Arch", "ChoiceSpace", "Dimension", "SPACES", "get_space"]
+__all__ = ["Arch", "ChoiceSpace", "CostableSpace", "Dimension", "ExecutedWorkViews", "QualityViews", "SPACES",
+           "get_space", "is_costable"]

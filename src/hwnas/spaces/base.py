@@ -52,7 +52,9 @@ class ChoiceSpace:
 
     Subclasses may override :meth:`canonical` (merge equivalent architectures),
     :meth:`features` (extra predictor features) and :meth:`parse`/:meth:`format`
-    (a text form). Everything else is generic.
+    (a text form). Everything else is generic. What a space knows beyond that
+    (a layer list for cost models, views for quality and cost predictors) it
+    declares by implementing a protocol of :mod:`hwnas.spaces.protocols`.
     """
 
     name: str = "choices"

@@ -16,66 +16,34 @@ symmetric swap of nodes 1 and 2 is a different execution order. For accuracy,
 
 from __future__ import annotations
 
-import functools
 import re
 
 import numpy as np
 
 from hwnas.core.errors import InvalidArchitecture
+from hwnas.spaces import nb201_cell as cell
+from hwnas.spaces import nb201_views as views
 from hwnas.spaces.base import ChoiceSpace, Dimension
+from hwnas.spaces.nb201_cell import EDGE_NAMES, EDGES, OPS
+from hwnas.spaces.views import FeatureBlock
 
-OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from), in string order
-EDGE_NAMES = tuple(f"edge_{j}_{k}" for k, j in EDGES)  # edge_<from>_<to>
-_NONE = 0
+__all__ = ["EDGES", "EDGE_NAMES", "OPS", "NB201Space"]
+
 _GROUP_RE = re.compile(r"^\|(.*)\|$")
 
 
-def _live_edges(genes: tuple[int, ...]) -> tuple[bool, ...]:
-    """Which edges lie on an input->output path through non-none operations."""
-    on = {EDGES[i]: genes[i] != _NONE for i in range(6)}
-    reach_from_in = {0: True}
-    for node in (1, 2, 3):
-        reach_from_in[node] = any(reach_from_in[j] and on[(node, j)] for j in range(node))
-    reach_to_out = {3: True}
-    for node in (2, 1, 0):
-        reach_to_out[node] = any(on[(k, node)] and reach_to_out[k] for k in range(node + 1, 4))
-    return tuple(on[(k, j)] and reach_from_in[j] and reach_to_out[k] for k, j in EDGES)
-
-
-def _used_edges(genes: tuple[int, ...]) -> tuple[bool, ...]:
-    """Edges that a runtime executes: non-none and feeding a node whose output reaches node 3."""
-    on = {EDGES[i]: genes[i] != _NONE for i in range(6)}
-    reach_to_out = {3: True}
-    for node in (2, 1, 0):
-        reach_to_out[node] = any(on[(k, node)] and reach_to_out[k] for k in range(node + 1, 4))
-    return tuple(on[(k, j)] and reach_to_out[k] for k, j in EDGES)
-
-
-def _canonical(genes: tuple[int, ...]) -> tuple[int, ...]:
-    used = _used_edges(genes)
-    return tuple(op if u else _NONE for op, u in zip(genes, used))
-
-
-@functools.cache
-def _tables() -> tuple[np.ndarray, np.ndarray]:
-    """Canonical genes and fully-live genes for all 5**6 cells, indexed by the base-5 number of the genes."""
-    canon = np.zeros((5**6, 6), dtype=np.int64)
-    live = np.zeros((5**6, 6), dtype=np.int64)
-    for idx in range(5**6):
-        genes = tuple(int(x) for x in np.base_repr(idx, 5).zfill(6))
-        canon[idx] = _canonical(genes)
-        live[idx] = [op if alive else _NONE for op, alive in zip(genes, _live_edges(genes))]
-    return canon, live
-
-
-_POW = 5 ** np.arange(5, -1, -1)
-
-
 class NB201Space(ChoiceSpace):
-    """The NAS-Bench-201 / NATS-Bench topology space."""
+    """The NAS-Bench-201 / NATS-Bench topology space.
+
+    Implements :class:`~hwnas.spaces.protocols.QualityViews` (the edge-pair view
+    :data:`~hwnas.spaces.nb201_views.PAIRS`) and
+    :class:`~hwnas.spaces.protocols.ExecutedWorkViews` (the views of
+    :mod:`hwnas.spaces.nb201_views` and NB201's isomorphism classes).
+    """
 
     name = "nb201"
+    quality_views = (views.PAIRS,)
+    executed_views = views.VIEWS
 
     def __init__(self) -> None:
         super().__init__([Dimension(n, OPS) for n in EDGE_NAMES])
@@ -120,13 +88,11 @@ class NB201Space(ChoiceSpace):
         return self.from_genes(self.canonical_genes(self.to_genes(arch))[0])
 
     def canonical_genes(self, genes: np.ndarray) -> np.ndarray:
-        genes = np.atleast_2d(genes)
-        return _tables()[0][genes @ _POW]
+        return cell.canonical_genes(genes)
 
     def live_genes(self, genes: np.ndarray) -> np.ndarray:
         """Genes with every edge off an input->output path set to ``none`` (what affects accuracy)."""
-        genes = np.atleast_2d(genes)
-        return _tables()[1][genes @ _POW]
+        return cell.live_genes(genes)
 
     def function_genes(self, genes: np.ndarray) -> np.ndarray:
         """The fully live edges (see :meth:`live_genes`): what determines the cell's outputs."""
@@ -152,3 +118,24 @@ class NB201Space(ChoiceSpace):
              direct[:, None], two_hop[:, None], three_hop[:, None]],
             axis=1,
         )
+
+    # ------------------------------------------------------------------ views for predictors
+    def quality_features(self, name: str, genes: np.ndarray) -> np.ndarray:
+        if name != views.PAIRS:
+            raise ValueError(f"quality view {name!r} unknown; allowed {list(self.quality_views)}")
+        return views.pairs_features(self, genes)
+
+    def executed_work(self, genes: np.ndarray, view: str) -> FeatureBlock:
+        return views.nb201_cost_features(self, genes, view)
+
+    def measurement_keys(self, genes: np.ndarray, view: str, representative: str) -> np.ndarray:
+        return views.measurement_keys(self, genes, view, representative)
+
+    def measurement_classes(self, genes: np.ndarray) -> np.ndarray:
+        return views.nb201_measure_keys(genes)
+
+    def listed_representatives(self, catalog: np.ndarray) -> dict[int, int]:
+        return views.first_listed_representatives(catalog)
+
+    def apply_representatives(self, genes: np.ndarray, reps: dict[int, int]) -> np.ndarray:
+        return views.apply_representatives(genes, reps)

@@ -3,17 +3,18 @@
 A search strategy's surrogate reads architectures through ``space.features``:
 a generic encoding, good for accuracy. A measured cost (latency, energy) is
 better read as *what the runtime executes*, and a measurement table may copy
-one measurement to every isomorphic cell (NAS-Bench-201 tables time each
-isomorphism class once, on its first-listed member). The latency predictor
-(:mod:`hwnas.costs.latency.predictor`) already knows these views; this
-module offers them to the search as alternative inputs of a cost surrogate:
+one measurement to every member of a measurement class (NAS-Bench-201 tables
+time each isomorphism class once, on its first-listed member). A space that
+knows this declares it (:mod:`hwnas.spaces.protocols`); this module offers its
+views to the search as alternative inputs of a surrogate:
 
 - ``generic``: ``space.features`` (always a candidate);
-- for NB201 quality metrics, ``generic+pairs``: the generic features plus the joint operation of
-  pairs of fully live edges (accuracy near the top of NB201 is not additive in the edges);
-- for NB201 costs, every executed-work view of :data:`~hwnas.costs.latency.features.VIEWS`,
-  each with the cell's own graph (``own``) and, when the evaluator exposes its
-  table's row order (a *catalog*), with the first-listed member of its class (``first``).
+- for quality metrics, the space's extra quality views (NB201: ``generic+pairs``,
+  the joint operation of pairs of fully live edges);
+- for costs, every executed-work view of the space, each with the architecture's
+  own graph (``own``) and, when the evaluator exposes its table's row order
+  (a *catalog*) and the space has measurement classes, with the first-listed
+  member of its class (``first``).
 
 :meth:`CostViews.choose` picks one by grouped K-fold cross-validation of a ridge
 fit on the evaluated rows (Kendall tau of the out-of-fold predictions; folds
@@ -29,11 +30,11 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import kendalltau
 
-GENERIC = "generic"
-PAIRS = "generic+pairs"
-#: NB201 edge pairs whose joint operation enters the interaction view: consecutive edges of an
-#: input->output path, the direct edge with each, and the three edges into the output node
-_NB201_PAIRS = ((0, 4), (1, 5), (0, 2), (2, 5), (0, 3), (3, 4), (3, 5), (4, 5))
+from hwnas.learn.cv import grouped_folds, out_of_fold
+from hwnas.spaces import views
+from hwnas.spaces.views import GENERIC
+
+__all__ = ["GENERIC", "CostViews"]
 
 
 def _ridge_fit(X: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
@@ -52,45 +53,27 @@ class CostViews:
         self.alpha = float(alpha)
         self.reps: dict[int, int] = {}
         self.names: list[str] = [GENERIC]
-        self.quality_names: list[str] = [GENERIC]
-        self._nb201 = getattr(space, "name", None) == "nb201"
-        if self._nb201:
-            self.quality_names.append(PAIRS)
-            from hwnas.costs.latency.features import VIEWS, first_listed_representatives
-
+        self.quality_names: list[str] = views.quality_view_names(space)
+        if views.has_executed_views(space):
             if catalog is not None and len(catalog):
-                self.reps = first_listed_representatives(np.asarray(catalog, dtype=np.int64))
+                self.reps = views.listed_representatives(space, np.asarray(catalog, dtype=np.int64))
             rep_options = ("own", "first") if self.reps else ("own",)
-            self.names += [f"{v}/{r}" for v in VIEWS for r in rep_options]
+            self.names += [f"{v}/{r}" for v in views.executed_views(space) for r in rep_options]
 
     def matrix(self, name: str, genes: np.ndarray) -> np.ndarray:
         """Feature matrix of gene rows under view ``name``."""
         genes = np.atleast_2d(np.asarray(genes, dtype=np.int64))
-        if name == GENERIC:
-            return np.asarray(self.space.features(genes), dtype=np.float64)
-        if name == PAIRS and self._nb201:
-            live = self.space.live_genes(genes)
-            n_ops = int(self.space.cardinalities[0])
-            eye = np.eye(n_ops * n_ops)
-            joint = [eye[live[:, i] * n_ops + live[:, j]] for i, j in _NB201_PAIRS]
-            return np.hstack([np.asarray(self.space.features(genes), dtype=np.float64), *joint])
+        if name == GENERIC or name in self.quality_names:
+            return views.quality_matrix(self.space, name, genes)
         if name not in self.names:
             raise ValueError(f"view {name!r} unknown; allowed {self.names + self.quality_names[1:]}")
-        from hwnas.costs.latency.features import apply_representatives, nb201_cost_features
-
         view, rep = name.split("/")
-        measured = apply_representatives(genes, self.reps) if rep == "first" else genes
-        return nb201_cost_features(self.space, measured, view).matrix
+        measured = views.apply_representatives(self.space, genes, self.reps) if rep == "first" else genes
+        return views.executed_work(self.space, measured, view).matrix
 
     def groups(self, genes: np.ndarray) -> np.ndarray:
-        """Rows that share a measurement (kept in one fold): isomorphism classes for NB201, else canonical cells."""
-        genes = np.atleast_2d(np.asarray(genes, dtype=np.int64))
-        if self._nb201:
-            from hwnas.costs.latency.features import nb201_measure_keys
-
-            return nb201_measure_keys(genes)
-        canon = self.space.canonical_genes(genes)
-        return np.unique(canon, axis=0, return_inverse=True)[1].reshape(-1)
+        """Rows that share a measurement (kept in one fold): the space's measurement classes, else canonical cells."""
+        return views.measurement_groups(self.space, genes)
 
     def choose(self, genes: np.ndarray, y: np.ndarray, seed: int = 0,
                names: Sequence[str] | None = None) -> tuple[str, dict[str, float]]:
@@ -103,16 +86,11 @@ class CostViews:
         genes = np.atleast_2d(np.asarray(genes, dtype=np.int64))
         y = np.asarray(y, dtype=np.float64)
         groups = self.groups(genes)
-        uniq = np.unique(groups)
-        k = min(self.folds, len(uniq))
+        k = min(self.folds, len(np.unique(groups)))
         if len(y) < 8 or k < 2 or len(names) == 1:
             return names[0], {}
-        rng = np.random.default_rng(seed)
         # small samples: average over a few fold splits (one split's tau on 20 rows is noisy)
-        folds = []
-        for _ in range(3 if len(y) < 60 else 1):
-            fold_of = dict(zip(rng.permutation(uniq).tolist(), (np.arange(len(uniq)) % k).tolist()))
-            folds.append(np.array([fold_of[g] for g in groups.tolist()]))
+        folds = grouped_folds(groups, k, np.random.default_rng(seed), repeats=3 if len(y) < 60 else 1)
         scores: dict[str, float] = {}
         for name in names:
             X = self.matrix(name, genes)
@@ -121,14 +99,14 @@ class CostViews:
                 scores[name] = -1.0
                 continue
             X = (X - X.mean(axis=0)) / X.std(axis=0)
+
+            def fit_predict(train, held, X=X):
+                coef, icpt = _ridge_fit(X[train], y[train], self.alpha)
+                return X[held] @ coef + icpt
+
             taus = []
             for fold in folds:
-                oof = np.empty(len(y))
-                for f in range(k):
-                    held = fold == f
-                    coef, icpt = _ridge_fit(X[~held], y[~held], self.alpha)
-                    oof[held] = X[held] @ coef + icpt
-                tau = kendalltau(oof, y).statistic
+                tau = kendalltau(out_of_fold(fold, fit_predict), y).statistic
                 taus.append(float(tau) if np.isfinite(tau) else -1.0)
             scores[name] = float(np.mean(taus))
         best = max(names, key=lambda n: scores[n])  # first listed (generic) wins ties

@@ -9,70 +9,31 @@ the target column with M random target rows and scored on the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
-from hwnas.core.errors import DataError, InvalidArchitecture
+from hwnas.core.errors import DataError
 from hwnas.costs.latency.predictor import LatencyPredictor, make_space
 from hwnas.costs.latency.transfer import adapt
-from hwnas.evaluators.table import read_table
+from hwnas.spaces.base import ChoiceSpace
+from hwnas.spaces.table import ArchTable, load_arch_table
+
+#: a measurement table: the parsed architectures (``genes``, ``catalog``) and checked numeric ``column``\ s
+MeasurementTable = ArchTable
 
 
-@dataclass
-class MeasurementTable:
-    """Parsed architectures (as genes) and numeric columns of a table."""
-
-    source: str
-    genes: np.ndarray
-    frame: pd.DataFrame
-    space_name: str
-
-    @property
-    def catalog(self) -> np.ndarray:
-        """Every architecture of the table in its listed order: by the ``index`` column when there is
-        one (NB201 tables: the benchmark's architecture index), else by row. Targets are not used."""
-        if "index" in self.frame.columns:
-            index = pd.to_numeric(self.frame["index"], errors="coerce").to_numpy(dtype=float)
-            if np.all(np.isfinite(index)):
-                return self.genes[np.argsort(index, kind="stable")]
-        return self.genes
-
-    def column(self, name: str) -> np.ndarray:
-        """A numeric column; errors name the column or the first bad row."""
-        if name not in self.frame.columns:
-            numeric = [c for c in self.frame.columns if pd.api.types.is_numeric_dtype(self.frame[c])]
-            raise DataError(f"table {self.source}: no column {name!r}; numeric columns are {numeric}")
-        values = pd.to_numeric(self.frame[name], errors="coerce").to_numpy(dtype=float)
-        bad = np.flatnonzero(~np.isfinite(values))
-        if len(bad):
-            row = int(bad[0])
-            raise DataError(
-                f"table {self.source}: column {name!r} must hold finite numbers, but row {row + 1} "
-                f"(line {row + 2}) holds {self.frame[name].iloc[row]!r}"
-            )
-        return values
-
-
-def load_table(path: str | Path | pd.DataFrame, space: str = "nb201", arch_column: str = "arch") -> MeasurementTable:
-    """Read a CSV/Parquet table and parse its architecture column with the space (errors name the row)."""
-    source = "<dataframe>" if isinstance(path, pd.DataFrame) else str(path)
-    frame = path.reset_index(drop=True) if isinstance(path, pd.DataFrame) else read_table(path)
-    sp = make_space(space)
-    if arch_column not in frame.columns:
-        raise DataError(f"table {source}: no architecture column {arch_column!r}; columns are {list(frame.columns)}")
-    if len(frame) == 0:
-        raise DataError(f"table {source}: no rows")
-    genes = []
-    for i, text in enumerate(frame[arch_column].tolist()):
-        try:
-            genes.append(sp.to_genes(text))
-        except InvalidArchitecture as e:
-            raise DataError(f"table {source}: row {i + 1} (line {i + 2}), column {arch_column!r}: {e}") from None
-    return MeasurementTable(source, np.stack(genes), frame, space)
+def load_table(path: str | Path | pd.DataFrame, space: str | ChoiceSpace = "nb201",
+               arch_column: str = "arch") -> ArchTable:
+    """Read a CSV/Parquet table (or a frame) and parse its architecture column with the space (errors name
+    the row); a table without rows is refused."""
+    source = path.reset_index(drop=True) if isinstance(path, pd.DataFrame) else path
+    table = load_arch_table(source, make_space(space), arch_column)
+    if len(table.frame) == 0:
+        raise DataError(f"table {table.source}: no rows")
+    return table
 
 
 def within(pred: np.ndarray, y: np.ndarray, tol: float = 0.10) -> float:
@@ -121,7 +82,7 @@ def evaluate(
         if transfer_from == target:
             raise DataError(f"transfer source column {transfer_from!r} is the target itself")
         ys = table.column(transfer_from)
-        source = LatencyPredictor(space=table.space_name, target=transfer_from, members=members, view=view,
+        source = LatencyPredictor(space=table.space, target=transfer_from, members=members, view=view,
                                   representative=representative)
         source.fit(table.genes, ys, catalog=table.catalog)
         train_size = transfer_size if transfer_size is not None else train_size
@@ -129,7 +90,7 @@ def evaluate(
     for seed in range(seeds):
         train, test = split(len(y), train_size, seed)
         if source is None:
-            pred = LatencyPredictor(space=table.space_name, target=target, members=members, seed=seed, view=view,
+            pred = LatencyPredictor(space=table.space, target=target, members=members, seed=seed, view=view,
                                     representative=representative)
             pred.fit(table.genes[train], y[train], catalog=table.catalog)
         else:

@@ -9,14 +9,17 @@ median and the uncertainty their spread. Architectures whose executed graph
 was itself measured are answered from the measurement (identical graphs were
 measured once, so the table value *is* the best estimate of what a rerun gives).
 
-What it knows about the runtime and the table, chosen by cross-validation on
-the training rows (NB201): which *view* of the cell the runtime executes
-(dead code pruned, or every edge run as exported: ``view``), and whether the
-table measured each isomorphism class once on its first-listed member
-(``representative``; needs the table's architectures in order, ``catalog``).
+What it knows about the runtime and the table comes from the space
+(:class:`~hwnas.spaces.protocols.ExecutedWorkViews`) and is chosen by
+cross-validation on the training rows: which *view* of the architecture the
+runtime executes (NB201: dead code pruned, or every edge run as exported:
+``view``), and whether the table measured each measurement class once on its
+first-listed member (``representative``; needs the table's architectures in
+order, ``catalog``). A space without such views is read as its canonical
+architecture's one-hot.
 
-Works on a space's architectures (NB201 strings, any choice space) or on
-layer lists (:class:`~hwnas.costs.base.Workload`). Saved as plain JSON.
+Works on a space's architectures (any registered choice space) or on layer
+lists (:class:`~hwnas.costs.base.Workload`). Saved as plain JSON.
 """
 
 from __future__ import annotations
@@ -28,72 +31,49 @@ from typing import Any
 
 import numpy as np
 
-from hwnas.core.errors import CostModelError, DataError
+from hwnas.core.errors import ConfigError, CostModelError, DataError
 from hwnas.core.layers import Workload
 from hwnas.core.plaindata import read_json, write_json
 from hwnas.costs.base import CostModel
-from hwnas.costs.latency.features import (
-    REPRESENTATIVES,
-    VIEWS,
-    FeatureBlock,
-    apply_representatives,
-    first_listed_representatives,
-    layer_cost_features,
-    nb201_class_keys,
-    nb201_cost_features,
-    nb201_measure_keys,
-)
+from hwnas.costs.latency.features import REPRESENTATIVES, FeatureBlock, layer_cost_features
+from hwnas.learn.cv import grouped_folds, out_of_fold
 from hwnas.learn.regressor import DEFAULT_SHRINK, AdditiveFit, AdditiveRegressor
+from hwnas.spaces import views as space_views
+from hwnas.spaces.base import ChoiceSpace
 
 FORMAT = "hwnas.latency_predictor/1"
 
 
 # ---------------------------------------------------------------------------------------------- spaces
-def make_space(name: str | None):
-    """The space a predictor reads architectures of (``None``: layer lists)."""
-    if name is None:
-        return None
-    from hwnas.spaces.nb201 import NB201Space
+def make_space(space: str | ChoiceSpace | None) -> ChoiceSpace | None:
+    """The space a predictor reads architectures of: a space, a registered space's name, or ``None``
+    (layer lists)."""
+    if space is None or isinstance(space, ChoiceSpace):
+        return space
+    from hwnas.spaces import SPACES
 
-    spaces = {"nb201": NB201Space}
-    if name not in spaces:
-        raise CostModelError(f"predictor space {name!r} unknown; known spaces {sorted(spaces)}")
-    return spaces[name]()
-
-
-def space_features(space, genes: np.ndarray, view: str = "executed") -> FeatureBlock:
-    """Cost features of gene rows: executed-work features for NB201, one-hot for other choice spaces."""
-    if space.name == "nb201":
-        return nb201_cost_features(space, genes, view)
-    canon = space.canonical_genes(genes)
-    one_hot = space.one_hot(canon).astype(np.float64)
-    names = tuple(f"{d.name}={c}" for d in space.dimensions for c in d.choices)
-    return FeatureBlock(one_hot, names, ("edge_op",) * len(names))
+    if space not in SPACES:
+        raise CostModelError(f"predictor space {space!r} unknown; known spaces {SPACES.available()}")
+    try:
+        return SPACES.create(space)
+    except ConfigError as e:
+        raise CostModelError(f"predictor space {space!r}: {e}") from None
 
 
-def space_keys(space, genes: np.ndarray, view: str = "executed", representative: str = "own") -> list[str]:
-    """One key per class of rows that share a measurement: the same executed graph, or (``first``)
-    the same isomorphism class."""
-    if space.name == "nb201":
-        if representative == "first":
-            keys = nb201_measure_keys(genes)
-        elif view.startswith("every_edge"):
-            keys = np.atleast_2d(genes) @ (5 ** np.arange(5, -1, -1))
-        else:
-            keys = nb201_class_keys(space, genes)
-        return [str(int(k)) for k in keys]
-    return [",".join(map(str, row)) for row in space.canonical_genes(genes)]
+def feature_views(space: ChoiceSpace | None) -> tuple[str, ...]:
+    """The views a predictor of ``space`` may read (layer lists: one)."""
+    return space_views.executed_views(space) if space is not None else space_views.GENERIC_EXECUTED
 
 
 # ---------------------------------------------------------------------------------------------- predictor
 class LatencyPredictor:
     """An ensemble of additive cost models plus a memory of measured graphs.
 
-    ``space``: name of the architecture space (``"nb201"``) or ``None`` for layer
-    lists. ``target``: the measured quantity (a column name, e.g.
+    ``space``: the architecture space or its registered name (``"nb201"``), or
+    ``None`` for layer lists. ``target``: the measured quantity (a column name, e.g.
     ``pi5_onnx_latency_ms``); ``unit``: its unit. ``members``: ensemble size.
     ``memory``: answer measured graphs from their measurement. ``view``: what the
-    runtime executes (one of :data:`~hwnas.costs.latency.features.VIEWS`, or
+    runtime executes (one of the space's executed-work views, see :func:`feature_views`, or
     ``"auto"``: chosen by cross-validation on the training rows). ``representative``:
     ``"own"``, ``"first"`` or ``"auto"`` (``first`` needs a ``catalog`` at fit time;
     ``auto`` chooses by cross-validation). ``cv_folds``: folds of that choice.
@@ -101,7 +81,7 @@ class LatencyPredictor:
 
     def __init__(
         self,
-        space: str | None = "nb201",
+        space: str | ChoiceSpace | None = "nb201",
         target: str = "latency_ms",
         unit: str | None = None,
         members: int = 8,
@@ -113,8 +93,10 @@ class LatencyPredictor:
         representative: str = "auto",
         cv_folds: int = 5,
     ):
-        if view not in ("auto", *VIEWS):
-            raise CostModelError(f"predictor view={view!r} unknown; allowed {['auto', *VIEWS]}")
+        self.space = make_space(space)
+        allowed = ["auto", *feature_views(self.space)]
+        if view not in allowed:
+            raise CostModelError(f"predictor view={view!r} unknown; allowed {allowed}")
         if representative not in ("auto", *REPRESENTATIVES):
             raise CostModelError(
                 f"predictor representative={representative!r} unknown; allowed {['auto', *REPRESENTATIVES]}"
@@ -125,8 +107,7 @@ class LatencyPredictor:
             raise CostModelError(f"predictor members={members} must be at least 1")
         if robust_scale <= 0:
             raise CostModelError(f"predictor robust_scale={robust_scale} must be positive")
-        self.space_name = space
-        self.space = make_space(space)
+        self.space_name = None if self.space is None else (space if isinstance(space, str) else self.space.name)
         self.target = target
         self.unit = unit or guess_unit(target)
         self.n_members = int(members)
@@ -138,7 +119,7 @@ class LatencyPredictor:
         self.representative_option = representative
         self.cv_folds = int(cv_folds)
         # resolved at fit time
-        self.view = "executed" if view == "auto" else view
+        self.view = feature_views(self.space)[0] if view == "auto" else view
         self.representative = "own" if representative == "auto" else representative
         self.representatives: dict[int, int] = {}
         self.feature_names: tuple[str, ...] = ()
@@ -157,11 +138,10 @@ class LatencyPredictor:
 
     def _gene_block(self, genes: np.ndarray, view: str, representative: str,
                     reps: Mapping[int, int]) -> tuple[FeatureBlock, list[str]]:
-        """Features of the cell that was measured for each row, and the rows' measurement keys."""
-        if self.space.name != "nb201":
-            return space_features(self.space, genes), space_keys(self.space, genes)
-        measured = apply_representatives(genes, reps) if representative == "first" else genes
-        return space_features(self.space, measured, view), space_keys(self.space, genes, view, representative)
+        """Features of the architecture that was measured for each row, and the rows' measurement keys."""
+        measured = space_views.apply_representatives(self.space, genes, reps) if representative == "first" else genes
+        return (space_views.executed_work(self.space, measured, view),
+                space_views.measurement_keys(self.space, genes, view, representative))
 
     def _genes(self, items: Sequence[Any]) -> np.ndarray:
         if isinstance(items, np.ndarray) and items.dtype.kind in "iu":
@@ -203,10 +183,10 @@ class LatencyPredictor:
                 f"target {self.target!r}: need at least 2 positive measurements to fit, got {int(positive.sum())}"
             )
         self.provenance.pop("selection", None)
-        if self.space is not None and self.space.name == "nb201":
+        if self.space is not None and space_views.has_executed_views(self.space):
             genes = self._genes(items)
             if catalog is not None:
-                self.representatives = first_listed_representatives(self._genes(catalog))
+                self.representatives = space_views.listed_representatives(self.space, self._genes(catalog))
             else:
                 self.representatives = {} if prior is None else dict(prior.representatives)
             if prior is not None:
@@ -244,7 +224,7 @@ class LatencyPredictor:
 
     def candidates(self) -> list[tuple[str, str]]:
         """The (view, representative) pairs the fit chooses among."""
-        views = list(VIEWS) if self.view_option == "auto" else [self.view_option]
+        views = list(feature_views(self.space)) if self.view_option == "auto" else [self.view_option]
         if self.representative_option == "auto":
             reps = ["own", "first"] if self.representatives else ["own"]
         else:
@@ -270,30 +250,25 @@ class LatencyPredictor:
         if len(cands) == 1 or len(y) < 8:
             self.view, self.representative = cands[0]
             return
-        groups = nb201_measure_keys(genes)
-        uniq = np.unique(groups)
-        n_folds = min(self.cv_folds, len(uniq))
+        groups = space_views.measurement_groups(self.space, genes)
+        n_folds = min(self.cv_folds, len(np.unique(groups)))
         if n_folds < 2:
             self.view, self.representative = cands[0]
             return
         # small samples: average over a few different fold splits (one split's tau on 20 rows is noisy)
         repeats = int(np.clip(round(60 / len(y)), 1, 3))
-        rng = np.random.default_rng(self.seed)
-        folds = []
-        for _ in range(repeats):
-            order = rng.permutation(len(uniq))
-            fold_of_group = dict(zip(uniq[order].tolist(), (np.arange(len(uniq)) % n_folds).tolist()))
-            folds.append(np.array([fold_of_group[g] for g in groups.tolist()]))
+        folds = grouped_folds(groups, n_folds, np.random.default_rng(self.seed), repeats=repeats)
         scores = {}
         for view, rep in cands:
             block, _ = self._gene_block(genes, view, rep, self.representatives)
             reg = AdditiveRegressor(block.groups, self.shrink, self.robust_scale)
+
+            def fit_predict(train, held, X=block.matrix, reg=reg):
+                return reg.fit(X[train], y[train]).predict(X[held])
+
             taus, errors = [], []
             for fold in folds:
-                oof = np.empty(len(y))
-                for f in range(n_folds):
-                    held = fold == f
-                    oof[held] = reg.fit(block.matrix[~held], y[~held]).predict(block.matrix[held])
+                oof = out_of_fold(fold, fit_predict)
                 tau = kendalltau(oof, y).statistic
                 taus.append(-1.0 if not np.isfinite(tau) else float(tau))
                 errors.append(float(np.mean(np.abs(np.log(np.maximum(oof, 1e-12 * y) / y)))))
@@ -361,7 +336,10 @@ class LatencyPredictor:
     @classmethod
     def from_dict(cls, d: Mapping, source: str = "<dict>") -> LatencyPredictor:
         if not isinstance(d, Mapping) or d.get("format") != FORMAT:
-            raise DataError(f"{source}: not a saved latency predictor (expected format {FORMAT!r})")
+            found = d.get("format") if isinstance(d, Mapping) else None
+            what = f"its format is {found!r}" if found is not None else "it has no format field"
+            raise DataError(f"{source}: not a saved latency predictor this version reads ({what}; expected "
+                            f"format {FORMAT!r}); refit it with 'hwnas predictor fit'")
         try:
             pred = cls(space=d["space"], target=d["target"], unit=d["unit"], members=int(d["members"]),
                        shrink=d["shrink"], robust_scale=float(d["robust_scale"]),

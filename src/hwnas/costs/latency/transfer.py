@@ -71,7 +71,7 @@ def adapt(
 
     def make(n_members: int, variant: str, rows=None) -> LatencyPredictor:
         prior_shrink = variants[variant]
-        pred = LatencyPredictor(space=source.space_name, target=target or source.target, members=n_members,
+        pred = LatencyPredictor(space=source.space, target=target or source.target, members=n_members,
                                 shrink=source.shrink, robust_scale=source.robust_scale,
                                 memory=source.use_memory, seed=seed, view=source.view_option,
                                 representative=source.representative_option, cv_folds=source.cv_folds)
