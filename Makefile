@@ -18,6 +18,8 @@ demo: install
 
 lint: install
 	.venv/bin/ruff check src tests benchmarks
+	.venv/bin/lint-imports
+	.venv/bin/vulture src/hwnas --min-confidence 80
 
 test: install lint
 	.venv/bin/pytest

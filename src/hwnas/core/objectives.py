@@ -86,14 +86,3 @@ class Constraint:
 
     def __str__(self) -> str:
         return f"{self.metric} {self.op} {self.bound:g}"
-
-
-def to_minimisation(metrics: list[dict], objectives: list[Objective]) -> np.ndarray:
-    """Matrix (n, k) of objective values, signs flipped so that every column is minimised."""
-    out = np.full((len(metrics), len(objectives)), np.nan)
-    for i, m in enumerate(metrics):
-        for j, o in enumerate(objectives):
-            v = m.get(o.metric)
-            if v is not None:
-                out[i, j] = o.sign * float(v)
-    return out

@@ -26,10 +26,6 @@ from hwnas.core.errors import ConfigError
 
 T = TypeVar("T")
 
-#: prefix of every entry-point group (``hwnas.<plural kind>``)
-GROUP_PREFIX = "hwnas."
-
-
 class Registry(Generic[T]):
     """Names -> classes or factories of one kind of component.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,21 +162,11 @@ class ChoiceSpace:
     def sample(self, rng: np.random.Generator) -> dict:
         return self.from_genes(self.sample_genes(rng, 1)[0])
 
-    def mutate(self, arch: Arch, rng: np.random.Generator, rate: float | None = None) -> dict:
-        return self.from_genes(self.mutate_genes(self.to_genes(arch), rng, rate)[0])
-
-    def crossover(self, a: Arch, b: Arch, rng: np.random.Generator) -> dict:
-        return self.from_genes(self.crossover_genes(self.to_genes(a), self.to_genes(b), rng)[0])
-
     def enumerate_genes(self, limit: int = 200_000) -> np.ndarray | None:
         """Every gene vector if the space has at most ``limit`` members, else None."""
         if self.size > limit:
             return None
         return np.array(list(itertools.product(*[range(c) for c in self.cardinalities])), dtype=np.int64)
-
-    def iter_archs(self) -> Iterator[dict]:
-        for genes in itertools.product(*[range(c) for c in self.cardinalities]):
-            yield self.from_genes(genes)
 
     # ------------------------------------------------------------------ encodings
     def one_hot(self, genes: np.ndarray) -> np.ndarray:
