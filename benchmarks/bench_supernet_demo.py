@@ -41,7 +41,7 @@ from hwnas.app.train_once import build_space
 from hwnas.data import get_dataset
 from hwnas.export.onnx import onnx_accuracy
 from hwnas.supernet.calibrate import accuracy
-from hwnas.supernet.train import train_standalone
+from hwnas.supernet.standalone import train_standalone
 
 
 def main() -> None:

@@ -57,10 +57,6 @@ class FewShotSupernet(Supernet):
     def extract(self, arch: dict) -> nn.Module:
         return self.shots[self.shot_of(arch)].extract(arch)
 
-    def sort_channels(self, optimizer: torch.optim.Optimizer | None = None) -> None:
-        for shot in self.shots:
-            shot.sort_channels(optimizer)
-
 
 def make_supernet(space: TrainableSpace, few_shot: str | None = None) -> Supernet:
     """The space's supernet, or a :class:`FewShotSupernet` split by dimension ``few_shot`` when given."""
