@@ -7,7 +7,7 @@ same value, so the conflict that dimension causes disappears. Which dimension
 is worth splitting is measured, not assumed: on MNIST-1D's 1-D CNN space the
 conv depth ``n_conv`` is one (a conv layer is the *last* one of the depth-``d``
 networks and an *inner* one of the deeper ones; shared, the shallower stacks'
-features are compromised; benchmarks/results/supernet.md, round 13).
+features are compromised; benchmarks/results/supernet.md).
 
 :class:`FewShotSupernet` holds one supernet of the space per value of the
 dimension and routes ``forward``/``extract`` by the architecture's value, so
