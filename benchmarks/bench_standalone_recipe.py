@@ -1,11 +1,12 @@
 """Stand-alone training recipes compared by *validation* accuracy over the Kendall benchmark's architectures.
 
-Trains every architecture that ``bench_supernet_kendall.py`` picks (``--n``, spread by MACs) alone with each
+Trains every architecture that ``bench_supernet_kendall.py`` picks (``--n``, spread by MACs:
+:func:`hwnas.supernet.ranking.spread_archs`) alone with each
 recipe and prints the mean train / validation accuracy; the per-architecture train, val and test figures go
 to ``--out`` (a JSON file; recipes already in it are skipped, so runs can be extended). A recipe is
 ``k=v,...`` over the stand-alone settings (``batch_size``, ``lr``, ``weight_decay``, ``label_smoothing``) plus
 ``epochs`` (default ``--epochs``); ``""`` is the config's own settings. Choose a reference recipe by the mean
-validation accuracy, never by the test figures or the tau it gives. Round 5 (MNIST-1D):
+validation accuracy, never by the test figures or the tau it gives. MNIST-1D:
 
     .venv/bin/python benchmarks/bench_standalone_recipe.py --config examples/mnist1d.yaml --seed 0 \\
         --out runs/r5/sweep.json "" weight_decay=0.05 weight_decay=0.2 label_smoothing=0.1 weight_decay=0.5 \\
@@ -21,13 +22,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_supernet_kendall import parse_alone_training, spread_archs, train_alone
 
 from hwnas.app.components import build_space
 from hwnas.app.config import load_config
+from hwnas.core.errors import ConfigError
 from hwnas.core.plaindata import read_json, write_json
 from hwnas.data import get_dataset
 from hwnas.supernet.calibrate import accuracy
+from hwnas.supernet.ranking import spread_archs
+from hwnas.supernet.standalone import parse_alone_training, train_alone
 
 
 def main() -> None:
@@ -50,7 +53,10 @@ def main() -> None:
         if key in res:
             continue
         # a recipe may set its own epochs; the default is --epochs
-        tcfg = parse_alone_training(recipe, cfg.supernet.training.model_copy(update={"epochs": args.epochs}))
+        try:
+            tcfg = parse_alone_training(recipe, cfg.supernet.training.model_copy(update={"epochs": args.epochs}))
+        except ConfigError as e:
+            raise SystemExit(f"recipe {recipe!r}: {e}") from None
         t0, rows = time.perf_counter(), []
         for a in archs:
             m = train_alone(space, data, a, tcfg, args.seed)

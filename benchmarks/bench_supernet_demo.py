@@ -41,7 +41,7 @@ from hwnas.app.config import load_config
 from hwnas.data import get_dataset
 from hwnas.export.onnx import onnx_accuracy
 from hwnas.supernet.calibrate import accuracy
-from hwnas.supernet.train import train_standalone
+from hwnas.supernet.standalone import train_standalone
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ averaged), both on the test split. Train the references at least as long as the
 supernet trains (for a few-shot supernet: its epochs per shot): a shorter
 schedule under-trains them, worst under strong weight decay, and the supernet
 then looks as if it over-rated small networks (MNIST-1D at 60 instead of 300
-epochs: tau 0.755 instead of 0.818; benchmarks/results/supernet.md, round 15).
+epochs: tau 0.755 instead of 0.818; benchmarks/results/supernet.md).
 
 Stand-alone results are cached in ``--cache`` (a JSON file; the default
 ``runs/standalone_cache.json`` is outside git; the references of BENCHMARKS.md are
@@ -18,13 +18,11 @@ committed as ``benchmarks/results/standalone_cache_{digits,mnist1d}.json``), key
 by the space's description (name and options), the data, the architecture, the
 seed, the epochs and the optimizer settings, so supernet variants are scored
 against the same references without retraining them; a changed space definition
-must change its options (and so the key). Options that only change how the
-supernet shares weights (a space's ``supernet_only_options``, e.g.
-``kernel_transform``) are left out of the key: the stand-alone networks are the
-same. ``--shard K/N`` fills a cache with every N-th architecture's stand-alone
+must change its options (and so the key). ``--shard K/N`` fills a cache with every N-th architecture's stand-alone
 runs only (N processes with their own caches use N cores; merge the JSON objects,
 then run without ``--shard``). ``--variant "k=v,k=v"`` (repeatable)
 trains further supernets with those ``supernet.training`` settings changed
+(any field of :class:`~hwnas.supernet.settings.TrainingConfig`)
 (stand-alone training unchanged) and scores them against the same references;
 ``--extra-epochs N`` is short for ``--variant epochs=N``; ``--variant few_shot=n_conv,epochs=1200``
 trains a few-shot supernet (one per conv depth, each shot 1200 / 4 = 300 epochs' worth of steps).
@@ -41,8 +39,7 @@ supernet variant by ``kendall_tau_val`` (inherited vs stand-alone accuracy on th
 validation split), with ``kendall_tau`` (test split) the figure reported.
 ``kendall_tau_soft`` / ``kendall_tau_soft_val`` score the supernet's ranking by inherited
 *soft* accuracy (mean true-class probability, the ``soft_accuracy`` search objective)
-against the same stand-alone accuracies (round 16: better than top-1 on digits, worse on
-MNIST-1D).
+against the same stand-alone accuracies (better than top-1 on digits, worse on MNIST-1D).
 
 ``--tuned-reference`` adds one more reference, ``tuned``: each architecture at the
 recipe (among the references given) with its best mean validation accuracy over
@@ -70,7 +67,7 @@ leave-one-seed-out means, so the two compare like with like.
     .venv/bin/python benchmarks/bench_supernet_kendall.py --config examples/mnist1d.yaml --n 20 --seeds 3
     .venv/bin/python benchmarks/bench_supernet_kendall.py --config examples/digits.yaml --n 20 --seeds 3 \
         --variant sandwich_random=3 --variant seed=1
-    # MNIST-1D, round 5: against the config's recipe and the regularised one (chosen on validation accuracy)
+    # MNIST-1D: against the config's recipe and the regularised one (chosen on validation accuracy)
     .venv/bin/python benchmarks/bench_supernet_kendall.py --config examples/mnist1d.yaml --n 20 --seeds 4 \
         --alone-epochs 60 --variant seed=1 --variant seed=2 --alone-training weight_decay=0.5,label_smoothing=0.1
 """
@@ -78,132 +75,34 @@ leave-one-seed-out means, so the two compare like with like.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
-from pydantic import ValidationError
 from scipy.stats import kendalltau, spearmanr
 
 from hwnas.app.components import build_space
 from hwnas.app.config import load_config
+from hwnas.core.errors import ConfigError
 from hwnas.core.plaindata import read_json, write_json
 from hwnas.data import get_dataset
 from hwnas.supernet.calibrate import accuracy, scores
 from hwnas.supernet.fewshot import make_supernet
-from hwnas.supernet.settings import TrainingConfig
-from hwnas.supernet.train import SupernetTrainer, train_standalone
-
-# what stand-alone training reads from the training config (the rest is supernet-only)
-STANDALONE_FIELDS = ("batch_size", "lr", "weight_decay", "label_smoothing")
-CACHE_VERSION = 2  # 2: weight init seeded too (1: only batch order was)
-
-
-def spread_archs(space, n: int, seed: int = 0, pool: int = 3000) -> list[dict]:
-    rng = np.random.default_rng(seed)
-    archs, keys = [], set()
-    for genes in space.sample_genes(rng, pool):
-        a = space.canonical(space.from_genes(genes))
-        k = space.key(a)
-        if k not in keys:
-            keys.add(k)
-            archs.append(a)
-    macs = [sum(lay.macs for lay in space.layers(a)) for a in archs]
-    # ties (many networks share a MAC count) broken by sampling order: np.argsort's default is not stable, and
-    # its tie order differs between NumPy builds and CPUs (SIMD sorts), which changed 5-8 of the 20 picks
-    order = sorted(range(len(archs)), key=lambda i: (macs[i], i))
-    picks = [archs[order[int(round(q))]] for q in np.linspace(0, len(order) - 1, n)]
-    picks[0], picks[-1] = space.smallest(), space.largest()
-    return picks
-
-
-def alone_key(space, data, arch: dict, tcfg: TrainingConfig, seed: int) -> str:
-    """Cache key of one stand-alone run (test-split accuracy); ``tcfg.epochs`` is its training length."""
-    # describe_networks: the space without supernet-only options (kernel_transform, ...), which change how the
-    # supernet shares weights but not the stand-alone networks, so they share references
-    ident = {"v": CACHE_VERSION, "space": space.describe_networks(), "data": data.describe(), "arch": space.key(arch),
-             "seed": seed, "epochs": tcfg.epochs, "training": {k: getattr(tcfg, k) for k in STANDALONE_FIELDS}}
-    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:24]
-
-
-def parse_variant(text: str, base: TrainingConfig) -> TrainingConfig:
-    upd = {}
-    for item in filter(None, (s.strip() for s in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or key not in TrainingConfig.model_fields:
-            raise SystemExit(f"--variant {text!r}: expected key=value with key one of {sorted(TrainingConfig.model_fields)}")
-        upd[key] = yaml.safe_load(value)  # as in the YAML: few_shot=null turns a config's split off
-    try:
-        return TrainingConfig.model_validate({**base.model_dump(), **upd})
-    except ValidationError as e:
-        raise SystemExit(f"{text!r}: {e}") from None
-
-
-def train_alone(space, data, arch: dict, tcfg: TrainingConfig, seed: int):
-    """One stand-alone run (``tcfg.epochs`` long) as the references are made: weights and batch order from ``seed``."""
-    torch.manual_seed(seed)
-    return train_standalone(space.build(arch), data, tcfg, seed=seed, epochs=tcfg.epochs)
-
-
-TUNED = "tuned"
-
-
-def check_tunable(names: list[str]) -> None:
-    """A tuned reference chooses among recipes: refuse fewer than two (checked before any training)."""
-    if len(names) < 2:
-        raise SystemExit("--tuned-reference needs at least two stand-alone recipes to choose from "
-                         "(add --alone-training K=V,...)")
-
-
-def add_tuned_reference(rows: list[dict], names: list[str]) -> None:
-    """Per architecture, the stand-alone recipe with the best mean *validation* accuracy, as reference ``tuned``.
-
-    Each architecture trained alone at its own best recipe among ``names`` (hyper-parameters tuned per
-    network on the validation split, as a careful stand-alone comparison does); the test accuracies of that
-    recipe's seeds become the row's ``tuned`` reference. Ties go to the recipe listed first. The choice never
-    reads a test accuracy or a supernet.
-    """
-    check_tunable(names)
-    for r in rows:
-        val = {n: float(np.mean(r["alone_val_by_reference"][n])) for n in names}
-        best = max(names, key=lambda n: val[n])  # max keeps the first of equals
-        r["tuned_choice"] = best
-        r["alone_by_reference"][TUNED] = list(r["alone_by_reference"][best])
-        r["alone_val_by_reference"][TUNED] = list(r["alone_val_by_reference"][best])
-
-
-def parse_alone_training(text: str, base: TrainingConfig) -> TrainingConfig:
-    """Stand-alone settings ``base`` with ``k=v`` items changed.
-
-    Only :data:`STANDALONE_FIELDS` and ``epochs`` may change; ``epochs`` (default ``base``'s, i.e.
-    ``--alone-epochs``) is that reference's training length, so a tuned reference can choose it per network too.
-    """
-    for item in filter(None, (s.strip() for s in text.split(","))):
-        key = item.partition("=")[0]
-        if key not in (*STANDALONE_FIELDS, "epochs"):
-            raise SystemExit(f"--alone-training {text!r}: {key!r} is not a stand-alone setting "
-                             f"(one of {[*STANDALONE_FIELDS, 'epochs']})")
-    return parse_variant(text, base)
-
-
-def leave_one_out_taus(per_seed: np.ndarray, inherited: np.ndarray | None = None) -> list[float]:
-    """Per stand-alone seed ``s``: Kendall tau against the mean of the *other* seeds.
-
-    ``per_seed`` is (seeds, architectures). Without ``inherited``: how one stand-alone run of every
-    network ranks like the rest of the reference (what training each network alone once achieves);
-    with it: how the supernet ranks like the same rest, so both are judged against identical references.
-    """
-    out = []
-    for s in range(len(per_seed)):
-        rest = np.delete(per_seed, s, axis=0).mean(axis=0)
-        guess = per_seed[s] if inherited is None else inherited
-        out.append(float(kendalltau(guess, rest).statistic))
-    return out
+from hwnas.supernet.ranking import TUNED, add_tuned_reference, check_tunable, leave_one_out_taus, spread_archs
+from hwnas.supernet.standalone import (
+    STANDALONE_FIELDS,
+    alone_key,
+    parse_alone_training,
+    parse_training,
+    train_alone,
+    train_standalone,
+)
+from hwnas.supernet.train import SupernetTrainer
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -219,6 +118,13 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def main() -> None:
+    try:
+        run()
+    except ConfigError as e:
+        raise SystemExit(f"{Path(sys.argv[0]).name}: {e}") from None
+
+
+def run() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, default=Path("examples/digits.yaml"))
     p.add_argument("--n", type=int, default=20)
@@ -239,7 +145,7 @@ def main() -> None:
                    help="also score against a per-architecture tuned reference: each network at the stand-alone "
                         "recipe (among the references) with its best mean validation accuracy")
     p.add_argument("--space-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="set a space.options entry (YAML value), e.g. conv_head=pool; other networks, "
+                   help="set a space.options entry (YAML value), e.g. max_fc=3; other networks, "
                         "so other stand-alone references")
     p.add_argument("--finetune-epochs", type=int, default=0,
                    help="also score sub-networks after this many epochs of fine-tuning the inherited weights")
@@ -267,7 +173,7 @@ def main() -> None:
     alone_epochs = args.alone_epochs or base.epochs
     variants = {} if args.no_base else {"config": base}
     for text in [*args.variant, *(f"epochs={e}" for e in args.extra_epochs)]:
-        variants[text] = parse_variant(text, base)
+        variants[text] = parse_training(text, base, "--variant")
     # reference name -> stand-alone settings, ``epochs`` the reference's training length
     alone_base = base.model_copy(update={"epochs": alone_epochs})
     references = {} if args.no_default_reference else {"config": alone_base}

@@ -1,8 +1,11 @@
-"""benchmarks/bench_supernet_kendall.py: stand-alone references with their own training settings."""
+"""Supernet ranking against stand-alone references: hwnas.supernet.ranking / .standalone, and the benchmark
+script benchmarks/bench_supernet_kendall.py run as a program."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,48 +13,53 @@ import numpy as np
 import pytest
 from scipy.stats import kendalltau
 
+from hwnas.core.errors import ConfigError
+from hwnas.data import get_dataset
+from hwnas.spaces.signal1d import Signal1DSpace
+from hwnas.supernet import ranking, standalone
+from hwnas.supernet.settings import TrainingConfig
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+SCRIPT = ROOT / "benchmarks" / "bench_supernet_kendall.py"
 
-import bench_supernet_kendall as bench  # noqa: E402
 
-from hwnas.data import get_dataset  # noqa: E402
-from hwnas.spaces.signal1d import Signal1DSpace  # noqa: E402
-from hwnas.supernet.settings import TrainingConfig  # noqa: E402
+def _bench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=600)
 
 
 def test_alone_training_changes_only_standalone_settings_and_the_cache_key():
     base = TrainingConfig(epochs=3, batch_size=32)
-    ref = bench.parse_alone_training("weight_decay=0.2,label_smoothing=0.1", base)
+    ref = standalone.parse_alone_training("weight_decay=0.2,label_smoothing=0.1", base)
     assert (ref.weight_decay, ref.label_smoothing, ref.batch_size, ref.epochs) == (0.2, 0.1, 32, 3)
     # a reference may train for its own number of epochs (default: base's, i.e. --alone-epochs)
-    long = bench.parse_alone_training("weight_decay=0.2,epochs=300", base)
+    long = standalone.parse_alone_training("weight_decay=0.2,epochs=300", base)
     assert (long.weight_decay, long.epochs) == (0.2, 300)
     for bad in ("distill=0", "sandwich_random=4", "few_shot=n_conv"):  # supernet-only settings
-        with pytest.raises(SystemExit, match="not a stand-alone setting"):
-            bench.parse_alone_training(bad, base)
-    with pytest.raises(SystemExit, match="epochs"):
-        bench.parse_alone_training("epochs=0", base)
+        with pytest.raises(ConfigError, match="not a stand-alone setting"):
+            standalone.parse_alone_training(bad, base)
+    with pytest.raises(ConfigError, match="epochs"):
+        standalone.parse_alone_training("epochs=0", base)
     space = Signal1DSpace(input_shape=(1, 40))
     data = get_dataset("mnist1d")
     arch = space.largest()
-    k0 = bench.alone_key(space, data, arch, base, 0)
-    assert bench.alone_key(space, data, arch, ref, 0) != k0  # same epochs (3), other weight decay / smoothing
-    assert bench.alone_key(space, data, arch, base.model_copy(update={"epochs": 60}), 0) != k0
+    k0 = standalone.alone_key(space, data, arch, base, 0)
+    assert standalone.alone_key(space, data, arch, ref, 0) != k0  # same epochs (3), other weight decay / smoothing
+    assert standalone.alone_key(space, data, arch, base.model_copy(update={"epochs": 60}), 0) != k0
     # a supernet-only setting leaves the reference (and its cached runs) as they are
-    assert bench.alone_key(space, data, arch, base.model_copy(update={"distill": 0.0}), 0) == k0
+    assert standalone.alone_key(space, data, arch, base.model_copy(update={"distill": 0.0}), 0) == k0
 
 
-def test_benchmark_scores_every_supernet_against_every_reference(tmp_path, monkeypatch):
+def test_benchmark_scores_every_supernet_against_every_reference(tmp_path):
     W3 = "weight_decay=3,epochs=2"  # a second stand-alone reference, with its own training length
     cfg = tmp_path / "m1d.yaml"
     cfg.write_text("data: {name: mnist1d}\nspace: signal1d\nsupernet:\n  training: {epochs: 1, batch_size: 256}\n"
                    "threads: 1\n")
     out, cache = tmp_path / "k.json", tmp_path / "cache.json"
-    monkeypatch.setattr(sys, "argv", ["bench", "--config", str(cfg), "--n", "4", "--seeds", "2", "--alone-epochs", "1",
-                                      "--alone-training", W3, "--cache", str(cache), "--out", str(out),
-                                      "--finetune-epochs", "1", "--tuned-reference"])
-    bench.main()
+    run = _bench("--config", str(cfg), "--n", "4", "--seeds", "2", "--alone-epochs", "1", "--alone-training", W3,
+                 "--cache", str(cache), "--out", str(out), "--finetune-epochs", "1", "--tuned-reference", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
     res = json.loads(out.read_text())
     refs = [r["reference"] for r in res["summary"]["references"]]
     assert refs == ["config", W3, "tuned"]
@@ -100,37 +108,27 @@ def test_tuned_reference_takes_each_architecture_at_its_best_validation_recipe()
         {"alone_by_reference": {"a": [50.0, 52.0], "b": [55.0, 54.0]},
          "alone_val_by_reference": {"a": [50.0, 50.0], "b": [50.0, 51.0]}},
     ]
-    bench.add_tuned_reference(rows, ["a", "b"])
+    ranking.add_tuned_reference(rows, ["a", "b"])
     assert [r["tuned_choice"] for r in rows] == ["a", "a", "b"]
     assert [r["alone_by_reference"]["tuned"] for r in rows] == [[80.0, 82.0], [70.0, 70.0], [55.0, 54.0]]
     assert rows[2]["alone_val_by_reference"]["tuned"] == [50.0, 51.0]
-    with pytest.raises(SystemExit, match="at least two"):
-        bench.add_tuned_reference(rows, ["a"])
+    with pytest.raises(ConfigError, match="at least two"):
+        ranking.add_tuned_reference(rows, ["a"])
 
 
-def test_tuned_reference_with_one_recipe_is_refused_before_any_training(tmp_path, monkeypatch):
+def test_benchmark_refuses_bad_arguments_before_any_training(tmp_path):
     cfg = tmp_path / "m1d.yaml"
     cfg.write_text("data: {name: mnist1d}\nspace: signal1d\nsupernet:\n  training: {epochs: 1}\nthreads: 1\n")
     cache = tmp_path / "cache.json"
-    monkeypatch.setattr(sys, "argv", ["bench", "--config", str(cfg), "--n", "2", "--seeds", "1",
-                                      "--tuned-reference", "--cache", str(cache)])
-
-    def no_training(*args, **kwargs):
-        raise AssertionError("trained before checking the arguments")
-
-    monkeypatch.setattr(bench, "SupernetTrainer", no_training)
-    monkeypatch.setattr(bench, "train_alone", no_training)
-    with pytest.raises(SystemExit, match="at least two stand-alone recipes"):
-        bench.main()
-    assert not cache.exists()
-
-
-def test_shard_parses_and_names_the_allowed_form():
-    assert bench.parse_shard("1/2") == (1, 2)
-    assert bench.parse_shard("0/1") == (0, 1)
+    run = _bench("--config", str(cfg), "--n", "2", "--seeds", "1", "--tuned-reference", "--cache", str(cache),
+                 cwd=tmp_path)
+    assert run.returncode != 0 and "at least two stand-alone recipes" in run.stderr
+    assert "supernet 'config'" not in run.stdout and not cache.exists()  # nothing was trained
     for bad in ("2/2", "-1/2", "a/2", "1", "1/0"):
-        with pytest.raises(SystemExit, match="expected K/N"):
-            bench.parse_shard(bad)
+        run = _bench("--config", str(cfg), f"--shard={bad}", cwd=tmp_path)
+        assert run.returncode != 0 and "expected K/N" in run.stderr, bad
+    run = _bench("--config", str(cfg), "--variant", "sort_channels=true", cwd=tmp_path)  # a removed option
+    assert run.returncode != 0 and "--variant 'sort_channels=true': expected key=value with key one of" in run.stderr
 
 
 def test_leave_one_out_taus_judge_a_run_and_the_supernet_against_the_same_rest():
@@ -139,10 +137,10 @@ def test_leave_one_out_taus_judge_a_run_and_the_supernet_against_the_same_rest()
     truth = np.arange(6, dtype=float)
     per_seed = np.stack([truth, truth, np.array([0, 2, 1, 3, 5, 4.0])])
     # seed 2 ranks two adjacent pairs the other way: against the mean of seeds 0-1 (= truth) tau is 11/15
-    taus = bench.leave_one_out_taus(per_seed)
+    taus = ranking.leave_one_out_taus(per_seed)
     assert len(taus) == 3 and taus[2] == pytest.approx(11 / 15)
     # a supernet that knows the truth is judged against each rest: perfect where the rest is the truth
-    sup = bench.leave_one_out_taus(per_seed, inherited=truth)
+    sup = ranking.leave_one_out_taus(per_seed, inherited=truth)
     assert sup[2] == pytest.approx(1.0) and sup[0] < 1.0
 
 
@@ -150,22 +148,22 @@ def test_spread_architectures_do_not_depend_on_how_numpy_breaks_sort_ties(monkey
     # the committed stand-alone caches are keyed by architecture: a machine whose NumPy orders tied MAC counts
     # differently must still pick the same 20 networks (an unstable argsort changed 5-8 of them)
     space = Signal1DSpace(input_shape=(1, 40))
-    picks = [space.key(a) for a in bench.spread_archs(space, 20)]
+    picks = [space.key(a) for a in ranking.spread_archs(space, 20)]
 
     def ties_reversed(a, *args, **kwargs):  # a valid sort that orders equal values the other way round
         a = np.asarray(a)
         return np.array(sorted(range(len(a)), key=lambda i: (a[i], -i)), dtype=np.intp)
 
     monkeypatch.setattr(np, "argsort", ties_reversed)
-    assert [space.key(a) for a in bench.spread_archs(space, 20)] == picks
-    macs = [sum(lay.macs for lay in space.layers(a)) for a in bench.spread_archs(space, 20)]
+    assert [space.key(a) for a in ranking.spread_archs(space, 20)] == picks
+    macs = [sum(lay.macs for lay in space.layers(a)) for a in ranking.spread_archs(space, 20)]
     assert macs == sorted(macs) and len(set(picks)) == 20
 
 
 def test_variant_values_read_as_yaml_so_a_configured_split_can_be_turned_off():
     base = TrainingConfig(few_shot="n_conv", distill=0.0, epochs=1200)
-    v = bench.parse_variant("few_shot=null,epochs=300,distill=0.5", base)
+    v = standalone.parse_training("few_shot=null,epochs=300,distill=0.5", base)
     assert (v.few_shot, v.epochs, v.distill) == (None, 300, 0.5)
-    assert bench.parse_variant("seed=2", base).few_shot == "n_conv"  # what a variant leaves out stays as configured
-    with pytest.raises(SystemExit, match="expected key=value with key one of"):
-        bench.parse_variant("fewshot=n_conv", base)
+    assert standalone.parse_training("seed=2", base).few_shot == "n_conv"  # what a variant leaves out stays as configured
+    with pytest.raises(ConfigError, match="expected key=value with key one of"):
+        standalone.parse_training("fewshot=n_conv", base)

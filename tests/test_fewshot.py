@@ -63,14 +63,14 @@ def test_trainer_trains_the_shots_in_turn_each_with_its_own_sandwich(m1d):
     assert tr.n_shots == 4 and tr.fingerprint()["training"]["few_shot"] == "n_conv"
     rng = np.random.default_rng(0)
     for shot, value in enumerate(net.values):
-        archs = tr.sample_archs(rng, 0, shot)
+        archs = tr.sample_archs(rng, shot)
         assert all(a["n_conv"] == value for a in archs)
         assert archs[0] == space.canonical(dict(space.largest(), n_conv=value))  # the shot's own teacher
         assert archs[1] == space.canonical(dict(space.smallest(), n_conv=value))
     # one step inside shot 1 changes shot 1 only (the optimizer skips the shots without gradients)
     before = [_params(net, s) for s in range(4)]
     x, y = m1d.x_train[:64], m1d.y_train[:64]
-    tr.step(x, y, tr.sample_archs(rng, 0, 1))
+    tr.step(x, y, tr.sample_archs(rng, 1))
     for s in range(4):
         changed = any(not torch.equal(v, _params(net, s)[k]) for k, v in before[s].items())
         assert changed == (s == 1), s
@@ -92,7 +92,7 @@ def test_few_shot_setting_and_network_must_agree_and_checkpoints_are_kept_apart(
         SupernetTrainer(space.build_supernet(), m1d, cfg.model_copy(update={"few_shot": "n_conv"}))
     with pytest.raises(DataError, match="few_shot is None but the network is split by 'n_fc'"):
         SupernetTrainer(make_supernet(space, "n_fc"), m1d, cfg)
-    assert "few_shot" not in SupernetTrainer(space.build_supernet(), m1d, cfg).fingerprint()["training"]
+    assert SupernetTrainer(space.build_supernet(), m1d, cfg).fingerprint()["training"]["few_shot"] is None
     ck = tmp_path / "plain.safetensors"
     SupernetTrainer(space.build_supernet(), m1d, cfg, ck).train()
     split = cfg.model_copy(update={"few_shot": "n_fc"})

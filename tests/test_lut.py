@@ -274,3 +274,19 @@ def test_lut_cli_build_and_eval(tmp_path, monkeypatch):
     assert r["n"] == 2 and len(r["rows"]) == 2 and all(x["measured_ms"] > 0 for x in r["rows"])
     assert 0.0 <= r["within_10pct"] <= 1.0
     assert main(["lut", "build", "--space", "toy_lut_test", "--out", str(out), "--space-options", "[1]"]) == 2
+
+
+def test_a_table_made_by_the_pre_restructure_code_is_read_and_predicts_as_it_did():
+    # tests/data/lut_hwnas_lut2.json: build_table of this space (coverage 20, samples 4, seed 0, fake_measure) saved by
+    # the pre-restructure hwnas; the figures are what that code predicted from it
+    from pathlib import Path
+
+    from hwnas.spaces.mobilenet import MobileNetSpace
+
+    table = LatencyTable.load(Path(__file__).parent / "data" / "lut_hwnas_lut2.json")
+    space = MobileNetSpace(stem=4, stages=((4, 2, 2), (6, 1, 2)), head=8, widths=(0.5, 1.0))
+    rng = np.random.default_rng(1)
+    archs = [space.canonical(space.sample(rng)) for _ in range(5)]
+    got = [table.predict(space.workload(a).layers, fake_measure) for a in archs]
+    assert got == pytest.approx([0.06324425635379444, 0.02574532372077077, 0.025547833755332598,
+                                 0.039514397182681474, 0.05938302829633543], rel=1e-12)

@@ -8,14 +8,11 @@ import pytest
 import torch
 
 from hwnas.core.errors import CostModelError
-from hwnas.costs import measure as M
-from hwnas.costs.measure import (
-    LatencyCache,
-    MeasuredLatency,
-    device_fingerprint,
-    measure_latency,
-    reference_latency,
-)
+from hwnas.costs.measure import cache as cache_mod
+from hwnas.costs.measure import timer
+from hwnas.costs.measure.cache import LatencyCache, reference_latency
+from hwnas.costs.measure.fingerprint import device_fingerprint
+from hwnas.costs.measure.model import MeasuredLatency, measure_latency
 from hwnas.export.onnx import export_onnx
 from hwnas.spaces.signal1d import Signal1DSpace
 
@@ -60,17 +57,17 @@ def test_reference_is_pinned_per_device_and_sets_the_scale(tmp_path, monkeypatch
     ms = reference_latency(1)
     data = json.loads((tmp_path / "latency.json").read_text())
     (entry,) = data.values()
-    assert entry["reference_ms"] == {f"1@{M.TIMER}": ms} and entry["device"] == device_fingerprint()
+    assert entry["reference_ms"] == {f"1@{timer.TIMER}": ms} and entry["device"] == device_fingerprint()
     # a pinned value is what later processes use: rewrite it, forget this process's memo, read it back
-    entry["reference_ms"][f"1@{M.TIMER}"] = 2 * ms
+    entry["reference_ms"][f"1@{timer.TIMER}"] = 2 * ms
     (tmp_path / "latency.json").write_text(json.dumps(data))
-    M._PINNED.clear()
+    cache_mod._PINNED.clear()
     assert reference_latency(1) == 2 * ms
     # the scale multiplies the measured ratio: with the timing fixed (two real measurements differ by up to
     # ~30 % on a loaded CI machine), the same blocks on twice the scale give exactly twice the latency
     t, r = np.full(40, 3e-5), np.full(40, 1e-5)
     ok = np.ones(40, bool)
-    monkeypatch.setattr(M, "_time_rounds", lambda *a, **k: (t, r, ok, ok, 7, 1))
+    monkeypatch.setattr(timer, "_time_rounds", lambda *a, **k: (t, r, ok, ok, 7, 1))
     a = measure_latency(_small(), (1, 1, 8, 8), repeats=40, reference_ms=1.0)
     b = measure_latency(_small(), (1, 1, 8, 8), repeats=40, reference_ms=2.0)
     assert a.latency_ms == pytest.approx(3.0) and b.latency_ms == pytest.approx(6.0)
@@ -110,7 +107,7 @@ def test_onnx_file_and_cost_model(tmp_path):
     assert model.name == "measure" and model.units["latency_ms"] == "ms"
     out = model.cost(space.workload(space.largest()))
     assert out["latency_ms"] > 0 and out["latency_iqr_ms"] >= 0
-    assert model.describe()["timer"] == M.TIMER
+    assert model.describe()["timer"] == timer.TIMER
 
 
 def test_bad_input():
@@ -122,3 +119,13 @@ def test_bad_input():
         measure_latency(__file__, (1, 1, 8, 8), runtime="torch")
     with pytest.raises(CostModelError, match="block_ms"):
         measure_latency(_small(), (1, 1, 8, 8), block_ms=0)
+
+
+def test_package_exports_the_public_names_and_the_registry_finds_the_cost_model():
+    import hwnas.costs.measure as pkg
+    from hwnas.costs.measure import cache, fingerprint, model
+    from hwnas.costs.registry import COST_MODELS
+
+    assert pkg.MeasuredLatency is model.MeasuredLatency and pkg.LatencyCache is cache.LatencyCache
+    assert pkg.device_fingerprint is fingerprint.device_fingerprint and pkg.TIMER == timer.TIMER
+    assert isinstance(COST_MODELS.create("measure", threads=1), model.MeasuredLatency)

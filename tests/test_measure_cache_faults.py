@@ -8,24 +8,27 @@ import pytest
 import torch
 
 from hwnas.core.errors import CostModelError
-from hwnas.costs import measure as M
-from hwnas.costs.measure import LatencyCache, device_fingerprint, measure_latency, reference_latency
+from hwnas.costs.measure import cache as cache_mod
+from hwnas.costs.measure.cache import LatencyCache, reference_latency
+from hwnas.costs.measure.fingerprint import device_fingerprint, fingerprint_id
+from hwnas.costs.measure.model import measure_latency
+from hwnas.costs.measure.timer import TIMER
 
 
 @pytest.fixture()
 def cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("HWNAS_CACHE", str(tmp_path))
-    M._PINNED.clear()  # forget pinned scales memoised from other cache files
+    cache_mod._PINNED.clear()  # forget pinned scales memoised from other cache files
     yield tmp_path
-    M._PINNED.clear()
+    cache_mod._PINNED.clear()
 
 
 def _dev() -> str:
-    return M._fingerprint_id(device_fingerprint())
+    return fingerprint_id(device_fingerprint())
 
 
 def _write_reference(path, value, raw: str | None = None):
-    entry = {_dev(): {"device": device_fingerprint(), "reference_ms": {f"1@{M.TIMER}": value}, "results": {}}}
+    entry = {_dev(): {"device": device_fingerprint(), "reference_ms": {f"1@{TIMER}": value}, "results": {}}}
     path.write_text(raw if raw is not None else json.dumps(entry))
 
 
@@ -59,7 +62,7 @@ def test_pinned_reference_that_is_not_a_positive_number_is_refused(cache_dir, va
 def test_nan_and_infinite_reference_are_refused(cache_dir):
     path = cache_dir / "latency.json"
     for raw in ("NaN", "Infinity", "-Infinity"):  # what json.dumps writes for float('nan') / inf
-        _write_reference(path, 0.0, raw=json.dumps({_dev(): {"reference_ms": {f"1@{M.TIMER}": 0.0}}}).replace(
+        _write_reference(path, 0.0, raw=json.dumps({_dev(): {"reference_ms": {f"1@{TIMER}": 0.0}}}).replace(
             "0.0", raw))
         with pytest.raises(CostModelError, match="not a positive number"):
             reference_latency(1)
@@ -91,7 +94,7 @@ def test_deleting_the_damaged_file_recovers(cache_dir):
         reference_latency(1)
     path.unlink()
     ms = reference_latency(1)
-    assert ms > 0 and json.loads(path.read_text())[_dev()]["reference_ms"] == {f"1@{M.TIMER}": ms}
+    assert ms > 0 and json.loads(path.read_text())[_dev()]["reference_ms"] == {f"1@{TIMER}": ms}
 
 
 def test_a_reference_pinned_by_an_older_timer_is_not_this_timers_scale(cache_dir):
@@ -102,7 +105,7 @@ def test_a_reference_pinned_by_an_older_timer_is_not_this_timers_scale(cache_dir
     ms = reference_latency(1)
     assert 0 < ms < 123.0
     refs = json.loads(path.read_text())[_dev()]["reference_ms"]
-    assert refs == {"1": 123.0, f"1@{M.TIMER}": ms}
+    assert refs == {"1": 123.0, f"1@{TIMER}": ms}
 
 
 @pytest.mark.parametrize("bad", [-1.0, 0.0, math.nan, math.inf])

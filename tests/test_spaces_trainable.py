@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from hwnas.core.errors import ConfigError, InvalidArchitecture
+from hwnas.core.errors import InvalidArchitecture
 from hwnas.spaces import get_space
 from hwnas.spaces.mobilenet import MobileNetSpace
 from hwnas.spaces.nb201 import NB201Space
@@ -94,35 +94,13 @@ def test_signal1d_mlp_and_cnn_members():
     assert layers[[lay.op for lay in layers].index("linear")].in_channels == 32 * 5
 
 
-def test_signal1d_pooled_head_is_one_matrix_shared_by_every_conv_depth():
-    s = Signal1DSpace(conv_channels=(4, 8), fc_widths=(8, 16), conv_head="pool")
-    net = s.build_supernet()
-    assert [tuple(f.weight.shape) for f in net.first_fc] == [(16, 40), (16, 8 * 5)]  # raw MLP, shared conv head
-    x = torch.randn(4, 1, 40)
-    for n_conv in (1, 2, 3):
-        arch = dict(s.largest(), n_conv=n_conv)
-        net.zero_grad()
-        net(x, arch).sum().backward()
-        assert net.first_fc[0].weight.grad is None  # the MLP's own matrix is untouched
-        assert net.first_fc[1].weight.grad.abs().sum() > 0  # every depth trains the shared matrix
-        pools = [lay for lay in s.layers(arch) if lay.op == "avgpool"]
-        assert [(p.kernel, p.in_w) for p in pools] == ([(2 ** (3 - n_conv), 40 // 2 ** n_conv)] if n_conv < 3 else [])
-        assert s.layers(arch)[[lay.op for lay in s.layers(arch)].index("linear")].in_channels == 8 * 5
-    net.zero_grad()
-    net(x, s.smallest()).sum().backward()
-    assert net.first_fc[1].weight.grad is None and net.first_fc[0].weight.grad.abs().sum() > 0
-
-
-def test_signal1d_pooled_head_odd_lengths_and_default_flatten_head():
-    odd = Signal1DSpace(input_shape=(1, 50), conv_channels=(4,), fc_widths=(8,), conv_head="pool")  # 50, 25, 13, 7
+def test_signal1d_odd_lengths_and_one_first_fc_matrix_per_conv_depth():
+    odd = Signal1DSpace(input_shape=(1, 50), conv_channels=(4,), fc_widths=(8,))  # 50, 25, 13, 7
     net, x, rng = odd.build_supernet().eval(), torch.randn(2, 1, 50), np.random.default_rng(0)
     for _ in range(8):
         arch = odd.canonical(odd.sample(rng))
         assert torch.allclose(net.extract(arch)(x), net(x, arch), atol=1e-5)
         assert sum(lay.params for lay in odd.layers(arch)) == sum(p.numel() for p in net.extract(arch).parameters())
-    flat = Signal1DSpace(conv_channels=(4,), fc_widths=(8,))  # the default head: one matrix per conv depth
+    assert [f.weight.shape[1] for f in net.first_fc] == [50, 4 * 25, 4 * 13, 4 * 7]
+    flat = Signal1DSpace(conv_channels=(4,), fc_widths=(8,))
     assert [f.weight.shape[1] for f in flat.build_supernet().first_fc] == [40, 4 * 20, 4 * 10, 4 * 5]
-    assert "conv_head" not in flat.options()  # unchanged description: earlier checkpoints still load
-    assert flat.describe() != Signal1DSpace(conv_channels=(4,), fc_widths=(8,), conv_head="pool").describe()
-    with pytest.raises(ConfigError, match="conv_head"):
-        Signal1DSpace(conv_head="gap")

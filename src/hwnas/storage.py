@@ -7,7 +7,15 @@ Contract (every backend honours it):
 - each trial is written as ``running`` before it is evaluated and rewritten as
   ``complete`` or ``failed`` after, each write its own committed transaction, so
   a killed process loses at most the evaluations that were in flight; those
-  stay ``running`` and are evaluated again on resume, never counted twice.
+  stay ``running`` and are evaluated again on resume, never counted twice;
+- a stored study carries the schema version it was written with
+  (:data:`STUDY_SCHEMA`); one of another version is refused, for reading and
+  for resuming, with a message naming its version, never read as this one.
+  Databases written before versions were stored (no ``schema_version``
+  column) hold schema-1 studies: their trial records are laid out as today's,
+  but their fingerprints (space, evaluator, strategy descriptions) follow the
+  settings of that time, so they are refused rather than misread, and the
+  file is left untouched.
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ import sqlalchemy as sa
 
 from hwnas.core.errors import ConfigError, StudyMismatch
 from hwnas.core.trial import RUNNING, Trial
+
+#: the layout of a stored study (tables, fingerprint) this code writes and reads; 1: before versions were stored
+STUDY_SCHEMA = 2
 
 
 def fingerprint_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -107,6 +118,7 @@ _studies = sa.Table(
     sa.Column("name", sa.String(200), nullable=False, unique=True),
     sa.Column("fingerprint", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("schema_version", sa.Integer, nullable=False),
 )
 _trials = sa.Table(
     "hwnas_trials",
@@ -152,20 +164,42 @@ class SQLStorage(Storage):
                 cur.close()
         try:
             _meta.create_all(self.engine)
+            columns = {c["name"] for c in sa.inspect(self.engine).get_columns(_studies.name)}
         except sa.exc.DatabaseError as e:
             raise ConfigError(f"storage {spec}: not a usable database: {e.orig}") from None
+        # a database from before schema versions were stored: its studies are schema 1 (refused, never altered)
+        self._unversioned = "schema_version" not in columns
         self._ids: dict[str, int] = {}
 
+    def _refuse_version(self, name: str, version: int) -> None:
+        if version < STUDY_SCHEMA:
+            raise StudyMismatch(
+                f"study {name!r} in {self.url} was written by an older hwnas (study schema {version}; this hwnas "
+                f"reads schema {STUDY_SCHEMA}); its settings are stored in an older form and are not read, so as not "
+                "to misread them. Run the search again into a new storage file (or another database), or read this "
+                "one with the hwnas release that wrote it.")
+        raise StudyMismatch(f"study {name!r} in {self.url} was written by a newer hwnas (study schema {version}; "
+                            f"this hwnas reads schema {STUDY_SCHEMA}); upgrade hwnas to read or resume it.")
+
     def open_study(self, name: str, fingerprint: dict) -> None:
+        if self._unversioned:
+            known = self.studies()
+            if name in known:
+                self._refuse_version(name, 1)
+            raise StudyMismatch(f"storage {self.url} was written by an older hwnas (study schema 1, studies "
+                                f"{sorted(known)}; this hwnas writes schema {STUDY_SCHEMA}); it is left as it is: "
+                                "write new studies into a new storage file.")
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(_studies).where(_studies.c.name == name)).first()
             if row is None:
                 res = conn.execute(
                     _studies.insert().values(name=name, fingerprint=json.dumps(fingerprint, sort_keys=True),
-                                             created_at=time.time())
+                                             created_at=time.time(), schema_version=STUDY_SCHEMA)
                 )
                 self._ids[name] = int(res.inserted_primary_key[0])
                 return
+            if row.schema_version != STUDY_SCHEMA:
+                self._refuse_version(name, int(row.schema_version))
             diffs = fingerprint_diff(json.loads(row.fingerprint), json.loads(json.dumps(fingerprint)))
             if diffs:
                 raise StudyMismatch(
@@ -176,7 +210,7 @@ class SQLStorage(Storage):
 
     def studies(self) -> dict[str, dict]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(_studies.c.name, _studies.c.fingerprint)).all()
+            rows = conn.execute(sa.select(_studies.c.name, _studies.c.fingerprint)).all()  # every schema has both
         return {r.name: json.loads(r.fingerprint) for r in rows}
 
     def _sid(self, name: str) -> int:

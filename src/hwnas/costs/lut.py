@@ -4,7 +4,7 @@ A network's layer list is cut into *kernels* the way inference runtimes fuse the
 (a conv/linear with the batch norm and activation that follow it; an add with
 its activation), as nn-Meter does; each distinct kernel shape is turned into a
 tiny ``torch`` module and its latency measured once on the local runtime
-(:func:`hwnas.costs.measure.measure_latency`, ONNX Runtime by default).
+(:func:`hwnas.costs.measure.model.measure_latency`, ONNX Runtime by default).
 
 Summing kernel latencies over-counts what a whole network does not pay per
 kernel (one runtime call instead of one per kernel, kernels fused across their
@@ -124,13 +124,14 @@ def kernel_module(kernel: Sequence[Layer]):
 
 def default_measure(runtime: str = "onnxruntime", threads: int = 1, reference_ms: float | None = None,
                     **kw) -> MeasureFn:
-    """A measure function backed by :func:`hwnas.costs.measure.measure_latency` (the one timer of hwnas).
+    """A measure function backed by :func:`hwnas.costs.measure.model.measure_latency` (the one timer of hwnas).
 
     ``reference_ms`` fixes its scale (a table's own); by default the scale pinned for this
     device. The function's ``reference_ms`` attribute is the scale it measures on.
     """
     try:
-        from hwnas.costs.measure import measure_latency, reference_latency
+        from hwnas.costs.measure.cache import reference_latency
+        from hwnas.costs.measure.model import measure_latency
     except ImportError as e:
         raise ConfigError(f"cost model 'lut' needs hwnas.costs.measure to measure latency ({e})") from e
     scale = float(reference_ms) if reference_ms is not None else reference_latency(threads)
@@ -367,7 +368,8 @@ def build_table(space, coverage: int = 100, samples: int = 30, seed: int = 0,
     table.fit(nets, measured, overhead_ms=overhead, align=align)
     table.meta["kernels"] = len(table.entries)
     if hasattr(measure, "reference_ms"):
-        from hwnas.costs.measure import TIMER, device_fingerprint
+        from hwnas.costs.measure.fingerprint import device_fingerprint
+        from hwnas.costs.measure.timer import TIMER
 
         table.meta.update(timer=TIMER, reference_ms=measure.reference_ms, device=device_fingerprint())
     if log:

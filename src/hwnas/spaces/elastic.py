@@ -3,11 +3,6 @@
 Weight slicing as in Once-for-All / BigNAS: output and input channels take the
 first ``c`` channels, a smaller kernel takes the centre of the largest kernel,
 depth is handled by the networks (blocks beyond the chosen depth are skipped).
-With ``kernels`` given, a convolution also holds Once-for-All's *kernel
-transformation matrices*: the kernel of size ``k`` is the centre of the next
-larger one multiplied by a learned ``k^d x k^d`` matrix (one per layer and size,
-shared by all channels, initialised to the identity), so small kernels are no
-longer forced to equal the centre of the large ones.
 The active size is given at call time (``out_channels``, ``kernel``; input
 channels are read off the input), so one module serves every sub-network
 without hidden state, and :meth:`export` turns the active slice into a plain
@@ -41,7 +36,7 @@ class ElasticConv(nn.Module):
     """
 
     def __init__(self, dims: int, max_in: int, max_out: int, max_kernel: int, depthwise: bool = False,
-                 bias: bool = False, kernels: tuple[int, ...] | None = None):
+                 bias: bool = False):
         super().__init__()
         if dims not in (1, 2):
             raise ValueError(f"dims must be 1 or 2, got {dims}")
@@ -53,34 +48,13 @@ class ElasticConv(nn.Module):
         self.weight = nn.Parameter(torch.empty(shape))
         self.bias = nn.Parameter(torch.zeros(self.max_out)) if bias else None
         nn.init.kaiming_normal_(self.weight, mode="fan_out", nonlinearity="relu")
-        # kernel transformation matrices, largest to smallest: "7to5", "5to3", ...
-        self.kernel_chain: tuple[int, ...] = ()
-        self.ktrans = None
-        if kernels is not None:
-            chain = tuple(sorted({int(k) for k in kernels}, reverse=True))
-            if chain[0] != max_kernel or any(k % 2 == 0 for k in chain):
-                raise ValueError(f"kernels {kernels} must be odd and include max_kernel {max_kernel}")
-            if len(chain) > 1:
-                self.kernel_chain = chain
-                self.ktrans = nn.ParameterDict({f"{a}to{b}": nn.Parameter(torch.eye(b ** dims))
-                                                for a, b in zip(chain, chain[1:])})
 
     def active_weight(self, in_channels: int, out_channels: int, kernel: int) -> torch.Tensor:
         if self.depthwise:
             w = self.weight[:in_channels]
         else:
             w = self.weight[:out_channels, :in_channels]
-        if self.ktrans is None or kernel == self.max_kernel:
-            return _center(w, kernel, self.dims)
-        if kernel not in self.kernel_chain:
-            raise ValueError(f"kernel {kernel} not among this layer's kernels {self.kernel_chain}")
-        for a, b in zip(self.kernel_chain, self.kernel_chain[1:]):
-            w = _center(w, b, self.dims)
-            shape = w.shape
-            w = F.linear(w.reshape(-1, b ** self.dims), self.ktrans[f"{a}to{b}"]).reshape(shape)
-            if b == kernel:
-                break
-        return w
+        return _center(w, kernel, self.dims)
 
     def forward(self, x: torch.Tensor, out_channels: int | None = None, kernel: int | None = None,
                 stride: int = 1) -> torch.Tensor:
@@ -192,22 +166,3 @@ def activation(name: str) -> nn.Module:
     if name == "hswish":
         return nn.Hardswish()
     raise ValueError(f"activation {name!r} unknown; use 'relu' or 'hswish'")
-
-
-@torch.no_grad()
-def permute_(param: torch.Tensor, dim: int, perm: torch.Tensor, optimizer: torch.optim.Optimizer | None = None) -> None:
-    """Reorder ``param`` along ``dim`` by ``perm`` in place, with its optimizer state (Adam moments) alike.
-
-    Used by channel sorting: every tensor that touches a channel is permuted the
-    same way, so the largest network computes the same function afterwards.
-    """
-    n = perm.numel()
-    idx = [slice(None)] * param.dim()
-    idx[dim] = slice(0, n)
-    idx = tuple(idx)
-    tensors = [param]
-    if optimizer is not None and isinstance(param, nn.Parameter):
-        tensors += [v for v in optimizer.state.get(param, {}).values()
-                    if torch.is_tensor(v) and v.shape == param.shape]
-    for t in tensors:
-        t[idx] = t[idx].index_select(dim, perm)

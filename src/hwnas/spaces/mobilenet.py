@@ -5,12 +5,6 @@ Per stage: depth (blocks beyond it are skipped); per block: depthwise kernel
 Blocks are inverted residuals (1x1 expand, kxk depthwise, 1x1 project, residual
 when shape allows); ReLU in the stem and first stage, h-swish after, as in
 MobileNetV3 (squeeze-excite is left out: tiny inputs gain nothing from it).
-Options ``kernel_transform`` (OFA's kernel transformation matrices in the
-depthwise convolutions, see :class:`~hwnas.spaces.elastic.ElasticConv`) changes
-the supernet's tensors, so it is part of the space's options (a checkpoint
-trained without it is refused). :meth:`MobileNetSupernet.sort_channels` reorders
-each block's expanded (middle) channels by importance, as OFA does, so that
-small expansions and narrow widths use the most important ones.
 Arch dict keys: ``width``, ``s{i}_depth``, ``s{i}_b{j}_kernel``, ``s{i}_b{j}_expand``
 (stages and blocks counted from 1).
 """
@@ -25,7 +19,7 @@ from torch import nn
 
 from hwnas.core.errors import ConfigError
 from hwnas.spaces.base import Dimension
-from hwnas.spaces.elastic import Add, ElasticBatchNorm, ElasticConv, ElasticLinear, activation, permute_
+from hwnas.spaces.elastic import Add, ElasticBatchNorm, ElasticConv, ElasticLinear, activation
 from hwnas.spaces.trainable import Supernet, TrainableSpace
 
 _ACT_FN = {"relu": F.relu, "hswish": F.hardswish}
@@ -40,12 +34,11 @@ class MobileNetSpace(TrainableSpace):
     """Elastic MobileNetV3-style space. ``stages`` lists ``[channels, stride, max_depth]`` per stage."""
 
     name = "mobilenet"
-    supernet_only_options = ("kernel_transform",)
 
     def __init__(self, input_shape: Sequence[int] = (1, 8, 8), num_classes: int = 10, stem: int = 8,
                  stages: Sequence[Sequence[int]] = ((12, 2, 2), (16, 1, 3), (24, 2, 2)), head: int = 48,
                  kernels: Sequence[int] = (3, 5, 7), expands: Sequence[int] = (3, 4, 6),
-                 widths: Sequence[float] = (0.5, 0.75, 1.0), stem_stride: int = 1, kernel_transform: bool = False):
+                 widths: Sequence[float] = (0.5, 0.75, 1.0), stem_stride: int = 1):
         self.input_shape = tuple(int(v) for v in input_shape)
         if len(self.input_shape) != 3:
             raise ConfigError(f"space.options.input_shape: mobilenet needs (channels, height, width), got {input_shape}")
@@ -53,7 +46,6 @@ class MobileNetSpace(TrainableSpace):
         if stem_stride not in (1, 2):
             raise ConfigError(f"space.options.stem_stride: allowed 1 or 2, got {stem_stride!r}")
         self.stem_stride = int(stem_stride)
-        self._set_sharing_options(kernel_transform=kernel_transform)
         self.stages = [tuple(int(v) for v in s) for s in stages]
         for i, s in enumerate(self.stages):
             if len(s) != 3 or s[1] not in (1, 2) or s[2] < 1 or s[0] < 1:
@@ -76,8 +68,7 @@ class MobileNetSpace(TrainableSpace):
     def options(self) -> dict:
         return {"input_shape": list(self.input_shape), "num_classes": self.num_classes, "stem": self.stem,
                 "stages": [list(s) for s in self.stages], "head": self.head, "kernels": list(self.kernels),
-                "expands": list(self.expands), "widths": list(self.widths), "stem_stride": self.stem_stride,
-                **self._sharing_options()}
+                "expands": list(self.expands), "widths": list(self.widths), "stem_stride": self.stem_stride}
 
     def canonical(self, arch) -> dict:
         arch = dict(self.validate(arch))
@@ -86,13 +77,6 @@ class MobileNetSpace(TrainableSpace):
                 arch[f"s{i}_b{j}_kernel"] = self.kernels[0]
                 arch[f"s{i}_b{j}_expand"] = self.expands[0]
         return arch
-
-    def shrink_groups(self) -> list[tuple[str, list[str]]]:
-        names = [d.name for d in self.dimensions]
-        return [("kernel", [n for n in names if n.endswith("_kernel")]),
-                ("depth", [n for n in names if n.endswith("_depth")]),
-                ("expand", [n for n in names if n.endswith("_expand")]),
-                ("width", ["width"])]
 
     def stage_activation(self, i: int) -> str:
         return "relu" if i == 0 else "hswish"
@@ -104,14 +88,13 @@ class MobileNetSpace(TrainableSpace):
 class ElasticInvertedResidual(nn.Module):
     """1x1 expand -> kxk depthwise -> 1x1 project, with elastic channels, kernel and expansion."""
 
-    def __init__(self, max_in: int, max_out: int, max_expand: int, max_kernel: int, act: str,
-                 kernels: tuple[int, ...] | None = None):
+    def __init__(self, max_in: int, max_out: int, max_expand: int, max_kernel: int, act: str):
         super().__init__()
         mid = max_in * max_expand
         self.act = act
         self.expand = ElasticConv(2, max_in, mid, 1)
         self.bn1 = ElasticBatchNorm(2, mid)
-        self.dw = ElasticConv(2, mid, mid, max_kernel, depthwise=True, kernels=kernels)
+        self.dw = ElasticConv(2, mid, mid, max_kernel, depthwise=True)
         self.bn2 = ElasticBatchNorm(2, mid)
         self.project = ElasticConv(2, mid, max_out, 1)
         self.bn3 = ElasticBatchNorm(2, max_out)
@@ -130,23 +113,6 @@ class ElasticInvertedResidual(nn.Module):
                              self.dw.export(mid, kernel=kernel, stride=stride), self.bn2.export(mid),
                              activation(self.act), self.project.export(mid, out), self.bn3.export(out))
         return InvertedResidual(body, residual=stride == 1 and c_in == out)
-
-    @torch.no_grad()
-    def sort_middle(self, optimizer: torch.optim.Optimizer | None = None) -> torch.Tensor:
-        """Reorder the expanded channels by importance (L1 norm of their projection weights), largest first.
-
-        Every tensor of a middle channel moves with it (expand rows, both BNs, depthwise filters,
-        projection columns), so the full block computes the same function; returns the permutation.
-        """
-        importance = self.project.weight.abs().sum(dim=(0, 2, 3))
-        perm = torch.argsort(importance, descending=True, stable=True)
-        permute_(self.expand.weight, 0, perm, optimizer)
-        for bn in (self.bn1, self.bn2):
-            for t in (bn.weight, bn.bias, bn.running_mean, bn.running_var):
-                permute_(t, 0, perm, optimizer)
-        permute_(self.dw.weight, 0, perm, optimizer)
-        permute_(self.project.weight, 1, perm, optimizer)
-        return perm
 
 
 class InvertedResidual(nn.Module):
@@ -177,8 +143,7 @@ class MobileNetSupernet(Supernet):
             out = scaled(ch, wmax)
             stage = nn.ModuleList()
             for j in range(depth):
-                stage.append(ElasticInvertedResidual(prev if j == 0 else out, out, emax, kmax, space.stage_activation(i),
-                                                     space.kernels if space.kernel_transform else None))
+                stage.append(ElasticInvertedResidual(prev if j == 0 else out, out, emax, kmax, space.stage_activation(i)))
             self.blocks.append(stage)
             prev = out
         head = scaled(space.head, wmax)
@@ -202,11 +167,6 @@ class MobileNetSupernet(Supernet):
             x = self.blocks[i][j](x, out, k, e, stride)
         x = F.hardswish(self.head_bn(self.head(x, scaled(s.head, w))))
         return self.classifier(x.mean((2, 3)))
-
-    def sort_channels(self, optimizer: torch.optim.Optimizer | None = None) -> None:
-        for stage in self.blocks:
-            for block in stage:
-                block.sort_middle(optimizer)
 
     def extract(self, arch: dict) -> nn.Module:
         s: MobileNetSpace = self.space

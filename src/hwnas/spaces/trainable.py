@@ -2,8 +2,7 @@
 
 A trainable space knows its input shape and class count, builds the
 weight-sharing :class:`Supernet` of all its architectures, names its largest
-and smallest member (the sandwich rule), groups its dimensions for progressive
-shrinking, and describes any architecture as a
+and smallest member (the sandwich rule), and describes any architecture as a
 :class:`~hwnas.costs.base.Workload` whose layer list is traced from the very
 module ``build()`` returns.
 """
@@ -16,7 +15,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from hwnas.core.errors import ConfigError
 from hwnas.core.layers import Layer, Workload
 from hwnas.spaces.base import Arch, ChoiceSpace
 from hwnas.spaces.trace import trace_layers
@@ -38,12 +36,6 @@ class Supernet(nn.Module, ABC):
     def forward(self, x: torch.Tensor, arch: dict) -> torch.Tensor:
         """Logits of sub-network ``arch`` (a validated, canonical dict)."""
 
-    def sort_channels(self, optimizer: torch.optim.Optimizer | None = None) -> None:
-        """Reorder channels by importance so narrow sub-networks get the important ones (OFA); no-op by default.
-
-        Must leave the largest network's function unchanged and permute ``optimizer``'s state alike.
-        """
-
     @abstractmethod
     def extract(self, arch: dict) -> nn.Module:
         """A plain ``torch.nn`` module of ``arch`` holding copies of the inherited weights and BN statistics."""
@@ -54,32 +46,13 @@ class TrainableSpace(ChoiceSpace):
 
     input_shape: tuple[int, ...] = ()
     num_classes: int = 10
-    # options that change only how the supernet shares weights, not the stand-alone networks ``build()`` makes
-    supernet_only_options: tuple[str, ...] = ()
 
     def options(self) -> dict:
         """Constructor options that identify this space instance (stored in checkpoints and studies)."""
         return {}
 
-    def _set_sharing_options(self, **flags) -> None:
-        """Check and keep on/off supernet-only options (named in ``supernet_only_options``)."""
-        for name, value in flags.items():
-            if not isinstance(value, bool):
-                raise ConfigError(f"space.options.{name}: allowed true or false, got {value!r}")
-            setattr(self, name, value)
-
-    def _sharing_options(self) -> dict:
-        """The supernet-only options that are on; those off are left out, so older spaces and checkpoints match."""
-        return {name: True for name in self.supernet_only_options if getattr(self, name)}
-
     def describe(self) -> dict:
         return {**super().describe(), "options": self.options()}
-
-    def describe_networks(self) -> dict:
-        """:meth:`describe` without the supernet-only options: identifies the stand-alone networks of the space."""
-        d = self.describe()
-        d["options"] = {k: v for k, v in d["options"].items() if k not in self.supernet_only_options}
-        return d
 
     @abstractmethod
     def build_supernet(self) -> Supernet:
@@ -90,10 +63,6 @@ class TrainableSpace(ChoiceSpace):
 
     def smallest(self) -> dict:
         return self.from_genes(np.zeros(len(self.dimensions), dtype=np.int64))
-
-    def shrink_groups(self) -> list[tuple[str, list[str]]]:
-        """Dimension groups made elastic one after another by progressive shrinking (empty: not supported)."""
-        return []
 
     # ------------------------------------------------------------------ stand-alone models and costs
     def build(self, arch: Arch) -> nn.Module:

@@ -40,7 +40,7 @@ def scores(model, x: torch.Tensor, y: torch.Tensor, arch: dict | None = None, ba
     the network's own predictive distribution. It does not move in steps of one sample, so on a small
     split it separates networks that top-1 accuracy counts as equal; but it also reads each network's
     confidence. As a supernet's ranking of sub-networks it is better than top-1 on digits and worse on
-    MNIST-1D (benchmarks/results/supernet.md, round 16).
+    MNIST-1D (benchmarks/results/supernet.md).
     """
     was_training = model.training
     model.eval()

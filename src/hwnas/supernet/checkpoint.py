@@ -1,9 +1,12 @@
 """Supernet checkpoints as safetensors: model tensors, optimizer tensors, JSON metadata. Never pickle.
 
-Metadata records the format, the space description (name, dimensions,
-options) and the trainer's state (epoch, settings, history). Loading refuses,
-with a message naming the file, a file that is not a readable safetensors
-checkpoint, one written for another space or other options, and one whose
+Metadata records the format and its version, the space description (name,
+dimensions, options) and the trainer's state (epoch, settings, history).
+Loading refuses, with a message naming the file, a file that is not a readable
+safetensors checkpoint, one of another version (version 1, format
+``hwnas-supernet-1``, was written before the supernet options were pruned: its
+settings and space options are not today's, so it is refused, not misread),
+one written for another space or other options, and one whose
 tensors do not match the network (missing, unexpected or differently shaped),
 so wrong weights are never used silently. Writes go to a temporary file that
 replaces the old one atomically: a kill mid-write leaves the previous checkpoint.
@@ -22,14 +25,17 @@ from safetensors.torch import save_file
 from hwnas.core.errors import DataError
 from hwnas.spaces.trainable import Supernet
 
-FORMAT = "hwnas-supernet-1"
+FORMAT = "hwnas-supernet"
+#: the checkpoint layout this code writes and reads (in the metadata as ``version``)
+VERSION = 2
+_LEGACY = {"hwnas-supernet-1": 1}  # formats that carried their version in the name
 
 
 def save_checkpoint(path: str | Path, net: Supernet, optimizer: torch.optim.Optimizer | None = None,
                     meta: dict | None = None) -> Path:
     path = Path(path)
     tensors = {f"model.{k}": v.detach().contiguous().clone() for k, v in net.state_dict().items()}
-    metadata = {"format": FORMAT, "space": json.dumps(net.space_description, sort_keys=True),
+    metadata = {"format": FORMAT, "version": str(VERSION), "space": json.dumps(net.space_description, sort_keys=True),
                 "meta": json.dumps(meta or {}, sort_keys=True)}
     if optimizer is not None:
         state = optimizer.state_dict()
@@ -55,10 +61,25 @@ def read_metadata(path: str | Path) -> dict:
             md = dict(f.metadata() or {})
     except Exception as e:  # safetensors raises its own error types for corrupt headers
         raise DataError(f"checkpoint {path} is not a readable safetensors file (corrupt or truncated?): {e}") from None
-    if md.get("format") != FORMAT:
-        raise DataError(f"checkpoint {path}: format {md.get('format')!r} is not an hwnas supernet checkpoint ({FORMAT})")
+    fmt = md.get("format")
+    if fmt in _LEGACY:
+        version = _LEGACY[fmt]
+    elif fmt == FORMAT:
+        try:
+            version = int(md.get("version", ""))
+        except ValueError:
+            raise DataError(f"checkpoint {path}: version {md.get('version')!r} is not a number") from None
+    else:
+        raise DataError(f"checkpoint {path}: format {fmt!r} is not an hwnas supernet checkpoint ({FORMAT})")
+    if version < VERSION:
+        raise DataError(f"checkpoint {path} was written by an older hwnas (supernet checkpoint version {version}; this "
+                        f"hwnas reads version {VERSION}); its settings are not read, so as not to misread them: train "
+                        "the supernet again (delete the file or point supernet.checkpoint elsewhere)")
+    if version > VERSION:
+        raise DataError(f"checkpoint {path} was written by a newer hwnas (supernet checkpoint version {version}; this "
+                        f"hwnas reads version {VERSION}); upgrade hwnas to use it")
     try:
-        return {"format": md["format"], "space": json.loads(md["space"]), "meta": json.loads(md["meta"]),
+        return {"format": md["format"], "version": version, "space": json.loads(md["space"]), "meta": json.loads(md["meta"]),
                 "param_groups": json.loads(md["param_groups"]) if "param_groups" in md else None}
     except (KeyError, json.JSONDecodeError) as e:
         raise DataError(f"checkpoint {path}: metadata unreadable ({e})") from None

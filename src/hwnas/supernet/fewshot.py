@@ -7,7 +7,7 @@ same value, so the conflict that dimension causes disappears. Which dimension
 is worth splitting is measured, not assumed: on MNIST-1D's 1-D CNN space the
 conv depth ``n_conv`` is one (a conv layer is the *last* one of the depth-``d``
 networks and an *inner* one of the deeper ones; shared, the shallower stacks'
-features are compromised; benchmarks/results/supernet.md, round 13).
+features are compromised; benchmarks/results/supernet.md).
 
 :class:`FewShotSupernet` holds one supernet of the space per value of the
 dimension and routes ``forward``/``extract`` by the architecture's value, so
@@ -56,10 +56,6 @@ class FewShotSupernet(Supernet):
 
     def extract(self, arch: dict) -> nn.Module:
         return self.shots[self.shot_of(arch)].extract(arch)
-
-    def sort_channels(self, optimizer: torch.optim.Optimizer | None = None) -> None:
-        for shot in self.shots:
-            shot.sort_channels(optimizer)
 
 
 def make_supernet(space: TrainableSpace, few_shot: str | None = None) -> Supernet:

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: training options that did not lift the supernet's ranking beyond seed noise and were removed
+REMOVED_OPTIONS = ("progressive_shrinking", "sort_channels", "sandwich_max_per")
+
+
 class TrainingConfig(_Strict):
     """How the supernet is trained (also used for stand-alone training in benchmarks)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_removed(cls, data):
+        if isinstance(data, dict):
+            gone = [k for k in REMOVED_OPTIONS if k in data]
+            if gone:
+                raise ValueError(f"{', '.join(gone)}: removed (measured not to improve the supernet's ranking beyond "
+                                 f"seed noise); delete the key. Allowed: {sorted(cls.model_fields)}")
+        return data
 
     epochs: int = Field(30, ge=1)
     batch_size: int = Field(64, ge=1)
@@ -19,12 +33,6 @@ class TrainingConfig(_Strict):
     sandwich_random: int = Field(2, ge=0, description="random sub-networks per step besides largest and smallest")
     distill: float = Field(0.5, ge=0, le=1, description="weight of in-place distillation from the largest network")
     label_smoothing: float = Field(0.0, ge=0, lt=1)
-    progressive_shrinking: bool = False
-    sort_channels: bool = Field(False, description="reorder channels by importance after every epoch (OFA), "
-                                                   "so narrow sub-networks use the most important ones")
-    sandwich_max_per: str | None = Field(
-        None, description="a dimension of the space (e.g. n_fc): each step also trains the largest network at each "
-                          "other value of it (besides the largest and smallest networks and the random ones)")
     few_shot: str | None = Field(
         None, description="a dimension of the space (e.g. n_conv): one supernet per value of it, sharing no weights "
                           "(few-shot NAS), trained in turn; each gets 1/(number of values) of the steps")

@@ -1,4 +1,4 @@
-"""Supernet training: sandwich rule, in-place distillation, optional progressive shrinking, resumable.
+"""Supernet training: sandwich rule, in-place distillation, few-shot splits, resumable.
 
 Each step trains the largest sub-network on the labels, then the smallest and
 ``sandwich_random`` random sub-networks on a mix of the labels and the largest
@@ -6,9 +6,7 @@ network's soft predictions (in-place distillation, BigNAS), accumulating
 gradients for one optimizer step. A few-shot supernet
 (:class:`~hwnas.supernet.fewshot.FewShotSupernet`, ``few_shot: DIM``) is trained
 shot by shot in turn: step ``i`` runs that sandwich inside shot ``i mod G``
-(every sub-network of the step has that shot's value of ``DIM``). Progressive
-shrinking (OFA) first trains the largest network only, then makes the space's
-dimension groups elastic one after another. A checkpoint (safetensors) is
+(every sub-network of the step has that shot's value of ``DIM``). A checkpoint (safetensors) is
 written every ``checkpoint_every`` epochs; a run that finds one for the same
 space, data and settings continues after its last epoch (batch order and
 architecture samples are seeded per epoch, so a resumed run follows the same
@@ -26,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from hwnas.core.errors import DataError
 from hwnas.data.base import TaskData, batches
@@ -59,7 +56,7 @@ def fast_layout(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
-def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
     for g in opt.param_groups:
         g["lr"] = lr
 
@@ -74,11 +71,6 @@ class SupernetTrainer:
         self.optimizer = make_optimizer(net.parameters(), cfg)
         self.steps_per_epoch = math.ceil(len(data.y_train) / cfg.batch_size)
         self.total_steps = cfg.epochs * self.steps_per_epoch
-        groups = self.space.shrink_groups() if cfg.progressive_shrinking else []
-        if cfg.progressive_shrinking and not groups:
-            raise DataError(f"supernet.training.progressive_shrinking: space {self.space.name!r} has no shrink groups; "
-                            "set it to false")
-        self.groups = groups
         split = net.dim if isinstance(net, FewShotSupernet) else None
         if split != cfg.few_shot:
             raise DataError(f"supernet.training.few_shot is {cfg.few_shot!r} but the network is "
@@ -88,58 +80,26 @@ class SupernetTrainer:
         self._shot_dim = net.dim_index if split else None
         self._largest_genes = self.space.to_genes(self.space.largest())
         self._smallest_genes = self.space.to_genes(self.space.smallest())
-        self._max_per_genes = []  # the largest network at each other value of cfg.sandwich_max_per
-        if cfg.sandwich_max_per is not None:
-            names = [d.name for d in self.space.dimensions]
-            if cfg.sandwich_max_per not in names:
-                raise DataError(f"supernet.training.sandwich_max_per: {cfg.sandwich_max_per!r} is not a dimension of "
-                                f"space {self.space.name!r} (one of {names})")
-            j = names.index(cfg.sandwich_max_per)
-            for g in range(len(self.space.dimensions[j].choices)):
-                if g != self._largest_genes[j]:
-                    genes = self._largest_genes.copy()
-                    genes[j] = g
-                    self._max_per_genes.append(genes)
 
     # ------------------------------------------------------------------ identity
     def fingerprint(self) -> dict:
         """What a checkpoint must share with this run to be continued."""
-        training = self.cfg.model_dump(exclude={"checkpoint_every"})
-        for key in ("sort_channels", "sandwich_max_per", "few_shot"):  # left out at their defaults: older checkpoints resume
-            if not training[key]:
-                del training[key]
-        return {"training": training, "data": self.data.describe()}
+        return {"training": self.cfg.model_dump(exclude={"checkpoint_every"}), "data": self.data.describe()}
 
     # ------------------------------------------------------------------ sampling
-    def phase(self, epoch: int) -> int:
-        """Progressive-shrinking phase of ``epoch`` (number of elastic dimension groups)."""
-        if not self.groups:
-            return len(self.groups)
-        return min(len(self.groups), epoch * (len(self.groups) + 1) // self.cfg.epochs)
-
-    def _fixed_mask(self, epoch: int) -> np.ndarray:
-        elastic = {n for _, names in self.groups[:self.phase(epoch)] for n in names}
-        if not self.groups:
-            return np.zeros(len(self.space.dimensions), dtype=bool)
-        return np.array([d.name not in elastic for d in self.space.dimensions])
-
     def shot_at(self, step: int) -> int | None:
         """The shot that global step ``step`` trains (few-shot supernets, in turn), or None for a shared supernet."""
         return step % self.n_shots if self.n_shots > 1 else None
 
-    def sample_archs(self, rng: np.random.Generator, epoch: int, shot: int | None = None) -> list[dict]:
+    def sample_archs(self, rng: np.random.Generator, shot: int | None = None) -> list[dict]:
         """Largest, smallest and random sub-networks for one step (largest first), canonical.
 
         ``shot`` (few-shot supernets): every sub-network takes that shot's value of the split dimension, so the
         largest and smallest are those of the shot.
         """
-        fixed = self._fixed_mask(epoch)
-        genes = [self._largest_genes, np.where(fixed, self._largest_genes, self._smallest_genes)]
-        genes.extend(np.where(fixed, self._largest_genes, g) for g in self._max_per_genes)
+        genes = [self._largest_genes, self._smallest_genes]
         if self.cfg.sandwich_random:
-            rand = self.space.sample_genes(rng, self.cfg.sandwich_random)
-            rand[:, fixed] = self._largest_genes[fixed]
-            genes.extend(rand)
+            genes.extend(self.space.sample_genes(rng, self.cfg.sandwich_random))
         if shot is not None and self._shot_dim is not None:
             genes = [g.copy() for g in genes]
             for g in genes:
@@ -207,37 +167,12 @@ class SupernetTrainer:
             losses = []
             for i, (xb, yb) in enumerate(batches(self.data.x_train, self.data.y_train, cfg.batch_size, gen)):
                 step = epoch * self.steps_per_epoch + i
-                _set_lr(self.optimizer, cosine_lr(cfg, step, self.total_steps))
-                losses.append(self.step(xb, yb, self.sample_archs(rng, epoch, self.shot_at(step))))
+                set_lr(self.optimizer, cosine_lr(cfg, step, self.total_steps))
+                losses.append(self.step(xb, yb, self.sample_archs(rng, self.shot_at(step))))
                 if progress is not None:
                     progress(step + 1, self.total_steps, {"epoch": epoch + 1, "loss": losses[-1]})
-            if cfg.sort_channels:
-                self.net.sort_channels(self.optimizer)
-            self.history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "phase": self.phase(epoch)})
+            self.history.append({"epoch": epoch + 1, "loss": float(np.mean(losses))})
             if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
                 self.save(epoch + 1)
         self.net.eval()
         return TrainResult(cfg.epochs, resumed, time.perf_counter() - t0, self.history)
-
-
-def train_standalone(module: nn.Module, data: TaskData, cfg: TrainingConfig, seed: int | None = None,
-                     epochs: int | None = None) -> nn.Module:
-    """Train a plain module from scratch with the supernet's optimizer and schedule (labels only).
-
-    ``seed`` fixes the batch order; the initial weights are whatever ``module`` holds (seed the global
-    torch RNG before building it for a repeatable run).
-    """
-    seed = cfg.seed if seed is None else seed
-    epochs = epochs or cfg.epochs
-    torch.manual_seed(seed)
-    opt = make_optimizer(module.parameters(), cfg)
-    steps = math.ceil(len(data.y_train) / cfg.batch_size)
-    module.train()
-    for epoch in range(epochs):
-        gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        for i, (xb, yb) in enumerate(batches(data.x_train, data.y_train, cfg.batch_size, gen)):
-            _set_lr(opt, cosine_lr(cfg, epoch * steps + i, epochs * steps))
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(module(fast_layout(xb)), yb, label_smoothing=cfg.label_smoothing).backward()
-            opt.step()
-    return module.eval()

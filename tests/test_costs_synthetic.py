@@ -1,32 +1,25 @@
-"""benchmarks/bench_synthetic_devices.py: synthetic cost columns built from the executed operations."""
+"""hwnas.costs.synthetic: synthetic cost columns built from the executed operations."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import bench_synthetic_devices as bench  # noqa: E402
-
-from hwnas.spaces.nb201 import NB201Space  # noqa: E402
-from hwnas.spaces.nb201_views import nb201_measure_keys  # noqa: E402
+from hwnas.costs import synthetic
+from hwnas.spaces.nb201 import NB201Space
+from hwnas.spaces.nb201_views import nb201_measure_keys
 
 
 def test_costs_are_deterministic_one_value_per_measurement_class(synthetic_nb201_table):
-    a = bench.synthetic_costs(synthetic_nb201_table)
-    b = bench.synthetic_costs(synthetic_nb201_table)
+    a = synthetic.synthetic_costs(synthetic_nb201_table)
+    b = synthetic.synthetic_costs(synthetic_nb201_table)
     space = NB201Space()
     keys = nb201_measure_keys(space.genes_matrix([space.parse(s) for s in a["arch"]]))
-    for name in bench.DEVICES:
+    for name in synthetic.DEVICES:
         assert (a[name] > 0).all()
         per_class = a.groupby(keys)[name].nunique()
         assert (per_class == 1).all(), name  # a table times each isomorphism class once
     assert a.equals(b)  # the noise comes from a seed fixed by the device name
-    noiseless = bench.synthetic_costs(synthetic_nb201_table, noise=False)
+    noiseless = synthetic.synthetic_costs(synthetic_nb201_table, noise=False)
     ratio = a["synth_memory_ms"] / noiseless["synth_memory_ms"]
     assert 0.01 < np.log(ratio).std() < 0.1  # a few per cent of measurement noise
     # the input columns are kept untouched
@@ -42,7 +35,7 @@ def test_cost_follows_the_device_kind():
     }
     import pandas as pd
 
-    t = bench.synthetic_costs(pd.DataFrame({"arch": list(cells.values())}), noise=False).set_index("arch")
+    t = synthetic.synthetic_costs(pd.DataFrame({"arch": list(cells.values())}), noise=False).set_index("arch")
     c = {k: t.loc[v] for k, v in cells.items()}
     assert c["one 3x3"]["synth_macs_ms"] > 2 * c["one 1x1"]["synth_macs_ms"]  # compute-bound: MACs decide
     assert c["one pool"]["synth_launch_ms"] > c["one 1x1"]["synth_launch_ms"]  # launch-bound: pooling is dear
