@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None, command: str | None = None) -> int:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--table", type=Path, default=None,
                    help="the NB201 table (default: ../shared/benchdata/nb201_hw.csv or $HWNAS_SHARED)")
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_table.md")
+    p.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_table.md",
+                   help="markdown table (the JSON goes beside it unless --json)")
     p.add_argument("--json", type=Path, default=None, help="raw results (default: OUT with .json)")
     p.add_argument("--merge", type=Path, nargs="+", default=None,
                    help="only render OUT from earlier raw JSON files (e.g. runs split by strategy)")

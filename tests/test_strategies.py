@@ -371,9 +371,9 @@ def test_linas_quality_surrogate_models_only_the_maximised_objectives():
         get_strategy("linas", quality_surrogate="svm")
 
 
-def test_linas_fingerprint_lists_quality_surrogate_only_when_set():
-    """Without a quality surrogate the options read as before the option existed (stored studies resume)."""
-    assert "quality_surrogate" not in get_strategy("linas", quality_surrogate=None).options()
+def test_linas_fingerprint_lists_every_setting():
+    """The stored options name every setting, so a study resumed with another one is refused."""
+    assert get_strategy("linas", quality_surrogate=None).options()["quality_surrogate"] is None
     opts = get_strategy("linas").options()
     assert (opts["quality_surrogate"], opts["quality_surrogate_after"]) == ("gp", 75)  # the defaults
     assert opts["cost_warp"] == "none"
@@ -433,7 +433,7 @@ def test_linas_fits_an_additive_cost_in_its_own_units_with_cost_warp_none():
         err[warp] = float(np.median(np.abs(pred - truth) / truth))
     assert err["none"] < 0.02 and err["none"] < 0.5 * err["rank"], err
     assert get_strategy("linas", cost_warp="none").options()["cost_warp"] == "none"
-    assert "cost_warp" not in get_strategy("linas", cost_warp=None).options()
+    assert get_strategy("linas", cost_warp=None).options()["cost_warp"] is None
     with pytest.raises(ConfigError, match="cost_warp 'sqrt' not allowed"):
         get_strategy("linas", cost_warp="sqrt")
 

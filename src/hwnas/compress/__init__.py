@@ -1,12 +1,14 @@
-"""Compression and deployment: ONNX export (checked in ONNX Runtime)."""
+"""Compression steps: what turns a chosen sub-network into a smaller or faster deployable model.
 
-from hwnas.export.onnx import (
-    ExportResult,
-    export_onnx,
-    onnx_accuracy,
-    ort_predict,
-    ort_session,
-    to_onnx_bytes,
-)
+A step (quantization, pruning, ...) is a :class:`~hwnas.compress.base.CompressionStep` found by name in
+:data:`COMPRESSORS`; an installed package adds its own under the entry-point group ``hwnas.compressors``.
+"""
 
-__all__ = ["ExportResult", "export_onnx", "onnx_accuracy", "ort_predict", "ort_session", "to_onnx_bytes"]
+from __future__ import annotations
+
+from hwnas.compress.base import Compressed, CompressionStep
+from hwnas.core.registry import Registry
+
+COMPRESSORS: Registry[CompressionStep] = Registry("compression step", "hwnas.compressors", {}, base=CompressionStep)
+
+__all__ = ["COMPRESSORS", "CompressionStep", "Compressed"]

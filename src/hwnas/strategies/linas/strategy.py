@@ -103,10 +103,8 @@ class LinasStrategy(Strategy):
             "n_init": self.n_init, "n_members": self.n_members, "ref_quantile": self.ref_quantile,
             "warp": self.warp, "batch": self.preferred_batch, "cost_views": self.cost_views,
             "prune_redundant": self.prune_redundant, "quality_ref": self.quality_ref,
-            "quality_ref_after": self.quality_ref_after,
-            **({} if self.cost_warp is None else {"cost_warp": self.cost_warp}),
-            **({} if self.quality_surrogate is None else {"quality_surrogate": self.quality_surrogate,
-                                                           "quality_surrogate_after": self.quality_surrogate_after}),
+            "quality_ref_after": self.quality_ref_after, "cost_warp": self.cost_warp,
+            "quality_surrogate": self.quality_surrogate, "quality_surrogate_after": self.quality_surrogate_after,
         }
 
     # ------------------------------------------------------------------ lifecycle
