@@ -20,9 +20,7 @@ its first-listed member, and which view of the cell the runtime executes.
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -78,48 +76,26 @@ def add_parser(subparsers) -> None:
 
 
 def _fit(args) -> int:
-    from hwnas.costs.latency.evaluation import load_table, split
-    from hwnas.costs.latency.predictor import LatencyPredictor
-    from hwnas.costs.latency.transfer import adapt
+    from hwnas.app.predictor import fit_predictor
 
-    table = load_table(args.table, space=args.space, arch_column=args.arch_column)
-    y = table.column(args.target)
-    rows = np.arange(len(y))
-    if args.train_size is not None and args.train_size < len(y):
-        rows = split(len(y), args.train_size, args.seed)[0]
-    if args.transfer_from:
-        if args.transfer_from == args.target:
-            raise ConfigError(f"--transfer-from {args.transfer_from!r} is the target column itself")
-        source = LatencyPredictor(space=table.space, target=args.transfer_from, members=args.members,
-                                  view=args.view, representative=args.representative)
-        source.fit(table.genes, table.column(args.transfer_from), catalog=table.catalog)
-        pred = adapt(source, table.genes[rows], y[rows], target=args.target, seed=args.seed, catalog=table.catalog)
-    else:
-        pred = LatencyPredictor(space=table.space, target=args.target, members=args.members, seed=args.seed,
-                                view=args.view, representative=args.representative)
-        pred.fit(table.genes[rows], y[rows], catalog=table.catalog)
-    pred.provenance.update({"table": str(args.table), "rows": len(rows), "seed": args.seed})
-    out = pred.save(args.out)
-    print(f"predictor for {args.target} ({pred.unit}) fitted on {len(rows)} rows (view {pred.view}, "
+    pred, out, rows = fit_predictor(args.table, args.target, args.out, space=args.space,
+                                    arch_column=args.arch_column, train_size=args.train_size, seed=args.seed,
+                                    members=args.members, view=args.view, representative=args.representative,
+                                    transfer_from=args.transfer_from)
+    print(f"predictor for {args.target} ({pred.unit}) fitted on {rows} rows (view {pred.view}, "
           f"representative {pred.representative}) -> {out}", file=sys.stderr)
     return 0
 
 
 def _eval(args) -> int:
-    from hwnas.costs.latency.evaluation import evaluate, load_table
+    from hwnas.app.predictor import score_predictor
 
-    if args.transfer_size is not None and not args.transfer_from:
-        raise ConfigError("--transfer-size needs --transfer-from")
-    table = load_table(args.table, space=args.space, arch_column=args.arch_column)
-    result = evaluate(table, args.target, args.train_size, seeds=args.seeds, transfer_from=args.transfer_from,
-                      transfer_size=args.transfer_size, members=args.members, view=args.view,
-                      representative=args.representative)
+    result = score_predictor(args.table, args.target, args.train_size, seeds=args.seeds, space=args.space,
+                             arch_column=args.arch_column, members=args.members, view=args.view,
+                             representative=args.representative, transfer_from=args.transfer_from,
+                             transfer_size=args.transfer_size, json_out=args.json)
     n = args.transfer_size if args.transfer_from and args.transfer_size else args.train_size
     how = f"{args.transfer_from} -> {args.target}" if args.transfer_from else args.target
     print(f"{how}, N={n}, {args.seeds} seeds: median kendall tau {np.median(result['kendall_tau']):.3f}, "
           f"median within 10% {np.median(result['within_10pct']):.3f}")
-    if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=1))
     return 0
