@@ -30,6 +30,7 @@ JSON or not of its type, or another metadata version is refused naming the file 
 from __future__ import annotations
 
 import json
+import math
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -90,11 +91,17 @@ def model_metadata(*, class_names: list[str], input_shape: tuple[int, ...], prep
         "architecture_json": json.dumps(arch, sort_keys=True),
         "space": str(space.get("name", "")),
         "space_description": json.dumps(space, sort_keys=True, default=str),
-        "metrics": json.dumps({k: (float(v) if isinstance(v, float) else v) for k, v in metrics.items()},
-                              sort_keys=True),
+        "metrics": json.dumps({k: _plain(v) for k, v in metrics.items()}, sort_keys=True),
         "selected_on": json.dumps(list(selected_on)),
     }
     return props
+
+
+def _plain(value):
+    """A metric as strict JSON: NaN and infinities (a metric not measured) become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return float(value) if isinstance(value, float) else value
 
 
 def attach_metadata(model: bytes, props: dict[str, str], doc_string: str = "") -> bytes:
