@@ -12,6 +12,9 @@
     study = hwnas.search(space="nb201", evaluator=my_evaluator, objectives=["acc:max", "lat_ms:min"],
                          strategy="random", budget=50)
     study.pareto_front()                                             # Trials: .arch, .metrics
+
+    hwnas.run("examples/digits.yaml", out="runs/demo", study="fast")  # another study on the trained supernet
+    chosen = hwnas.pick("runs/demo", max={"latency_ms": 0.05}, copy_to="model.onnx")   # = hwnas pick
 """
 
 from __future__ import annotations
@@ -38,8 +41,14 @@ def default_out(source: Any, cfg: Config) -> Path | None:
 
 
 def run_config(cfg: Config, out: str | Path | None = None, budget: int | None = None,
-               console: Console | None = None, quiet: bool = False) -> SearchResult:
-    """Run the job ``cfg`` describes (train-once with a ``supernet:`` section, else table search)."""
+               console: Console | None = None, quiet: bool = False, study: str | None = None) -> SearchResult:
+    """Run the job ``cfg`` describes (train-once with a ``supernet:`` section, else table search).
+
+    ``study`` overrides ``study.name``: a train-once study of another name searches the output folder's
+    trained supernet again (no training) and writes its front into ``out/<study>``.
+    """
+    if study is not None:
+        cfg = cfg.model_copy(update={"study": cfg.study.model_copy(update={"name": study})})
     out = Path(out) if out is not None else None
     if cfg.job == TRAIN_ONCE:
         from hwnas.app.train_once import run_train_once
@@ -53,17 +62,18 @@ def run_config(cfg: Config, out: str | Path | None = None, budget: int | None = 
 
 
 def run(config: str | Path | dict | Config, out: str | Path | None = None, *, budget: int | None = None,
-        verbose: bool = False, base: str | Path | None = None) -> SearchResult:
+        verbose: bool = False, base: str | Path | None = None, study: str | None = None) -> SearchResult:
     """Build and run (or resume) the study of ``config``: a YAML file, a dict or a :class:`Config`.
 
     ``out`` is the output folder (the train-once job's default: ``runs/<config stem>``); ``budget``
     overrides ``study.budget``; ``verbose`` prints progress and the front as the CLI does; ``base`` is the
-    folder relative paths of a dict config start from (default: the working directory).
+    folder relative paths of a dict config start from (default: the working directory); ``study``
+    overrides ``study.name`` (see :func:`run_config`).
     """
     cfg = load_config(config, base=base)
     out = out if out is not None else default_out(config, cfg)
     console = Console() if verbose else Console(quiet=True)
-    return run_config(cfg, out, budget=budget, console=console, quiet=not verbose)
+    return run_config(cfg, out, budget=budget, console=console, quiet=not verbose, study=study)
 
 
 def search(space, evaluator, objectives: Sequence, strategy=None, budget: int = 100, constraints: Sequence = (),

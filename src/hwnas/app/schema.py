@@ -74,8 +74,9 @@ class Component(_Strict):
     A bare string is shorthand for ``{name: STRING}``.
     """
 
-    name: str
-    options: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(description="the registered name")
+    options: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the component; "
+                                                                       "an unknown one is refused naming the allowed")
 
 
 def _component_shorthand(v):
@@ -83,16 +84,18 @@ def _component_shorthand(v):
 
 
 class SpaceSection(Component):
-    name: str = "nb201"
+    name: str = Field("nb201", description="a space in SPACES (train-once default: mobilenet)")
 
 
 class DataSection(Component):
-    name: str = "digits"
+    name: str = Field("digits", description="a dataset in DATASETS: digits, mnist1d, folder")
 
 
 class SupernetSection(_Strict):
-    training: TrainingConfig = Field(default_factory=TrainingConfig)
-    checkpoint: str | None = Field(None, description="default {out}/supernet.safetensors")
+    training: TrainingConfig = Field(default_factory=TrainingConfig, description="how the supernet is trained")
+    checkpoint: str | None = Field(None, description="the supernet's safetensors file (default "
+                                                     "{out}/supernet.safetensors); an existing one trained with the "
+                                                     "same space, data and training settings is reused")
 
 
 class EvaluatorSection(Component):
@@ -102,31 +105,32 @@ class EvaluatorSection(Component):
 class TargetSection(Component):
     """A hardware target: a cost model by name (count, measure, lut, predictor, accelerator, roofline)."""
 
-    prefix: str = ""  # prepended to the model's metric names, to tell two targets apart
+    prefix: str = Field("", description="prepended to the model's metric names, to tell two targets apart")
 
 
 class StrategySection(_Strict):
-    name: str | None = None  # None -> the default strategy
-    options: dict[str, Any] = Field(default_factory=dict)
+    name: str | None = Field(None, description="a strategy in STRATEGIES; null: the default (linas)")
+    options: dict[str, Any] = Field(default_factory=dict, description="the strategy's settings")
 
 
 class ExecutorSection(Component):
-    name: str = "serial"
+    name: str = Field("serial", description="serial, process or ray")
 
 
 class StudySection(_Strict):
-    name: str = "study"
+    name: str = Field("study", description="the study's name in its storage (train-once default: supernet; "
+                                           "another name writes its front into OUT/<name>)")
     storage: str | None = Field("hwnas.db", description="a file (relative to the config), a database URL, "
                                                         "or null for in memory")
-    budget: int = Field(100, ge=1)
-    batch_size: int | None = Field(None, ge=1)
-    seed: int = 0
+    budget: int = Field(100, ge=1, description="distinct evaluations in all (resumed studies count what is stored)")
+    batch_size: int | None = Field(None, ge=1, description="architectures proposed per round (null: the strategy's)")
+    seed: int = Field(0, description="the strategy's random seed")
 
 
 class ExportSection(_Strict):
-    onnx: bool = True
+    onnx: bool = Field(True, description="export each front member to ONNX (train-once job)")
     tolerance: float = Field(1e-4, gt=0, description="max abs diff allowed between ONNX Runtime and PyTorch outputs")
-    plot: bool = True
+    plot: bool = Field(True, description="plot the front to front.png (train-once job)")
 
 
 #: the default targets of the train-once job: latency measured on this CPU and counted MACs / parameters
@@ -150,17 +154,17 @@ TRAIN_ONCE_DEFAULTS: dict[str, Any] = {
 class Config(_Strict):
     """A whole config (both jobs); see the module docstring."""
 
-    space: SpaceSection = Field(default_factory=SpaceSection)
-    data: DataSection | None = None
-    supernet: SupernetSection | None = None
-    evaluator: EvaluatorSection | None = None
-    targets: list[TargetSection] = Field(default_factory=list)
-    objectives: list[ObjectiveText] = Field(min_length=1)
-    constraints: list[ConstraintText] = Field(default_factory=list)
-    strategy: StrategySection = Field(default_factory=StrategySection)
-    executor: ExecutorSection = Field(default_factory=ExecutorSection)
-    study: StudySection = Field(default_factory=StudySection)
-    export: ExportSection = Field(default_factory=ExportSection)
+    space: SpaceSection = Field(default_factory=SpaceSection, description="the search space")
+    data: DataSection | None = Field(None, description="the task (the train-once job's default: digits)")
+    supernet: SupernetSection | None = Field(None, description="present: the train-once job")
+    evaluator: EvaluatorSection | None = Field(None, description="the quality evaluator")
+    targets: list[TargetSection] = Field(default_factory=list, description="cost models")
+    objectives: list[ObjectiveText] = Field(min_length=1, description='"metric:max" or "metric:min"')
+    constraints: list[ConstraintText] = Field(default_factory=list, description='"metric <= bound" / ">="')
+    strategy: StrategySection = Field(default_factory=StrategySection, description="the search strategy")
+    executor: ExecutorSection = Field(default_factory=ExecutorSection, description="where evaluations run")
+    study: StudySection = Field(default_factory=StudySection, description="name, storage, budget, seed")
+    export: ExportSection = Field(default_factory=ExportSection, description="what the train-once job writes")
     threads: int | None = Field(None, ge=1, description="torch threads (train-once default 2)")
 
     @field_validator("space", "data", "evaluator", "strategy", "executor", mode="before")

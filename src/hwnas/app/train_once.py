@@ -5,10 +5,15 @@
    inherited accuracy (the ``supernet`` evaluator) vs the targets (default: latency measured in
    ONNX Runtime on this CPU, MACs and parameters counted); the study is stored in
    ``DIR/study.db``, so an interrupted search resumes;
-3. write ``DIR/front.csv`` (``arch, accuracy, latency_ms, macs, params, model``;
-   ``accuracy`` is the extracted model's test-split accuracy), export each front
-   member to ``DIR/models/*.onnx`` and check ONNX Runtime against PyTorch;
-4. plot the front to ``DIR/front.png``.
+3. write ``front.csv`` (``arch, accuracy, latency_ms, macs, params, model``;
+   ``accuracy`` is the extracted model's test-split accuracy) and ``front.json``, export each front
+   member to ``models/*.onnx`` with its metadata (:mod:`hwnas.export.metadata`) and check ONNX
+   Runtime against PyTorch;
+4. plot the front to ``front.png``.
+
+The default study (``study.name: supernet``) writes these into ``DIR``; a study of another name
+writes them into ``DIR/<name>/`` (:func:`study_dir`), on the same supernet and in the same
+``study.db``: another objective, constraint or target is searched again without training.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from hwnas.app.components import (
 )
 from hwnas.app.result import SearchResult
 from hwnas.app.schema import Config
+from hwnas.app.study_folder import study_dir
 from hwnas.core.errors import ConfigError
 from hwnas.spaces.trainable import TrainableSpace
 
@@ -104,6 +110,7 @@ def run_train_once(cfg: Config, out: Path, budget: int | None = None, console: C
     """Run the whole job (train, search up to ``budget`` or ``study.budget``, export) into ``out``."""
     console = console or Console()
     out = Path(out)
+    dest = study_dir(out, cfg.study.name)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads or 2)
     t_start = time.perf_counter()
@@ -141,7 +148,10 @@ def run_train_once(cfg: Config, out: Path, budget: int | None = None, console: C
     if not hasattr(quality, "extract"):
         raise ConfigError(f"evaluator {cfg.evaluator.name!r}: the train-once job exports the front's models and "
                           "needs an evaluator that extracts them (supernet)")
-    rows = export_front(cfg, space, data, quality, front, out, console)
+    dest.mkdir(parents=True, exist_ok=True)
+    if dest != out:
+        console.print(f"study {cfg.study.name!r}: front, models and plot in {dest}")
+    rows = export_front(cfg, space, data, quality, front, dest, console, evaluator=evaluator)
     split = _split(cfg)
     if cfg.export.plot:
         from hwnas.report.front_plot import plot_front
@@ -150,10 +160,10 @@ def run_train_once(cfg: Config, out: Path, budget: int | None = None, console: C
                   if t.ok and cost in t.metrics and "accuracy" in t.metrics]
         fpts = [(t.metrics[cost], t.metrics["accuracy"]) for t in front]
         xlabel = "latency_ms (ONNX Runtime, this CPU)" if cost == "latency_ms" else cost
-        plot = plot_front(points, fpts, out / "front.png", xlabel, f"accuracy (% , {split} split, inherited)",
+        plot = plot_front(points, fpts, dest / "front.png", xlabel, f"accuracy (% , {split} split, inherited)",
                           f"{space.name} on {data.name}: {len(front)} Pareto-optimal of {len(points)}")
         console.print(f"plot: {plot}")
-    table = Table(title=f"Pareto front ({out / 'front.csv'})",
+    table = Table(title=f"Pareto front ({dest / 'front.csv'})",
                   caption=f"chosen on {_searched_quality(cfg)} (the searched split, in front.csv); "
                           "accuracy and onnx_accuracy on the test split")
     for c in ("model", "accuracy", "onnx_accuracy", "latency_ms", "macs", "params", "max_abs_diff"):
@@ -163,7 +173,7 @@ def run_train_once(cfg: Config, out: Path, budget: int | None = None, console: C
                       str(r["macs"]), str(r["params"]), f"{r['max_abs_diff']:.2e}")
     console.print(table)
     console.print(f"done in {time.perf_counter() - t_start:.1f}s")
-    return SearchResult(study=study, rows=rows, out=out)
+    return SearchResult(study=study, rows=rows, out=dest)
 
 
 def _split(cfg: Config) -> str:
@@ -186,8 +196,14 @@ def _searched_quality(cfg: Config) -> str:
 
 
 def export_front(cfg: Config, space: TrainableSpace, data, quality, front, out: Path,
-                 console: Console) -> list[dict]:
-    """Extract, export and check every front member; write ``front.csv``; return its rows."""
+                 console: Console, evaluator=None) -> list[dict]:
+    """Extract, export and check every front member; write ``front.csv`` and ``front.json``; return the rows.
+
+    Each ONNX model carries its metadata (:mod:`hwnas.export.metadata`): class names, input shape and
+    layout, preprocessing, architecture, the metrics of its ``front.csv`` row and the objectives.
+    """
+    from hwnas.evaluators.base import kind_from_name
+    from hwnas.export.metadata import model_metadata
     from hwnas.export.onnx import export_onnx, onnx_accuracy
     from hwnas.supernet.calibrate import accuracy
 
@@ -197,6 +213,9 @@ def export_front(cfg: Config, space: TrainableSpace, data, quality, front, out: 
     x_test, y_test = data.split("test")
     split = _split(cfg)
     with_soft = all("soft_accuracy" in t.metrics for t in front)  # trials recorded before it existed lack it
+    quality_names = set(getattr(quality, "metrics", ()))
+    selected_on = [f"{_column(o.metric, quality_names, split)}:{o.direction}" for o in cfg.parsed_objectives()]
+    class_names = list(data.class_names) or [str(i) for i in range(data.num_classes)]
     for i, t in enumerate(front):
         module = quality.extract(t.arch)
         acc = accuracy(module, x_test, y_test)
@@ -209,7 +228,16 @@ def export_front(cfg: Config, space: TrainableSpace, data, quality, front, out: 
         if with_soft:
             row[f"{split}_soft_accuracy"] = t.metrics["soft_accuracy"]
         if cfg.export.onnx:
-            res = export_onnx(module, (1, *space.input_shape), models / name, tolerance=cfg.export.tolerance)
+            metrics = {**{_column(m, quality_names, split): v for m, v in t.metrics.items()},
+                       **{k: v for k, v in row.items() if k not in ("arch", "model")}}
+            props = model_metadata(class_names=class_names, input_shape=(1, *space.input_shape),
+                                   preprocessing=dict(data.preprocessing), architecture=row["arch"], arch=t.arch,
+                                   space=space.describe(), metrics=metrics, selected_on=selected_on)
+            doc = (f"{space.name} sub-network {row['arch']} for {data.name} ({len(class_names)} classes; "
+                   f"test accuracy {acc:.2f}%), exported by hwnas; metadata_props: class_names, preprocessing, "
+                   "input_shape, metrics, ... (hwnas.export.metadata)")
+            res = export_onnx(module, (1, *space.input_shape), models / name, tolerance=cfg.export.tolerance,
+                              metadata=props, doc_string=doc)
             row["onnx_accuracy"] = round(onnx_accuracy(res.path, x_test, y_test), 4)
             row["max_abs_diff"] = res.max_abs_diff
             console.print(f"export {row['model']}: ONNX Runtime vs PyTorch max abs diff {res.max_abs_diff:.2e}; "
@@ -222,5 +250,20 @@ def export_front(cfg: Config, space: TrainableSpace, data, quality, front, out: 
         w = csv.DictWriter(f, fieldnames=FRONT_COLUMNS + extra)
         w.writeheader()
         w.writerows(rows)
-    (out / "front.json").write_text(json.dumps({"space": space.describe(), "rows": rows}, indent=1))
+    kinds = evaluator.metric_kinds() if evaluator is not None else {}
+    directions = {}  # for each numeric column, which way is better (read by `hwnas pick`)
+    for c in FRONT_COLUMNS + extra:
+        if c in ("arch", "model"):
+            continue
+        base = c[len(split) + 1:] if c.startswith(f"{split}_") else c
+        kind = kinds.get(base) or kinds.get(c) or kind_from_name(c)
+        directions[c] = "min" if kind.is_cost or c == "max_abs_diff" else "max"
+    (out / "front.json").write_text(json.dumps({
+        "study": cfg.study.name, "space": space.describe(), "selected_on": selected_on,
+        "constraints": list(cfg.constraints), "directions": directions, "rows": rows}, indent=1))
     return rows
+
+
+def _column(metric: str, quality_names: set[str], split: str) -> str:
+    """A metric's name in ``front.csv``: the supernet's quality metrics carry their split (``val_accuracy``)."""
+    return f"{split}_{metric}" if metric in quality_names else metric

@@ -21,6 +21,7 @@ COMMANDS = {
     "predictor": "hwnas.cli.predictor",
     "accel": "hwnas.cli.accel",
     "report": "hwnas.cli.report",
+    "pick": "hwnas.cli.pick",
 }
 
 

@@ -21,6 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None,
                    help="folder for front.csv, trials.csv (and models, plots); train-once default runs/<config stem>")
     p.add_argument("--budget", type=int, default=None, help="override study.budget (total distinct evaluations)")
+    p.add_argument("--study", default=None, metavar="NAME",
+                   help="override study.name; a train-once study of another name searches the trained supernet "
+                        "in OUT again without training and writes its front into OUT/NAME")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -31,5 +34,5 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     out = args.out if args.out is not None else default_out(args.config, cfg)
-    run_config(cfg, out, budget=args.budget, quiet=args.quiet)
+    run_config(cfg, out, budget=args.budget, quiet=args.quiet, study=args.study)
     return 0

@@ -8,7 +8,7 @@ data-loader overhead (hundreds of sub-network evaluations per search).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -29,6 +29,10 @@ class TaskData:
     x_test: torch.Tensor
     y_test: torch.Tensor
     num_classes: int
+    #: class names in label order (label i is ``class_names[i]``); empty: the labels' numbers
+    class_names: list[str] = field(default_factory=list)
+    #: what maps a raw image / signal to the input (resize, channels, scale, layout); written into exported models
+    preprocessing: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for split in ("train", "val", "test"):

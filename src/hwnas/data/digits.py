@@ -31,4 +31,6 @@ def load(val_fraction: float = 0.2, seed: int = 0) -> TaskData:
     t = torch.from_numpy
     return TaskData("digits", t(np.ascontiguousarray(x_tr)), t(y_tr.astype(np.int64)),
                     t(np.ascontiguousarray(x_val)), t(y_val.astype(np.int64)),
-                    t(np.ascontiguousarray(x_te)), t(y_te.astype(np.int64)), 10)
+                    t(np.ascontiguousarray(x_te)), t(y_te.astype(np.int64)), 10,
+                    class_names=[str(i) for i in range(10)],
+                    preprocessing={"scale": 1 / 16, "layout": "NCHW", "size": [8, 8], "channels": 1})

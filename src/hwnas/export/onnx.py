@@ -81,10 +81,13 @@ class ExportResult:
 
 
 def export_onnx(module: nn.Module, input_shape: tuple[int, ...], path: str | Path, check_samples: int = 16,
-                tolerance: float | None = 1e-4, seed: int = 0) -> ExportResult:
+                tolerance: float | None = 1e-4, seed: int = 0, metadata: dict[str, str] | None = None,
+                doc_string: str = "") -> ExportResult:
     """Write ``module`` as ONNX to ``path`` and compare ORT with PyTorch on random inputs.
 
-    Raises DataError when the difference exceeds ``tolerance`` (None: report only).
+    ``metadata`` becomes the model's ``metadata_props`` (see :mod:`hwnas.export.metadata`) and
+    ``doc_string`` its description. Raises DataError when the difference exceeds ``tolerance``
+    (None: report only).
     """
     path = Path(path)
     data = to_onnx_bytes(module, input_shape)
@@ -95,6 +98,10 @@ def export_onnx(module: nn.Module, input_shape: tuple[int, ...], path: str | Pat
     diff = float(np.abs(got - ref).max())
     if tolerance is not None and not diff <= tolerance:
         raise DataError(f"ONNX export of {path.name}: ONNX Runtime differs from PyTorch by {diff:.3g} > {tolerance:g}")
+    if metadata or doc_string:
+        from hwnas.export.metadata import attach_metadata
+
+        data = attach_metadata(data, metadata or {}, doc_string)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
