@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
+from stage_fixtures import cell_table
 
 from hwnas.core.errors import ConfigError, DataError, EvaluationFailed
 from hwnas.core.objectives import Objective
@@ -14,22 +14,6 @@ from hwnas.spaces import get_space
 from hwnas.spaces.nb201 import NB201Space
 from hwnas.strategies import get_strategy
 from hwnas.study import Study
-
-
-def cell_table(seed: int = 0) -> pd.DataFrame:
-    """Every NB201 cell with random accuracies and latencies (three runtimes)."""
-    cell = NB201Space()
-    genes = cell.enumerate_genes()
-    rng = np.random.default_rng(seed)
-    n = len(genes)
-    return pd.DataFrame({
-        "arch": [cell.format(cell.from_genes(g)) for g in genes],
-        "acc": rng.uniform(10, 95, n),
-        "onnx_latency_ms": rng.uniform(1, 10, n),
-        "litert_latency_ms": rng.uniform(1, 10, n),
-        "tm_latency_ms": rng.uniform(1, 10, n),
-        "label": ["x"] * n,
-    })
 
 
 @pytest.fixture(scope="module")
