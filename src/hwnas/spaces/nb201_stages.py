@@ -43,6 +43,9 @@ class NB201StagesSpace(ChoiceSpace):
         super().__init__([Dimension(f"s{s}_{d.name}", d.choices)
                           for s in range(1, self.stages + 1) for d in self.cell.dimensions])
         self.quality_views = tuple(self.cell.quality_views)
+        self._cell_names = tuple(d.name for d in self.cell.dimensions)
+        self._stage_names = tuple(tuple(f"s{s}_{n}" for n in self._cell_names) for s in range(1, self.stages + 1))
+        self._cell_texts: dict[tuple, str] = {}  # at most one entry per NB201 cell
         self.executed_views = tuple(self.cell.executed_views)
 
     def describe(self) -> dict:
@@ -98,10 +101,17 @@ class NB201StagesSpace(ChoiceSpace):
         return arch
 
     def format(self, arch) -> str:
+        """The K NB201 strings joined by ``;`` (each cell's string asked of the NB201 space once, then kept:
+        strategies format every candidate they consider)."""
         a = self.validate(arch)
-        return SEPARATOR.join(
-            self.cell.format({d.name: a[f"s{s}_{d.name}"] for d in self.cell.dimensions})
-            for s in range(1, self.stages + 1))
+        out = []
+        for names in self._stage_names:
+            ops = tuple(a[n] for n in names)
+            text = self._cell_texts.get(ops)
+            if text is None:
+                text = self._cell_texts[ops] = self.cell.format(dict(zip(self._cell_names, ops)))
+            out.append(text)
+        return SEPARATOR.join(out)
 
     # ------------------------------------------------------------------ identity and equivalence
     def gene_codes(self, genes: np.ndarray) -> np.ndarray:
