@@ -1,9 +1,15 @@
 """Scoring a strategy against random search on a table of measurements (``hwnas bench-table``).
 
-Each strategy runs on the same seeds through the ordinary study loop; the score after 50, 100
-and 300 distinct evaluations is the hypervolume ratio (scoring as in ``benchdata/README.md``:
-reference point at the per-objective median of all rows). Results hold every seed's ratios and
-the evaluated architecture strings in order, so anyone can recompute the scores.
+Each strategy runs on the same seeds through the ordinary study loop; the score after 50, 100,
+300 and 1,000 distinct evaluations (those the budget reaches) is the hypervolume ratio (scoring as
+in ``benchdata/README.md``: reference point at the per-objective median of all rows). Results hold
+every seed's ratios and the evaluated architecture strings in order, so anyone can recompute the
+scores.
+
+With ``stages`` = K, the table is an NB201 cell table and the space is ``nb201_stages``: networks of
+K cells, scored by the product evaluator (a cost is the sum of the cells' values, a quality their
+mean; :mod:`hwnas.evaluators.stage_table`) against their exact front
+(:mod:`hwnas.strategies.scoring_stages`: reference point at the median of 10,000 random networks).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import pandas as pd
 from hwnas.core.errors import ConfigError
 from hwnas.core.objectives import Objective
 
-CHECKPOINTS = (50, 100, 300)
+CHECKPOINTS = (50, 100, 300, 1000)
 
 
 def checkpoints_for(budget: int) -> list[int]:
@@ -28,7 +34,7 @@ def checkpoints_for(budget: int) -> list[int]:
 
 
 def run_strategy(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | None,
     space,
     objectives: Sequence[Objective],
     strategy_name: str,
@@ -40,6 +46,8 @@ def run_strategy(
     scorer=None,
 ) -> dict:
     """Run one strategy once per seed through :class:`hwnas.study.Study`; return ratios, archs and timings.
+
+    ``frame`` (the table) is read only when ``evaluator`` or ``scorer`` is not given.
 
     The result maps each checkpoint (as a string) to the per-seed ratios, plus
     ``evaluated`` (arch strings in evaluation order per seed) and
@@ -95,17 +103,58 @@ def summarise(values: Sequence[float]) -> tuple[float, float, float]:
     return float(np.median(v)), float(np.percentile(v, 25)), float(np.percentile(v, 75))
 
 
-def bench_table(table: str | Path, objectives: Sequence[Objective], strategy: str, budget: int = 300,
-                seeds: int = 10, space: str = "nb201", arch_column: str = "arch", log=None) -> dict:
-    """Run ``strategy`` and random search, ``seeds`` seeds each, on ``table``; results by strategy name.
+def parse_stage_columns(texts: Sequence[str] | None) -> dict[str, list[str]]:
+    """``METRIC=COL1,COL2,...`` texts (one per metric) as ``{metric: [columns]}``."""
+    out: dict[str, list[str]] = {}
+    for text in texts or []:
+        metric, sep, cols = text.partition("=")
+        names = [c.strip() for c in cols.split(",")]
+        if not sep or not metric.strip() or not all(names):
+            raise ConfigError(f"--stage-columns {text!r}: write METRIC=COL1,COL2,... (one column per stage)")
+        if metric.strip() in out:
+            raise ConfigError(f"--stage-columns names metric {metric.strip()!r} twice")
+        out[metric.strip()] = names
+    return out
 
-    ``{"default": strategy, strategy: run_strategy(...), "random": run_strategy(...)}``; ``log`` (a
-    callable) hears which strategy starts.
-    """
+
+def _components(table, objectives, space: str, arch_column: str, stages: int | None, stage_columns):
+    """The space, evaluator and scorer of one benchmark: a table of ``space``, or K-stage networks of its cells."""
     from hwnas.evaluators.table import TableEvaluator, read_table
     from hwnas.spaces import get_space
-    from hwnas.strategies import STRATEGIES
     from hwnas.strategies.scoring import TableScorer
+
+    metrics = [o.metric for o in objectives]
+    if stages is None:
+        if stage_columns:
+            raise ConfigError("--stage-columns needs --stages")
+        the_space = get_space(space)
+        frame = read_table(table)  # loaded once for every seed and strategy
+        evaluator = TableEvaluator(frame, the_space, columns=metrics, arch_column=arch_column)
+        return the_space, evaluator, TableScorer(evaluator.frame, objectives, arch_column=arch_column, space=the_space)
+    from hwnas.evaluators.stage_table import StageTableEvaluator
+    from hwnas.strategies.scoring_stages import StageScorer
+
+    if isinstance(stages, bool) or not isinstance(stages, int) or stages < 1:
+        raise ConfigError(f"--stages must be an integer >= 1, got {stages!r}")
+    if space != "nb201":
+        raise ConfigError(f"--stages builds networks of NB201 cells from an NB201 table; --space must be nb201, "
+                          f"got {space!r}")
+    the_space = get_space("nb201_stages", stages=stages)
+    evaluator = StageTableEvaluator(table, the_space, columns=metrics, stage_columns=stage_columns,
+                                    arch_column=arch_column)
+    return the_space, evaluator, StageScorer(evaluator, objectives)
+
+
+def bench_table(table: str | Path, objectives: Sequence[Objective], strategy: str, budget: int = 300,
+                seeds: int = 10, space: str = "nb201", arch_column: str = "arch", log=None,
+                stages: int | None = None, stage_columns: dict[str, list[str]] | None = None) -> dict:
+    """Run ``strategy`` and random search, ``seeds`` seeds each, on ``table``; results by strategy name.
+
+    ``{"default": strategy, strategy: run_strategy(...), "random": run_strategy(...)}``; with ``stages``
+    also ``"scoring"`` (:meth:`~hwnas.strategies.scoring_stages.StageScorer.describe`: the reference
+    point and the true front). ``log`` (a callable) hears which strategy starts.
+    """
+    from hwnas.strategies import STRATEGIES
 
     if budget < 1:
         raise ConfigError(f"--budget must be >= 1, got {budget}")
@@ -113,15 +162,18 @@ def bench_table(table: str | Path, objectives: Sequence[Objective], strategy: st
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
     if strategy not in STRATEGIES.available():
         raise ConfigError(f"--strategy {strategy!r} is not known; choose one of {STRATEGIES.available()}")
-    the_space = get_space(space)
-    frame = read_table(table)  # loaded once for every seed and strategy
-    evaluator = TableEvaluator(frame, the_space, columns=[o.metric for o in objectives], arch_column=arch_column)
-    scorer = TableScorer(evaluator.frame, objectives, arch_column=arch_column, space=the_space)
+    the_space, evaluator, scorer = _components(table, objectives, space, arch_column, stages, stage_columns)
     names = [strategy] + (["random"] if strategy != "random" else [])
     results: dict = {"default": strategy}
+    if stages is not None:
+        results["scoring"] = scorer.describe()
     for name in names:
         if log is not None:
             log(f"[bold]{name}[/]: {seeds} seed(s) x {budget} evaluations ...")
-        results[name] = run_strategy(evaluator.frame, the_space, objectives, name, budget, list(range(seeds)),
-                                     arch_column=arch_column, evaluator=evaluator, scorer=scorer)
+        results[name] = run_strategy(getattr(evaluator, "frame", None), the_space, objectives, name, budget,
+                                     list(range(seeds)), arch_column=arch_column, evaluator=evaluator, scorer=scorer)
     return results
+
+
+#: keys of :func:`bench_table`'s result that are not a strategy's runs
+NOT_RUNS = ("default", "scoring")

@@ -2,9 +2,14 @@
 
 Runs the chosen strategy (default: the default strategy) and random search on
 the same seeds through the ordinary study loop, and prints the median and
-interquartile range of the hypervolume ratio after 50, 100 and 300 distinct
-evaluations (scoring as in ``benchdata/README.md``: reference point at the
-per-objective median of all rows). ``--json OUT`` also writes every seed's
+interquartile range of the hypervolume ratio after 50, 100, 300 and 1,000 distinct
+evaluations (those the budget reaches; scoring as in ``benchdata/README.md``:
+reference point at the per-objective median of all rows).
+``--stages K`` searches networks of K NB201 cells, one per stage, built from the
+NB201 table: a cost column's value is the sum of the K cells' values, a quality
+column's the mean; ``--stage-columns lat=COL1,COL2,COL3`` reads metric ``lat`` from
+a different column per stage. Scores are against the exact front, with the
+reference point at the median of 10,000 random networks (seed 0). ``--json OUT`` also writes every seed's
 ratios and the evaluated architecture strings in order, so anyone can
 recompute the scores from the architectures themselves. The work is
 :func:`hwnas.app.bench_table.bench_table`.
@@ -30,6 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=10, help="runs per strategy, seeds 0..N-1 (default 10)")
     p.add_argument("--space", default="nb201", help="search space of the arch column (default nb201)")
     p.add_argument("--arch-column", default="arch", help="name of the architecture column (default arch)")
+    p.add_argument("--stages", type=int, default=None, metavar="K",
+                   help="search networks of K NB201 cells, one per stage (the table holds NB201 cells)")
+    p.add_argument("--stage-columns", action="append", default=None, metavar="METRIC=COL1,COL2,...",
+                   help="with --stages: metric METRIC read from one column per stage; give it once per metric")
     p.add_argument("--json", type=Path, default=None, metavar="OUT", help="write per-seed ratios and archs here")
     p.set_defaults(func=run)
 
@@ -39,16 +48,18 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from hwnas.app.bench_table import bench_table, checkpoints_for, summarise
+    from hwnas.app.bench_table import NOT_RUNS, bench_table, checkpoints_for, parse_stage_columns, summarise
     from hwnas.core.objectives import Objective
 
     console = Console()
     objectives = [Objective.parse(text) for text in args.objective]
     results = bench_table(args.table, objectives, args.strategy, args.budget, args.seeds, args.space,
-                          args.arch_column, log=console.print)
-    names = [n for n in results if n != "default"]
+                          args.arch_column, log=console.print, stages=args.stages,
+                          stage_columns=parse_stage_columns(args.stage_columns))
+    names = [n for n in results if n not in NOT_RUNS]
     points = checkpoints_for(args.budget)
-    table = Table(title=f"hypervolume ratio on {args.table.name} ({', '.join(map(str, objectives))}), "
+    what = f"{args.stages}-stage networks of {args.table.name}" if args.stages else args.table.name
+    table = Table(title=f"hypervolume ratio on {what} ({', '.join(map(str, objectives))}), "
                         f"median [IQR] over {args.seeds} seed(s)")
     table.add_column("strategy")
     for c in points:

@@ -35,6 +35,7 @@ def table_evaluator(path: str, arch_column: str = "arch", *, space, columns=None
 EVALUATORS: Registry[Evaluator] = Registry("evaluator", "hwnas.evaluators", {
     "table": "hwnas.evaluators:table_evaluator",
     "supernet": "hwnas.evaluators.supernet:SupernetEvaluator",
+    "stage_table": "hwnas.evaluators.stage_table:stage_table_evaluator",
 })
 
 

@@ -15,6 +15,7 @@ from hwnas.spaces.protocols import CostableSpace, ExecutedWorkViews, QualityView
 SPACES: Registry[ChoiceSpace] = Registry("space", "hwnas.spaces", {
     "nb201": "hwnas.spaces.nb201:NB201Space",
     "nb201_net": "hwnas.spaces.nb201_net:NB201NetSpace",
+    "nb201_stages": "hwnas.spaces.nb201_stages:NB201StagesSpace",
     "mobilenet": "hwnas.spaces.mobilenet:MobileNetSpace",
     "signal1d": "hwnas.spaces.signal1d:Signal1DSpace",
 })
