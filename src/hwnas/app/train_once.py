@@ -40,6 +40,7 @@ from hwnas.app.components import (
     combine,
     expand_out,
 )
+from hwnas.app.outdir import output_folder
 from hwnas.app.result import SearchResult
 from hwnas.app.schema import Config
 from hwnas.core.errors import ConfigError
@@ -101,17 +102,22 @@ def _cache_measured_latency(cfg: Config) -> None:
 
 def run_train_once(cfg: Config, out: Path, budget: int | None = None, console: Console | None = None,
                    quiet: bool = False) -> SearchResult:
-    """Run the whole job (train, search up to ``budget`` or ``study.budget``, export) into ``out``."""
-    console = console or Console()
+    """Run the whole job (train, search up to ``budget`` or ``study.budget``, export) into ``out``;
+    a run that fails before writing a file leaves no ``out`` folder behind."""
     out = Path(out)
+    with output_folder(out):
+        return _run_train_once(cfg, out, budget, console or Console(), quiet)
+
+
+def _run_train_once(cfg: Config, out: Path, budget: int | None, console: Console, quiet: bool) -> SearchResult:
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads or 2)
     t_start = time.perf_counter()
 
     data = build_data(cfg)
     space = build_trainable_space(cfg, data)
-    console.print(f"data {data.name}: {data.describe()['sizes']}, input {list(data.input_shape)}; "
-                  f"space {space.name}: {space.size:.3g} architectures")
+    console.print(data.summary(), soft_wrap=True, markup=False, highlight=False)
+    console.print(f"space {space.name}: {space.size:.3g} architectures")
     _cache_measured_latency(cfg)
     targets = build_targets(cfg, space)  # fail before training
     checkpoint = Path(expand_out(cfg.supernet.checkpoint, out) or out / "supernet.safetensors")
