@@ -148,17 +148,10 @@ def _run_train_once(cfg: Config, out: Path, budget: int | None, console: Console
         raise ConfigError(f"evaluator {cfg.evaluator.name!r}: the train-once job exports the front's models and "
                           "needs an evaluator that extracts them (supernet)")
     rows = export_front(cfg, space, data, quality, front, out, console)
-    split = _split(cfg)
     if cfg.export.plot:
-        from hwnas.report.front_plot import plot_front
-
-        points = [(t.metrics[cost], t.metrics["accuracy"]) for t in study.trials
-                  if t.ok and cost in t.metrics and "accuracy" in t.metrics]
-        fpts = [(t.metrics[cost], t.metrics["accuracy"]) for t in front]
-        xlabel = "latency_ms (ONNX Runtime, this CPU)" if cost == "latency_ms" else cost
-        plot = plot_front(points, fpts, out / "front.png", xlabel, f"accuracy (% , {split} split, inherited)",
-                          f"{space.name} on {data.name}: {len(front)} Pareto-optimal of {len(points)}")
-        console.print(f"plot: {plot}")
+        plot = plot_search(study, evaluator, front, rows, cost, _split(cfg), out / "front.png",
+                           f"{space.name} on {data.name}: {len(front)} Pareto-optimal of {study.n_evaluated}")
+        console.print(f"plot: {plot.path}")
     table = Table(title=f"Pareto front ({out / 'front.csv'})",
                   caption=f"chosen on {_searched_quality(cfg)} (the searched split, in front.csv); "
                           "accuracy and onnx_accuracy on the test split")
@@ -170,6 +163,32 @@ def _run_train_once(cfg: Config, out: Path, budget: int | None, console: Console
     console.print(table)
     console.print(f"done in {time.perf_counter() - t_start:.1f}s")
     return SearchResult(study=study, rows=rows, out=out)
+
+
+def plot_search(study, evaluator, front, rows: list[dict], cost: str, split: str, path: Path, title: str):
+    """``front.png``: every evaluation's searched quality (on ``split``) against ``cost``, the front on it,
+    and the front members' test accuracy (what ``front.csv`` reports), each series labelled; returns
+    the :class:`~hwnas.report.front_plot.FrontPlot`."""
+    from hwnas.report.front_plot import Axis, FrontSeries, plot_front
+
+    kinds = evaluator.metric_kinds()
+    quality = next((o.metric for o in study.objectives if o.metric in kinds and not kinds[o.metric].is_cost),
+                   "accuracy")
+    unit = kinds[cost].unit if cost in kinds else ""
+    x = Axis(cost, "min", unit, "ONNX Runtime, this CPU" if cost == "latency_ms" else "")
+    y = Axis("accuracy" if quality == "accuracy" else f"{quality} / accuracy", "max", "%",
+             f"{quality} on {split} split: searched; test accuracy: front.csv")
+
+    def point(t, value):
+        return (t.metrics[cost], value)
+
+    done = [t for t in study.trials if t.ok and cost in t.metrics and quality in t.metrics]
+    feasible = [point(t, t.metrics[quality]) for t in done if t.feasible(study.constraints)]
+    infeasible = [point(t, t.metrics[quality]) for t in done if not t.feasible(study.constraints)]
+    fronts = [FrontSeries(f"front, {split} {quality} (searched)", [point(t, t.metrics[quality]) for t in front]),
+              FrontSeries("front members, test accuracy (front.csv)",
+                          [point(t, r["accuracy"]) for t, r in zip(front, rows)], against_evaluated=False)]
+    return plot_front(path, x, y, feasible, fronts, title, infeasible)
 
 
 def _split(cfg: Config) -> str:
