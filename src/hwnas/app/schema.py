@@ -143,7 +143,7 @@ TRAIN_ONCE_DEFAULTS: dict[str, Any] = {
     "targets": DEFAULT_TRAIN_ONCE_TARGETS,
     "objectives": ["accuracy:max", "latency_ms:min"],
     "study": {"name": "supernet", "storage": "{out}/study.db"},
-    "threads": 2,
+    "threads": 1,
 }
 
 
@@ -161,7 +161,8 @@ class Config(_Strict):
     executor: ExecutorSection = Field(default_factory=ExecutorSection)
     study: StudySection = Field(default_factory=StudySection)
     export: ExportSection = Field(default_factory=ExportSection)
-    threads: int | None = Field(None, ge=1, description="torch threads (train-once default 2)")
+    threads: int | None = Field(None, ge=1, description="torch threads for training and evaluation (train-once "
+                                                        "default 1: on a loaded machine fewer threads are faster)")
 
     @field_validator("space", "data", "evaluator", "strategy", "executor", mode="before")
     @classmethod

@@ -111,7 +111,7 @@ def run_train_once(cfg: Config, out: Path, budget: int | None = None, console: C
 
 def _run_train_once(cfg: Config, out: Path, budget: int | None, console: Console, quiet: bool) -> SearchResult:
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(cfg.threads or 2)
+    torch.set_num_threads(cfg.threads or 1)
     t_start = time.perf_counter()
 
     data = build_data(cfg)
