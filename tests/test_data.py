@@ -37,7 +37,7 @@ def test_user_image_folder(tmp_path):
         (tmp_path / cls).mkdir()
         for i in range(10):
             Image.fromarray((rng.random((12, 12)) * 255).astype(np.uint8)).save(tmp_path / cls / f"{i}.png")
-    d = get_dataset("folder", path=str(tmp_path), image_size=6)
+    d = get_dataset("folder", path=str(tmp_path), resize=6)
     assert d.input_shape == (1, 6, 6) and d.num_classes == 2
     assert len(d.y_train) + len(d.y_val) + len(d.y_test) == 20
     (tmp_path / "dog" / "broken.png").write_bytes(b"nope")

@@ -69,7 +69,8 @@ def test_every_model_carries_its_metadata(run_dir):
         assert md["metadata_version"] == str(METADATA_VERSION) and md["hwnas_version"]
         assert md["class_names"] == [str(i) for i in range(10)]
         assert md["input_shape"] == [1, 1, 8, 8] and md["input_layout"] == "NCHW"
-        assert md["preprocessing"] == {"scale": 1 / 16, "layout": "NCHW", "size": [8, 8], "channels": 1}
+        pre = md["preprocessing"]
+        assert (pre["scale"], pre["layout"], pre["channels"], pre["source_size"]) == (1 / 16, "NCHW", 1, [8, 8])
         assert md["architecture"] == r["arch"] and md["space"] == "mobilenet"
         assert md["space_description"]["name"] == "mobilenet"
         assert md["metrics"]["accuracy"] == float(r["accuracy"])

@@ -156,7 +156,7 @@ def test_train_once_defaults_are_todays_job(tmp_path):
         ("measure", {"runtime": "onnxruntime", "threads": 1, "warmup": 10, "repeats": 20}),
         ("count", {"precisions": ["fp32"]})]
     assert cfg.objectives == ["accuracy:max", "latency_ms:min"]
-    assert (cfg.study.name, cfg.study.storage, cfg.study.budget, cfg.threads) == ("supernet", "{out}/study.db", 3, 2)
+    assert (cfg.study.name, cfg.study.storage, cfg.study.budget, cfg.threads) == ("supernet", "{out}/study.db", 3, 1)
     # paths are relative to the config file
     p = _write(tmp_path, {**TINY, "supernet": {**TINY["supernet"], "checkpoint": "ck/s.safetensors"}})
     cfg = load_config(p)

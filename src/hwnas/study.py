@@ -2,7 +2,9 @@
 
 The budget counts distinct evaluations (complete or failed). Architectures are
 canonicalised first; one already evaluated is served from the cache and costs
-nothing. Every result is written to storage before the strategy hears of it,
+nothing. When the evaluator holds a catalog (a table), proposals outside it are
+dropped uncounted, and the search stops once every architecture of the catalog is
+evaluated (:attr:`Study.exhausted`), whatever budget is left. Every result is written to storage before the strategy hears of it,
 so a study re-opened from its storage resumes exactly where it stopped: the
 strategy is rebuilt from the stored trials and evaluations that were in flight
 when the process died are run again.
@@ -88,6 +90,10 @@ class Study:
         self.interrupted = self.storage.delete_running(name)
         self.trials: list[Trial] = self.storage.trials(name)
         self._cache = {t.key: t for t in self.trials}
+        self._catalog = self._catalog_keys(evaluator)
+        self._catalog_done = 0 if self._catalog is None else sum(k in self._catalog for k in self._cache)
+        #: proposals outside the evaluator's catalog, dropped before evaluation (never counted)
+        self.outside_catalog = 0
         self.strategy.attach(evaluator)
         self.strategy.setup(space, self.objectives, self.constraints, seed)
         if self.trials:
@@ -106,18 +112,43 @@ class Study:
             "seed": self.seed,
         }
 
+    def _catalog_keys(self, evaluator: Evaluator) -> dict[str, dict] | None:
+        """Canonical key -> canonical architecture of every architecture the evaluator's catalog holds
+        (a table), or None when it answers for the whole space."""
+        catalog = getattr(evaluator, "catalog", None)
+        rows = catalog() if callable(catalog) else None
+        if rows is None:
+            return None
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1, len(self.space.cardinalities))
+        out: dict[str, dict] = {}
+        for g in np.unique(self.space.canonical_genes(rows), axis=0) if len(rows) else rows:
+            arch = self.space.from_genes(g)
+            out[self.space.format(arch)] = arch
+        return out
+
     @property
     def n_evaluated(self) -> int:
         return sum(t.state in (COMPLETE, FAILED) for t in self.trials)
+
+    @property
+    def catalog_size(self) -> int | None:
+        """Distinct (canonical) architectures the evaluator's catalog holds; None without a catalog."""
+        return None if self._catalog is None else len(self._catalog)
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether every architecture there is to evaluate (the catalog's, else the space's) is recorded."""
+        if self._catalog is not None:
+            return self._catalog_done >= len(self._catalog)
+        return self.n_evaluated >= self.space.size
 
     # ------------------------------------------------------------------ loop
     def optimize(self, budget: int, callbacks: Sequence[Callable[[Study, list[Trial]], None]] = ()) -> list[Trial]:
         """Evaluate until ``budget`` distinct architectures are recorded in total (resumed ones included)."""
         if budget < 1:
             raise ValueError(f"budget must be >= 1, got {budget}")
-        limit = self.space.size
         stall = 0
-        while self.n_evaluated < min(budget, limit):
+        while self.n_evaluated < budget and not self.exhausted:
             n = min(self.batch_size, budget - self.n_evaluated)
             batch = self._fresh(self.strategy.ask(n), n)
             if not batch:
@@ -139,6 +170,9 @@ class Study:
         for arch in archs:
             canon = self.space.canonical(self.space.validate(arch))
             key = self.space.format(canon)
+            if self._catalog is not None and key not in self._catalog:
+                self.outside_catalog += 1  # nothing to evaluate it with: not a trial, not budget
+                continue
             if key in self._cache or key in keys:
                 self.served_from_cache += 1
                 continue
@@ -149,6 +183,10 @@ class Study:
         return out
 
     def _random_unseen(self, n: int) -> list[tuple[str, dict]]:
+        if self._catalog is not None:
+            unseen = [k for k in self._catalog if k not in self._cache]
+            picks = self._rng.permutation(len(unseen))[:n]
+            return [(unseen[i], self._catalog[unseen[i]]) for i in sorted(picks)]
         for _ in range(50):
             cand = [self.space.from_genes(g) for g in self.space.sample_genes(self._rng, 4 * n)]
             fresh = self._fresh(cand, n)
@@ -171,6 +209,7 @@ class Study:
             )
             self.storage.write(self.name, t)
             self._cache[t.key] = t
+            self._catalog_done += self._catalog is not None and t.key in self._catalog
         return pending
 
     # ------------------------------------------------------------------ results

@@ -147,7 +147,7 @@ TRAIN_ONCE_DEFAULTS: dict[str, Any] = {
     "targets": DEFAULT_TRAIN_ONCE_TARGETS,
     "objectives": ["accuracy:max", "latency_ms:min"],
     "study": {"name": "supernet", "storage": "{out}/study.db"},
-    "threads": 2,
+    "threads": 1,
 }
 
 
@@ -165,7 +165,8 @@ class Config(_Strict):
     executor: ExecutorSection = Field(default_factory=ExecutorSection, description="where evaluations run")
     study: StudySection = Field(default_factory=StudySection, description="name, storage, budget, seed")
     export: ExportSection = Field(default_factory=ExportSection, description="what the train-once job writes")
-    threads: int | None = Field(None, ge=1, description="torch threads (train-once default 2)")
+    threads: int | None = Field(None, ge=1, description="torch threads for training and evaluation (train-once "
+                                                        "default 1: on a loaded machine fewer threads are faster)")
 
     @field_validator("space", "data", "evaluator", "strategy", "executor", mode="before")
     @classmethod

@@ -1,7 +1,9 @@
 """The table search job: search a space with the configured evaluator and targets, print and write the front.
 
 A persisted study resumes from its storage: run the same config again after an interruption
-(Ctrl-C, kill -9, a crash) and nothing evaluated is lost or counted twice.
+(Ctrl-C, kill -9, a crash) and nothing evaluated is lost or counted twice. A table holds part of a
+space: proposals outside it are never evaluated nor counted, the search stops with a message once
+every architecture of the table is evaluated, and outputs write each architecture as the table does.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hwnas.app.components import build_data, build_quality, build_space, build_study, build_targets, combine
-from hwnas.app.result import SearchResult, front_rows
+from hwnas.app.result import SearchResult
 from hwnas.app.schema import Config
 
 
@@ -47,10 +49,15 @@ def run_table_search(cfg: Config, out: Path | None = None, budget: int | None = 
         task = bar.add_task("search", total=budget, completed=min(done, budget))
         study.optimize(budget, callbacks=[lambda s, _: bar.update(task, completed=s.n_evaluated)])
     front = study.pareto_front()
-    fmt = study.space.format
+    table = _table(evaluator)
+    fmt = table.spelling if table is not None else study.space.format
     failed = sum(t.state == "failed" for t in study.trials)
     console.print(f"{study.n_evaluated} architectures evaluated ({failed} failed), "
                   f"{study.served_from_cache} repeats served from cache")
+    if study.exhausted and study.catalog_size is not None and study.n_evaluated < budget:
+        source = table.source if table is not None else "the evaluator's catalog"
+        console.print(f"table exhausted: all {study.catalog_size} distinct architectures of {source} "
+                      f"evaluated (budget {budget})", soft_wrap=True, markup=False, highlight=False)
     if not console.quiet:
         print_front(front, study.objectives, study.constraints, format_arch=fmt, console=console)
     if out is not None:
@@ -58,4 +65,11 @@ def run_table_search(cfg: Config, out: Path | None = None, budget: int | None = 
         write_trials_csv(out / "front.csv", front, names, fmt)
         write_trials_csv(out / "trials.csv", study.trials, names, fmt)
         console.print(f"wrote {out / 'front.csv'} and {out / 'trials.csv'}")
-    return SearchResult(study=study, rows=front_rows(study), out=out)
+    rows = [{"number": t.number, "arch": fmt(t.arch), **t.metrics} for t in front]
+    return SearchResult(study=study, rows=rows, out=out)
+
+
+def _table(evaluator):
+    """The part of ``evaluator`` that holds a table and knows its spelling of each architecture, or None."""
+    parts = getattr(evaluator, "evaluators", [evaluator])
+    return next((e for e in parts if callable(getattr(e, "spelling", None))), None)

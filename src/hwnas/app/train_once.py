@@ -45,6 +45,7 @@ from hwnas.app.components import (
     combine,
     expand_out,
 )
+from hwnas.app.outdir import output_folder
 from hwnas.app.result import SearchResult
 from hwnas.app.schema import Config
 from hwnas.app.study_folder import study_dir
@@ -107,18 +108,23 @@ def _cache_measured_latency(cfg: Config) -> None:
 
 def run_train_once(cfg: Config, out: Path, budget: int | None = None, console: Console | None = None,
                    quiet: bool = False) -> SearchResult:
-    """Run the whole job (train, search up to ``budget`` or ``study.budget``, export) into ``out``."""
-    console = console or Console()
+    """Run the whole job (train, search up to ``budget`` or ``study.budget``, export) into ``out``;
+    a run that fails before writing a file leaves no ``out`` folder behind."""
     out = Path(out)
+    with output_folder(out):
+        return _run_train_once(cfg, out, budget, console or Console(), quiet)
+
+
+def _run_train_once(cfg: Config, out: Path, budget: int | None, console: Console, quiet: bool) -> SearchResult:
     dest = study_dir(out, cfg.study.name)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(cfg.threads or 2)
+    torch.set_num_threads(cfg.threads or 1)
     t_start = time.perf_counter()
 
     data = build_data(cfg)
     space = build_trainable_space(cfg, data)
-    console.print(f"data {data.name}: {data.describe()['sizes']}, input {list(data.input_shape)}; "
-                  f"space {space.name}: {space.size:.3g} architectures")
+    console.print(data.summary(), soft_wrap=True, markup=False, highlight=False)
+    console.print(f"space {space.name}: {space.size:.3g} architectures")
     _cache_measured_latency(cfg)
     targets = build_targets(cfg, space)  # fail before training
     checkpoint = Path(expand_out(cfg.supernet.checkpoint, out) or out / "supernet.safetensors")
@@ -152,17 +158,10 @@ def run_train_once(cfg: Config, out: Path, budget: int | None = None, console: C
     if dest != out:
         console.print(f"study {cfg.study.name!r}: front, models and plot in {dest}")
     rows = export_front(cfg, space, data, quality, front, dest, console, evaluator=evaluator)
-    split = _split(cfg)
     if cfg.export.plot:
-        from hwnas.report.front_plot import plot_front
-
-        points = [(t.metrics[cost], t.metrics["accuracy"]) for t in study.trials
-                  if t.ok and cost in t.metrics and "accuracy" in t.metrics]
-        fpts = [(t.metrics[cost], t.metrics["accuracy"]) for t in front]
-        xlabel = "latency_ms (ONNX Runtime, this CPU)" if cost == "latency_ms" else cost
-        plot = plot_front(points, fpts, dest / "front.png", xlabel, f"accuracy (% , {split} split, inherited)",
-                          f"{space.name} on {data.name}: {len(front)} Pareto-optimal of {len(points)}")
-        console.print(f"plot: {plot}")
+        plot = plot_search(study, evaluator, front, rows, cost, _split(cfg), dest / "front.png",
+                           f"{space.name} on {data.name}: {len(front)} Pareto-optimal of {study.n_evaluated}")
+        console.print(f"plot: {plot.path}")
     table = Table(title=f"Pareto front ({dest / 'front.csv'})",
                   caption=f"chosen on {_searched_quality(cfg)} (the searched split, in front.csv); "
                           "accuracy and onnx_accuracy on the test split")
@@ -174,6 +173,32 @@ def run_train_once(cfg: Config, out: Path, budget: int | None = None, console: C
     console.print(table)
     console.print(f"done in {time.perf_counter() - t_start:.1f}s")
     return SearchResult(study=study, rows=rows, out=dest)
+
+
+def plot_search(study, evaluator, front, rows: list[dict], cost: str, split: str, path: Path, title: str):
+    """``front.png``: every evaluation's searched quality (on ``split``) against ``cost``, the front on it,
+    and the front members' test accuracy (what ``front.csv`` reports), each series labelled; returns
+    the :class:`~hwnas.report.front_plot.FrontPlot`."""
+    from hwnas.report.front_plot import Axis, FrontSeries, plot_front
+
+    kinds = evaluator.metric_kinds()
+    quality = next((o.metric for o in study.objectives if o.metric in kinds and not kinds[o.metric].is_cost),
+                   "accuracy")
+    unit = kinds[cost].unit if cost in kinds else ""
+    x = Axis(cost, "min", unit, "ONNX Runtime, this CPU" if cost == "latency_ms" else "")
+    y = Axis("accuracy" if quality == "accuracy" else f"{quality} / accuracy", "max", "%",
+             f"{quality} on {split} split: searched; test accuracy: front.csv")
+
+    def point(t, value):
+        return (t.metrics[cost], value)
+
+    done = [t for t in study.trials if t.ok and cost in t.metrics and quality in t.metrics]
+    feasible = [point(t, t.metrics[quality]) for t in done if t.feasible(study.constraints)]
+    infeasible = [point(t, t.metrics[quality]) for t in done if not t.feasible(study.constraints)]
+    fronts = [FrontSeries(f"front, {split} {quality} (searched)", [point(t, t.metrics[quality]) for t in front]),
+              FrontSeries("front members, test accuracy (front.csv)",
+                          [point(t, r["accuracy"]) for t, r in zip(front, rows)], against_evaluated=False)]
+    return plot_front(path, x, y, feasible, fronts, title, infeasible)
 
 
 def _split(cfg: Config) -> str:

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 
+from hwnas.cli.text import plain_parser
 from hwnas.core.errors import HwnasError
 
 COMMANDS = {
@@ -40,6 +41,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
                 continue  # command not part of this build
             raise
         mod.add_parser(sub)
+    plain_parser(parser)
     return parser
 
 

@@ -5,7 +5,7 @@ group ``hwnas.datasets``."""
 from __future__ import annotations
 
 from hwnas.core.errors import ConfigError
-from hwnas.core.registry import Registry
+from hwnas.core.registry import Registry, accepted_options, unknown_options
 from hwnas.data.base import TaskData, batches, from_arrays
 
 DATASETS: Registry[TaskData] = Registry("dataset", "hwnas.datasets", {
@@ -15,8 +15,20 @@ DATASETS: Registry[TaskData] = Registry("dataset", "hwnas.datasets", {
 })
 
 
+#: options of earlier versions of the ``folder`` loader -> what replaced them
+MOVED_OPTIONS = {"image_size": "resize: [height, width] (images now load at their own size)",
+                 "grayscale": "channels: 1 (images now keep their own channel count)"}
+
+
 def get_dataset(name: str, **options) -> TaskData:
-    """Load a dataset by name; options are checked against the loader's parameters."""
+    """Load a dataset by name; options are checked against the loader's parameters (the message names
+    ``data.options`` and lists the options allowed)."""
+    loader = DATASETS.get(name)
+    bad = unknown_options(loader, options)
+    if bad:
+        hints = "".join(f"; {k} -> {MOVED_OPTIONS[k]}" for k in bad if name == "folder" and k in MOVED_OPTIONS)
+        raise ConfigError(f"dataset {name!r}: unknown option(s) {bad} in data.options; allowed: "
+                          f"{accepted_options(loader)}{hints}")
     if name == "folder" and "path" not in options:
         raise ConfigError("data.options.path: dataset 'folder' needs a path (a folder of class folders, .npz or x.npy/y.npy)")
     return DATASETS.create(name, **options)

@@ -10,11 +10,10 @@ touched until the front is reported.
 from __future__ import annotations
 
 import numpy as np
-import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from hwnas.data.base import TaskData
+from hwnas.data.base import TaskData, from_arrays, preprocessing
 
 
 def digits_test_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -25,12 +24,10 @@ def digits_test_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def load(val_fraction: float = 0.2, seed: int = 0) -> TaskData:
-    """Digits as a TaskData: 1437 train+val, 360 test samples."""
+    """Digits as a TaskData: 1437 train+val, 360 test samples; the validation split is
+    ``train_test_split(x_train, y_train, test_size=val_fraction, random_state=seed, stratify=y_train)``."""
     x_tr, x_te, y_tr, y_te = digits_test_split()
-    x_tr, x_val, y_tr, y_val = train_test_split(x_tr, y_tr, test_size=val_fraction, random_state=seed, stratify=y_tr)
-    t = torch.from_numpy
-    return TaskData("digits", t(np.ascontiguousarray(x_tr)), t(y_tr.astype(np.int64)),
-                    t(np.ascontiguousarray(x_val)), t(y_val.astype(np.int64)),
-                    t(np.ascontiguousarray(x_te)), t(y_te.astype(np.int64)), 10,
-                    class_names=[str(i) for i in range(10)],
-                    preprocessing={"scale": 1 / 16, "layout": "NCHW", "size": [8, 8], "channels": 1})
+    return from_arrays("digits", x_tr, y_tr, x_te, y_te, val_fraction=val_fraction, seed=seed,
+                       class_names=[str(i) for i in range(10)],
+                       preprocessing=preprocessing("NCHW", 1 / 16, channels=1, source_size=[8, 8],
+                                                   summary="8x8 digits, pixel values 0..16 scaled by 1/16"))

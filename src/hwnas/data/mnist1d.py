@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.core.errors import DataError
-from hwnas.data.base import TaskData, from_arrays
+from hwnas.data.base import TaskData, from_arrays, preprocessing
 
 
 def _cache_dir() -> Path:
@@ -54,4 +54,6 @@ def load(num_samples: int = 5000, seed: int = 42, val_fraction: float = 0.2) -> 
     """MNIST-1D as a TaskData with inputs ``(N, 1, 40)``."""
     d = generate(num_samples, seed)
     return from_arrays("mnist1d", d["x"][:, None, :], d["y"], d["x_test"][:, None, :], d["y_test"],
-                       val_fraction=val_fraction, seed=0)
+                       val_fraction=val_fraction, seed=0, class_names=[str(i) for i in range(10)],
+                       preprocessing=preprocessing("NCL", 1.0, channels=1, source_size=[int(d["x"].shape[1])],
+                                                   summary="MNIST-1D signals as generated, not scaled"))

@@ -61,6 +61,7 @@ class TableEvaluator(Evaluator):
                                 f"metrics are {list(self.metrics)}")
             self._kinds[c] = MetricKind(kind, kind_from_name(c).unit if kind == COST else "")
         self.frame = frame
+        self._texts = frame[arch_column].tolist()
         self._values = frame[list(columns)].to_numpy(dtype=float)
         self._exact: dict[str, int] = {}
         self._canon: dict[str, int] = {}
@@ -77,6 +78,13 @@ class TableEvaluator(Evaluator):
         if row is None:
             row = self._canon.get(self.space.key(arch))
         return row
+
+    def spelling(self, arch) -> str:
+        """``arch`` as the table writes it: the architecture text of the row that answers for it (the
+        canonical text form stays the study's key; outputs show the user's own spelling), or the space's
+        text form when no row holds it."""
+        row = self.row_of(arch)
+        return self.space.format(arch) if row is None else str(self._texts[row])
 
     def metric_kinds(self) -> dict[str, MetricKind]:
         return dict(self._kinds)

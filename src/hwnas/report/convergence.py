@@ -1,8 +1,15 @@
-"""How a search converged: hypervolume of the front found after each evaluation."""
+"""How a search converged: hypervolume of the front found against the number of evaluations.
+
+The hypervolume is shown raw, with its reference point stated, unless the true front is known (a
+table that holds the whole search space, or a benchmark): then it is divided by the true front's
+hypervolume from the same reference point, so 1.0 means the true front was found. It is never divided
+by the run's own final value (which would end every run at 1.0).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -15,32 +22,81 @@ from hwnas.core.pareto import hypervolume  # noqa: E402
 from hwnas.core.trial import Trial  # noqa: E402
 
 
-def hypervolume_curve(trials: Sequence[Trial], objectives, constraints=()) -> tuple[np.ndarray, np.ndarray]:
-    """(evaluation count, hypervolume of the feasible front so far).
+def hypervolume_curve(trials: Sequence[Trial], objectives, constraints=(),
+                      ref: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(evaluation count, hypervolume of the feasible front so far), in minimisation form.
 
-    The reference point is the median evaluated value of each objective (as in
-    the benchmark scoring), so a few very bad architectures don't flatten the curve.
+    The reference point ``ref`` (minimisation form) defaults to :func:`reference_point`.
     """
-    F = np.array([t.values(objectives) if t.feasible(constraints) else [np.nan] * len(objectives)
-                  for t in trials], dtype=float).reshape(len(trials), len(objectives))
+    F = _matrix(trials, objectives, constraints)
     finite = np.isfinite(F).all(axis=1)
     if not finite.any():
         return np.arange(1, len(trials) + 1), np.zeros(len(trials))
-    ref = np.median(F[finite], axis=0)
+    ref = reference_point(F[finite]) if ref is None else np.asarray(ref, dtype=float)
     hv = np.array([hypervolume(F[: i + 1][finite[: i + 1]], ref) for i in range(len(trials))])
     return np.arange(1, len(trials) + 1), hv
 
 
-def plot_convergence(trials: Sequence[Trial], objectives, constraints, path: str | Path) -> Path:
-    n, hv = hypervolume_curve(trials, objectives, constraints)
-    final = hv[-1] if len(hv) and hv[-1] > 0 else 1.0
-    fig, ax = plt.subplots(figsize=(6, 3.4), dpi=120)
-    ax.plot(n, hv / final, c="tab:blue")
+#: the reference point's quantile of the evaluated values (minimisation form)
+REF_QUANTILE = 0.9
+
+
+def reference_point(F: np.ndarray) -> np.ndarray:
+    """The hypervolume reference (minimisation form): each objective's 90th percentile of the evaluated
+    values, so the front's trade-off counts (a median reference would drop most of a front whose
+    objectives pull apart) while a few very bad architectures don't flatten the curve."""
+    return np.quantile(np.asarray(F, dtype=float), REF_QUANTILE, axis=0)
+
+
+def _matrix(trials, objectives, constraints) -> np.ndarray:
+    return np.array([t.values(objectives) if t.feasible(constraints) else [np.nan] * len(objectives)
+                     for t in trials], dtype=float).reshape(len(trials), len(objectives))
+
+
+@dataclass
+class Convergence:
+    """What the convergence plot shows: ``hv`` after each of ``n`` evaluations, divided by the true
+    front's hypervolume when ``normalised``; ``ref`` is the reference point in the metrics' own terms."""
+
+    n: np.ndarray
+    hv: np.ndarray
+    ref: dict[str, float]
+    normalised: bool
+    ylabel: str
+
+
+def convergence(trials: Sequence[Trial], objectives, constraints=(),
+                true_front: np.ndarray | None = None) -> Convergence:
+    """The convergence curve of ``trials``; ``true_front`` (rows of objective values in the metrics' own
+    terms, one column per objective) normalises it."""
+    F = _matrix(trials, objectives, constraints)
+    finite = np.isfinite(F).all(axis=1)
+    ref = reference_point(F[finite]) if finite.any() else np.zeros(len(objectives))
+    n, hv = hypervolume_curve(trials, objectives, constraints, ref)
+    shown = {o.metric: float(o.sign * r) for o, r in zip(objectives, ref)}
+    ref_text = ", ".join(f"{m} {v:.4g}" for m, v in shown.items())
+    if true_front is not None and len(true_front):
+        signs = np.array([o.sign for o in objectives], dtype=float)
+        best = hypervolume(np.asarray(true_front, dtype=float).reshape(-1, len(objectives)) * signs, ref)
+        if best > 0:
+            return Convergence(n, hv / best, shown, True,
+                               f"hypervolume / true front's\n(ref: {ref_text})")
+    return Convergence(n, hv, shown, False, f"hypervolume\n(ref: {ref_text}, the 90th percentile evaluated)")
+
+
+def plot_convergence(trials: Sequence[Trial], objectives, constraints, path: str | Path,
+                     true_front: np.ndarray | None = None) -> Path:
+    """Plot :func:`convergence` to ``path`` (PNG) and return the path."""
+    c = convergence(trials, objectives, constraints, true_front)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
+    ax.plot(c.n, c.hv, c="tab:blue")
     ax.set_xlabel("distinct evaluations")
-    ax.set_ylabel("hypervolume / final\n(ref: median evaluated)")
-    ax.set_ylim(0, 1.05)
+    ax.set_ylabel(c.ylabel, fontsize=8)
+    if c.normalised:
+        ax.set_ylim(0, 1.05)
+        ax.axhline(1.0, c="0.5", lw=0.8, ls="--")
     ax.grid(alpha=0.3)
-    ax.set_title("convergence")
+    ax.set_title("convergence (" + " vs ".join(str(o) for o in objectives) + ")", fontsize=10)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

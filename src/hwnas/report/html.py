@@ -11,7 +11,7 @@ from pathlib import Path
 from hwnas.core.objectives import Constraint, Objective
 from hwnas.core.pareto import nondominated_mask
 from hwnas.report.convergence import plot_convergence
-from hwnas.report.front_plot import plot_front
+from hwnas.report.front_plot import FrontSeries, axis, plot_front
 from hwnas.storage import Storage
 
 
@@ -31,6 +31,18 @@ def _arch_text(space_desc: dict):
     except Exception:  # a space with options, or from a plugin not installed: JSON is always readable
         pass
     return lambda a: json.dumps(a, sort_keys=True)
+
+
+def plotted_objectives(objectives: list[Objective]) -> tuple[Objective, Objective]:
+    """(y, x) of the front plot: the first quality objective against the first cost objective (kinds read
+    from the metric names), else the first two objectives."""
+    from hwnas.evaluators.base import kind_from_name
+
+    costs = [o for o in objectives if kind_from_name(o.metric).is_cost]
+    quality = [o for o in objectives if not kind_from_name(o.metric).is_cost]
+    if costs and quality:
+        return quality[0], costs[0]
+    return objectives[0], objectives[1]
 
 
 def write_report(storage: Storage, study: str, out: str | Path) -> Path:
@@ -62,12 +74,16 @@ def write_report(storage: Storage, study: str, out: str | Path) -> Path:
         parts.append(f"<tr><td>{k}</td><td>{html.escape(v)}</td></tr>")
     parts.append("</table>")
     with tempfile.TemporaryDirectory() as tmp:
-        if len(objectives) == 2 and feasible:
-            o1, o2 = objectives
-            parts.append("<h2>Pareto front</h2>" + _img(plot_front(
-                [(t.metrics[o2.metric], t.metrics[o1.metric]) for t in feasible],
-                [(t.metrics[o2.metric], t.metrics[o1.metric]) for t in front],
-                Path(tmp) / "front.png", xlabel=str(o2), ylabel=str(o1))))
+        if len(objectives) >= 2 and feasible:
+            yo, xo = plotted_objectives(objectives)
+            plot = plot_front(
+                Path(tmp) / "front.png", axis(xo), axis(yo),
+                evaluated=[(t.metrics[xo.metric], t.metrics[yo.metric]) for t in feasible],
+                fronts=[FrontSeries("Pareto front", [(t.metrics[xo.metric], t.metrics[yo.metric]) for t in front])],
+                infeasible=[(t.metrics[xo.metric], t.metrics[yo.metric]) for t in trials
+                            if t.ok and not t.feasible(constraints) and xo.metric in t.metrics
+                            and yo.metric in t.metrics])
+            parts.append("<h2>Pareto front</h2>" + _img(plot.path))
         if trials:
             parts.append("<h2>Convergence</h2>" + _img(plot_convergence(trials, objectives, constraints,
                                                                          Path(tmp) / "conv.png")))
