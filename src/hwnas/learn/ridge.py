@@ -12,7 +12,7 @@ class BootstrapRidge(Surrogate):
 
     A ridge reads the encoding globally (one coefficient per one-hot choice), which is what a search
     needs while it knows little. Members differ by their bootstrap resample, so their disagreement
-    grows away from the data. Closed-form fits (one batched set of d x d solves for all members), so a
+    grows away from the data. Closed-form fits (one batched set of min(n, d)-sized solves for all members), so a
     16-member ensemble refits in about a millisecond; prediction is one matrix product for all members.
     A refit on grown data draws the resamples from the same seed.
     """
@@ -31,11 +31,17 @@ class BootstrapRidge(Surrogate):
         sw = W.sum(axis=1)
         xm = (W @ X) / sw[:, None]  # (K, d) weighted means
         ym = (W @ y) / sw  # (K,)
-        # all members' weighted, centred normal equations at once
-        A = np.matmul((W[:, :, None] * X[None]).transpose(0, 2, 1), X) - sw[:, None, None] * xm[:, :, None] * xm[:, None, :]
-        A += self.alpha_ * np.eye(d)[None]
-        b = (W * y) @ X - sw[:, None] * xm * ym[:, None]
-        self.coef_ = np.linalg.solve(A, b[:, :, None])[:, :, 0]  # (K, d)
+        if d > n:  # wide encodings: the same solution from n x n systems (push-through identity)
+            sq = np.sqrt(W)  # (K, n); rows left out of a resample get zero weight
+            S = sq[:, :, None] * (X[None] - xm[:, None, :])  # (K, n, d)
+            G = np.matmul(S, S.transpose(0, 2, 1)) + self.alpha_ * np.eye(n)[None]
+            r = sq * (y[None] - ym[:, None])  # (K, n)
+            self.coef_ = np.einsum("knd,kn->kd", S, np.linalg.solve(G, r[:, :, None])[:, :, 0])
+        else:  # all members' weighted, centred normal equations at once
+            A = np.matmul((W[:, :, None] * X[None]).transpose(0, 2, 1), X) - sw[:, None, None] * xm[:, :, None] * xm[:, None, :]
+            A += self.alpha_ * np.eye(d)[None]
+            b = (W * y) @ X - sw[:, None] * xm * ym[:, None]
+            self.coef_ = np.linalg.solve(A, b[:, :, None])[:, :, 0]  # (K, d)
         self.intercept_ = ym - np.einsum("kd,kd->k", xm, self.coef_)  # (K,)
         return self
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -77,6 +78,18 @@ class MobileNetSpace(TrainableSpace):
                 arch[f"s{i}_b{j}_kernel"] = self.kernels[0]
                 arch[f"s{i}_b{j}_expand"] = self.expands[0]
         return arch
+
+    def canonical_genes(self, genes: np.ndarray) -> np.ndarray:
+        """:meth:`canonical` of gene rows, vectorised (strategies canonicalise every candidate they consider)."""
+        genes = np.array(np.atleast_2d(genes), dtype=np.int64)
+        col = {d.name: k for k, d in enumerate(self.dimensions)}
+        for i, (_, _, depth) in enumerate(self.stages, start=1):
+            used = genes[:, col[f"s{i}_depth"]] + 1  # depth choices are 1 .. max_depth
+            for j in range(2, depth + 1):
+                skipped = used < j
+                genes[skipped, col[f"s{i}_b{j}_kernel"]] = 0  # kernels[0] and expands[0]: choices sorted
+                genes[skipped, col[f"s{i}_b{j}_expand"]] = 0
+        return genes
 
     def stage_activation(self, i: int) -> str:
         return "relu" if i == 0 else "hswish"

@@ -12,32 +12,46 @@ from hwnas.spaces.base import Arch
 from hwnas.strategies.base import Strategy
 
 
-def fresh_genes(strategy: Strategy, genes: np.ndarray, taken: set[str]) -> np.ndarray:
+def seen_codes(strategy: Strategy) -> set:
+    """Gene codes (:meth:`~hwnas.spaces.base.ChoiceSpace.gene_codes`) of the canonical architectures told to
+    ``strategy``: the integer form of its ``seen`` keys, kept up to date as trials arrive (trials only grow)."""
+    cache = strategy.__dict__.get("_seen_codes")
+    if cache is None or cache[0] is not strategy.trials or cache[1] > len(strategy.trials):
+        cache = strategy.__dict__["_seen_codes"] = [strategy.trials, 0, set()]
+    trials, done, codes = cache
+    if done < len(trials):
+        space = strategy.space
+        fresh = space.canonical_genes(space.genes_matrix([t.arch for t in trials[done:]]))
+        codes.update(space.gene_codes(fresh).tolist())
+        cache[1] = len(trials)
+    return codes
+
+
+def fresh_genes(strategy: Strategy, genes: np.ndarray, taken: set) -> np.ndarray:
     """Rows of ``genes`` whose canonical architecture is neither told to ``strategy`` nor in ``taken``
     (and, when the strategy is restricted to an evaluator's catalog, is in it).
 
-    Order is kept, repeats dropped; the keys of the rows returned are added to ``taken``.
+    Order is kept, repeats dropped. Architectures are compared by the gene codes of their canonical
+    rows (one integer each, equal exactly when their keys are); ``taken`` holds such codes, and the
+    codes of the rows returned are added to it.
     """
     space = strategy.space
     genes = np.asarray(genes, dtype=np.int64).reshape(-1, len(space.cardinalities))
     if len(genes) == 0:
         return genes
-    canon = space.canonical_genes(genes)
+    codes = space.gene_codes(space.canonical_genes(genes))
     allowed = getattr(strategy, "allowed_codes", None)
-    inside = (np.isin(space.gene_codes(canon), allowed) if allowed is not None
-              else np.ones(len(genes), dtype=bool))
-    out = []
-    for g, c, ok in zip(genes, canon, inside):
-        if not ok:  # the evaluator holds nothing for it (a table that covers part of the space)
-            continue
-        key = space.format(space.from_genes(c))
-        if key not in strategy.seen and key not in taken:
-            taken.add(key)
-            out.append(g)
-    return np.array(out, dtype=np.int64).reshape(-1, genes.shape[1])
+    inside = np.isin(codes, allowed) if allowed is not None else None  # the evaluator holds nothing for the rest
+    seen = seen_codes(strategy)
+    keep = []
+    for i, code in enumerate(codes.tolist()):
+        if (inside is None or inside[i]) and code not in seen and code not in taken:
+            taken.add(code)
+            keep.append(i)
+    return genes[keep]
 
 
-def random_unseen_genes(strategy: Strategy, n: int, taken: set[str] | None = None, tries: int = 20) -> np.ndarray:
+def random_unseen_genes(strategy: Strategy, n: int, taken: set | None = None, tries: int = 20) -> np.ndarray:
     """Up to ``n`` uniformly drawn gene rows, fresh in the sense of :func:`fresh_genes`.
 
     Fewer rows come back only when the space is (nearly) exhausted. A strategy restricted to
@@ -73,7 +87,7 @@ def breed_unseen(strategy: Strategy, n: int, breed, attempts: int = 10) -> np.nd
     evaluated architecture are dropped, and if breeding keeps producing repeats
     (a converged population) uniform samples fill the batch.
     """
-    taken: set[str] = set()
+    taken: set = set()
     out = np.zeros((0, len(strategy.space.cardinalities)), dtype=np.int64)
     for _ in range(attempts):
         out = np.vstack([out, fresh_genes(strategy, breed(), taken)])[:n]

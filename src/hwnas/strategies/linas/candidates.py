@@ -3,8 +3,9 @@
 :class:`EnumeratedPool` holds every canonical architecture of a space small enough to enumerate
 (NB201: 15,625 cells, 12,205 distinct), or of the evaluator's catalog when a table holds only part
 of the space, encoded once; told architectures leave it. :class:`InnerSearch` serves spaces too big
-to enumerate: the candidates are every child of an NSGA-II run on the surrogates' mean predictions.
-Either way every candidate is predicted in one vectorised call per surrogate.
+to enumerate: local moves around the best evaluated architectures and the children of an NSGA-II run
+on the surrogates' mean predictions, each new row encoded and predicted once.
+Either way every candidate is predicted in one vectorised call per surrogate and batch of rows.
 
 :func:`redundant_rows` finds cells that execute an operation feeding nothing while the cell without
 it is available: both compute the same function
@@ -20,7 +21,7 @@ import numpy as np
 
 from hwnas.core.trial import Trial
 from hwnas.spaces.base import ChoiceSpace
-from hwnas.strategies.linas.models import Candidates, Encoded
+from hwnas.strategies.linas.models import Candidates, Encoded, Predictions
 from hwnas.strategies.random import fresh_genes
 from hwnas.strategies.ranking import best_order, binary_tournament, rank_and_crowding, survivors
 
@@ -70,34 +71,68 @@ class EnumeratedPool:
 
 
 class InnerSearch:
-    """Candidates from an NSGA-II run of ``generations`` generations of ``population`` on predicted objectives."""
+    """Candidates of a space too big to enumerate: local moves around the best evaluated architectures
+    (mutations of them, crossovers between them), then an NSGA-II run of ``generations`` generations of
+    ``population`` on the surrogates' mean predictions, started from those architectures and moves.
 
-    def __init__(self, population: int = 200, generations: int = 25):
-        self.population, self.generations = int(population), int(generations)
+    Every row produced is reduced to its function form when ``prune`` (a row running an operation
+    that feeds nothing costs more for the same function), canonicalised, and kept only when new (told
+    architectures, rows in ``taken`` and rows produced before are compared by gene code). Each batch of
+    new rows is encoded once and predicted once by every metric model; those predictions are the
+    candidates' predictions the batch is picked with, so the cost of a call grows with
+    ``population x generations``, never with the space.
+    """
 
-    def candidates(self, strategy, trials: list[Trial], taken: set[str],
-                   score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]) -> Candidates:
-        """``score(genes)``: predicted minimised objectives (n, d) and constraint violation (n,) of gene rows.
+    def __init__(self, population: int = 64, generations: int = 12, prune: bool = True):
+        self.population, self.generations, self.prune = int(population), int(generations), bool(prune)
 
-        Every child ever produced is a candidate, the final population first; rows told to
-        ``strategy`` or in ``taken`` are dropped.
+    def _reduce(self, space: ChoiceSpace, genes: np.ndarray) -> np.ndarray:
+        return space.canonical_genes(space.function_genes(genes) if self.prune else genes)
+
+    def candidates(self, strategy, trials: list[Trial], taken: set,
+                   predict: Callable[[np.ndarray], tuple[Encoded, Predictions]],
+                   score: Callable[[Predictions], tuple[np.ndarray, np.ndarray]]
+                   ) -> tuple[Candidates, Predictions | None]:
+        """The candidates and their predictions (None when there is no candidate).
+
+        ``predict(genes)``: the rows encoded and every metric's member predictions of them;
+        ``score(pred)``: predicted minimised objectives (n, d) and constraint violation (n,) (the fitness).
         """
         space, rng, P = strategy.space, strategy.rng, self.population
+        encoded: list[Encoded] = []
+        preds: list[Predictions] = []
+
+        def new(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            rows = fresh_genes(strategy, self._reduce(space, rows), taken)
+            if not len(rows):
+                return rows, np.zeros((0, len(strategy.objectives))), np.zeros(0)
+            enc, pred = predict(rows)
+            encoded.append(enc)
+            preds.append(pred)
+            return (rows, *score(pred))
+
         seen_genes = space.genes_matrix([t.arch for t in trials])
-        F_seen = strategy.objective_matrix(trials)
-        elite = seen_genes[best_order(F_seen, strategy.violation(trials))[: P // 2]]
-        pop = np.vstack([elite, space.sample_genes(rng, P - len(elite))])
-        F, V = score(pop)
-        produced = [pop]
+        elite = seen_genes[best_order(strategy.objective_matrix(trials), strategy.violation(trials))[: P // 2]]
+        _, elite_pred = predict(elite)
+        pop, (F, V) = elite, score(elite_pred)
+        best = elite[: max(P // 4, 2)]
+        moves = np.vstack([space.mutate_genes(np.repeat(best, 2, axis=0), rng),
+                           space.crossover_genes(best[rng.integers(0, len(best), P // 2)],
+                                                 best[rng.integers(0, len(best), P // 2)], rng),
+                           space.sample_genes(rng, max(P - len(elite), 0))])
+        kids, kF, kV = new(moves)
+        pop, F, V = np.vstack([pop, kids]), np.vstack([F, kF]), np.concatenate([V, kV])
+        keep = survivors(F, P, V)
+        pop, F, V = pop[keep], F[keep], V[keep]
         for _ in range(self.generations):
             rank, crowd = rank_and_crowding(F, V)
             a = pop[binary_tournament(rank, crowd, P, rng)]
             b = pop[binary_tournament(rank, crowd, P, rng)]
-            kids = space.mutate_genes(space.crossover_genes(a, b, rng), rng)
-            kF, kV = score(kids)
-            produced.append(kids)
+            kids, kF, kV = new(space.mutate_genes(space.crossover_genes(a, b, rng), rng))
             pop, F, V = np.vstack([pop, kids]), np.vstack([F, kF]), np.concatenate([V, kV])
             keep = survivors(F, P, V)
             pop, F, V = pop[keep], F[keep], V[keep]
-        genes = fresh_genes(strategy, np.vstack([pop] + produced[::-1]), taken)
-        return Candidates(Encoded(genes, space.features(genes)))
+        if not encoded:
+            return Candidates(Encoded(np.zeros((0, len(space.cardinalities)), dtype=np.int64), np.zeros((0, 0)))), None
+        joined = Encoded(np.vstack([e.genes for e in encoded]), np.vstack([e.X for e in encoded]))
+        return Candidates(joined), Predictions.join(preds)

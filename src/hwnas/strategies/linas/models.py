@@ -30,12 +30,14 @@ BASE_SURROGATE = "ridge"
 
 
 class Encoded:
-    """Gene rows and their generic features; a fixed set (``fixed=True``) keeps each view's matrix as a
-    :class:`~hwnas.learn.surrogate.Pool`, so surrogates may cache their cross-terms with it."""
+    """Gene rows and their generic features, each other view's matrix computed once when first asked
+    (every metric model reading that view shares it). A fixed set (``fixed=True``) keeps each view's
+    matrix as a :class:`~hwnas.learn.surrogate.Pool`, so surrogates may cache their cross-terms with it."""
 
     def __init__(self, genes: np.ndarray, X: np.ndarray, fixed: bool = False):
         self.genes, self.X = genes, X
         self._pools: dict[str, Pool] | None = {} if fixed else None
+        self._matrices: dict[str, np.ndarray] = {}
 
     @property
     def fixed(self) -> bool:
@@ -44,9 +46,11 @@ class Encoded:
     def matrix(self, view: str, views: CostViews | None) -> np.ndarray:
         if view == GENERIC:
             return self.X
-        if self._pools is None:
-            return views.matrix(view, self.genes)
-        return self.pool(view, views).X
+        if self._pools is not None:
+            return self.pool(view, views).X
+        if view not in self._matrices:
+            self._matrices[view] = views.matrix(view, self.genes)
+        return self._matrices[view]
 
     def pool(self, view: str, views: CostViews | None) -> Pool:
         if view not in self._pools:
@@ -84,6 +88,12 @@ class Predictions:
     def mean(self, metric: str) -> np.ndarray:
         """The members' mean in the metric's units, shape (1, n)."""
         return self._models.units(metric, self.latent[metric].mean(axis=0, keepdims=True))
+
+    @staticmethod
+    def join(parts: list[Predictions]) -> Predictions:
+        """One set of predictions from several of the same models: the candidate sets one after the other."""
+        latent = {m: np.concatenate([p.latent[m] for p in parts], axis=1) for m in parts[0].latent}
+        return Predictions(latent, parts[0]._models)
 
     def best(self, metric: str, larger: bool) -> np.ndarray:
         """The most optimistic member per candidate (largest when ``larger``), in the metric's units."""

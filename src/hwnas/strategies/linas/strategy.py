@@ -36,7 +36,7 @@ from hwnas.strategies.base import Strategy
 from hwnas.strategies.cost_views import CostViews
 from hwnas.strategies.linas.acquisition import BatchEHVI, space_median
 from hwnas.strategies.linas.candidates import EnumeratedPool, InnerSearch, balanced_design
-from hwnas.strategies.linas.models import WARPS, Candidates, Encoded, MetricModels
+from hwnas.strategies.linas.models import WARPS, Candidates, Encoded, MetricModels, Predictions
 from hwnas.strategies.random import fresh_genes, random_unseen_genes
 
 #: spaces with at most this many members are enumerated (the candidate pool), larger ones searched
@@ -96,7 +96,7 @@ class LinasStrategy(Strategy):
         self.quality_ref, self.quality_ref_after = quality_ref, int(quality_ref_after)
         self.quality_surrogate, self.quality_surrogate_after = quality_surrogate, int(quality_surrogate_after)
         #: candidates of a space too big to enumerate
-        self.inner = InnerSearch()
+        self.inner = InnerSearch(prune=self.prune_redundant)
 
     def options(self) -> dict:
         return {
@@ -162,19 +162,21 @@ class LinasStrategy(Strategy):
 
     def _ask(self, n: int) -> list[Arch]:
         trials = self._usable()
-        taken: set[str] = set()
+        taken: set = set()
         if len(trials) < self.n_init or len(trials) < 2:
             return self._initial(n, taken)
         genes = self.space.genes_matrix([t.arch for t in trials])
         self.models.fit(genes, {m: np.array([t.metrics[m] for t in trials], dtype=float) for m in self._metrics})
-        cand = self.pool.candidates() if self.pool is not None else self.inner.candidates(self, trials, taken,
-                                                                                         self._score)
+        if self.pool is not None:
+            cand, pred = self.pool.candidates(), None
+        else:
+            cand, pred = self.inner.candidates(self, trials, taken, self._predict, self._score)
         if len(cand) == 0:
             return [self.space.from_genes(g) for g in random_unseen_genes(self, n, taken)]
-        picks = self._select(trials, genes, cand, n)
+        picks = self._select(trials, genes, cand, n, pred)
         return [self.space.from_genes(cand.genes[i]) for i in picks]
 
-    def _initial(self, n: int, taken: set[str]) -> list[Arch]:
+    def _initial(self, n: int, taken: set) -> list[Arch]:
         design = fresh_genes(self, self._design, taken)[:n]
         for _ in range(20 if self.prune_redundant else 0):  # top up with random cells reduced to their function
             if len(design) >= n:
@@ -185,14 +187,20 @@ class LinasStrategy(Strategy):
             design = np.vstack([design, random_unseen_genes(self, n - len(design), taken)])
         return [self.space.from_genes(g) for g in design]
 
-    def _score(self, genes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean predicted minimised objectives and constraint violation of gene rows (the inner search's fitness)."""
-        pred = self.models.predict(Candidates(Encoded(genes, self.space.features(genes))))
+    def _predict(self, genes: np.ndarray) -> tuple[Encoded, Predictions]:
+        """Gene rows encoded once (every view a model reads computed once) and every metric's member predictions."""
+        enc = Encoded(genes, self.space.features(genes))
+        return enc, self.models.predict(Candidates(enc))
+
+    def _score(self, pred: Predictions) -> tuple[np.ndarray, np.ndarray]:
+        """Mean predicted minimised objectives and constraint violation of predicted rows (the inner search's fitness)."""
         members = {m: pred.members(m) for m in pred.latent}
         return self.acquisition.objective_members(members).mean(axis=0), self.acquisition.violation_of_mean(members)
 
-    def _select(self, trials: list[Trial], genes: np.ndarray, cand: Candidates, n: int) -> list[int]:
-        pred = self.models.predict(cand)
+    def _select(self, trials: list[Trial], genes: np.ndarray, cand: Candidates, n: int,
+                pred: Predictions | None = None) -> list[int]:
+        """``pred``: the candidates' predictions when already made (else predicted here)."""
+        pred = self.models.predict(cand) if pred is None else pred
         mean, violation, region = self.acquisition.summarise(pred)
         ref = self.acquisition.reference(region)
         F_obs = self.objective_matrix(trials)

@@ -1,0 +1,124 @@
+"""The default strategy where it cannot enumerate: novelty by gene code, the inner search's candidates,
+the per-batch encoding cache, and the wide-encoding ridge fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwnas.core.objectives import Objective
+from hwnas.evaluators.base import Evaluator
+from hwnas.learn.ridge import BootstrapRidge
+from hwnas.spaces import get_space
+from hwnas.strategies import get_strategy
+from hwnas.strategies.cost_views import GENERIC
+from hwnas.strategies.linas.models import Candidates, Encoded
+from hwnas.strategies.random import fresh_genes, seen_codes
+from hwnas.study import Study
+
+OBJ = [Objective("acc", "max"), Objective("latency_ms", "min")]
+
+
+class StageSum(Evaluator):
+    """Per-stage random cell values: latency the sum over stages, accuracy the mean (as the K-stage benchmark)."""
+
+    metrics = ("acc", "latency_ms")
+
+    def __init__(self, space, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.space = space
+        self.lat = rng.uniform(0.1, 1.0, (space.stages, space.width, 5))
+        self.acc = rng.uniform(0.0, 2.0, (space.stages, space.width, 5))
+
+    def evaluate(self, arch):
+        g = self.space._split(self.space.canonical_genes(self.space.to_genes(arch)))[0]
+        s, e = np.indices(g.shape)
+        return {"acc": float(np.tanh(self.acc[s, e, g].sum(1)).mean()), "latency_ms": float(self.lat[s, e, g].sum())}
+
+
+@pytest.fixture(scope="module")
+def searched():
+    """A linas search of 30 evaluations on 2-stage NB201 networks (not enumerable: the inner search runs)."""
+    space = get_space("nb201_stages", stages=2)
+    strategy = get_strategy("linas", n_init=10)
+    study = Study(space, StageSum(space), OBJ, strategy, seed=0)
+    study.optimize(30)
+    assert strategy.pool is None  # the space is searched, not enumerated
+    return space, strategy, study
+
+
+def test_fresh_genes_compares_canonical_codes(searched):
+    space, strategy, study = searched
+    told = space.genes_matrix([t.arch for t in study.trials])
+    assert seen_codes(strategy) == set(space.gene_codes(space.canonical_genes(told)).tolist())
+    assert len(fresh_genes(strategy, told, set())) == 0  # every told architecture is known
+    rng = np.random.default_rng(3)
+    rows = space.sample_genes(rng, 50)
+    doubled = np.vstack([rows, space.function_genes(rows), rows])  # repeats and equivalent forms
+    taken: set = set()
+    out = fresh_genes(strategy, doubled, taken)
+    keys = [space.key(space.from_genes(g)) for g in out]
+    assert len(set(keys)) == len(keys)  # no two rows are the same architecture
+    assert not set(keys) & strategy.seen
+    expected = {space.key(space.from_genes(g)) for g in doubled} - strategy.seen
+    assert set(keys) == expected  # and nothing fresh was dropped
+    assert taken == set(space.gene_codes(space.canonical_genes(out)).tolist())
+
+
+def test_inner_search_candidates_are_unique_canonical_function_form_and_unseen(searched):
+    space, strategy, study = searched
+    trials = strategy._usable()
+    genes = space.genes_matrix([t.arch for t in trials])
+    strategy.models.fit(genes, {m: np.array([t.metrics[m] for t in trials]) for m in strategy._metrics})
+    cand, pred = strategy.inner.candidates(strategy, trials, set(), strategy._predict, strategy._score)
+    c = cand.genes
+    assert len(c) > strategy.inner.population  # moves and several generations of children
+    np.testing.assert_array_equal(space.canonical_genes(c), c)
+    np.testing.assert_array_equal(space.canonical_genes(space.function_genes(c)), c)  # no operation feeding nothing
+    codes = space.gene_codes(c).tolist()
+    assert len(set(codes)) == len(codes)
+    assert not set(codes) & seen_codes(strategy)
+    # the predictions kept with the candidates are those of encoding and predicting them directly
+    direct = strategy.models.predict(Candidates(Encoded(c, space.features(c))))
+    for m in strategy._metrics:
+        assert pred.latent[m].shape == (strategy.n_members, len(c))
+        np.testing.assert_allclose(pred.latent[m], direct.latent[m], rtol=1e-9, atol=1e-9)
+    # and its asks are fresh and stay in the function form
+    asked = space.genes_matrix(strategy.ask(5))
+    assert len(fresh_genes(strategy, asked, set())) == 5
+
+
+def test_encoded_computes_each_view_once_and_as_directly(searched):
+    space, strategy, _ = searched
+    views = strategy.models.views
+    rows = space.sample_genes(np.random.default_rng(1), 40)
+    enc = Encoded(rows, space.features(rows))
+    assert enc.matrix(GENERIC, views) is enc.X
+    for name in views.names[1:] + views.quality_names[1:]:
+        first = enc.matrix(name, views)
+        np.testing.assert_array_equal(first, views.matrix(name, rows))
+        assert enc.matrix(name, views) is first  # a second model reading the view shares the matrix
+
+
+def test_ridge_on_wide_encodings_matches_the_normal_equations():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(25, 60)), rng.normal(size=25)
+    model = BootstrapRidge(n_members=4, seed=5).fit(X, y)
+    # the same resamples, solved in d x d form
+    n, d = X.shape
+    W = np.random.default_rng(5).multinomial(n, np.full(n, 1.0 / n), size=4).astype(float)
+    for k in range(4):
+        w = W[k]
+        xm, ym = w @ X / w.sum(), w @ y / w.sum()
+        Xc = X - xm
+        coef = np.linalg.solve(Xc.T @ (w[:, None] * Xc) + model.alpha_ * np.eye(d), Xc.T @ (w * (y - ym)))
+        np.testing.assert_allclose(model.coef_[k], coef, atol=1e-10)
+        assert model.intercept_[k] == pytest.approx(ym - xm @ coef)
+
+
+def test_mobilenet_canonical_genes_vectorised_as_row_by_row():
+    space = get_space("mobilenet")
+    rows = space.sample_genes(np.random.default_rng(2), 300)
+    by_row = np.stack([space.to_genes(space.canonical(space.from_genes(g))) for g in rows])
+    np.testing.assert_array_equal(space.canonical_genes(rows), by_row)
+    assert (space.canonical_genes(rows) != rows).any()  # skipped blocks were reset
