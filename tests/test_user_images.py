@@ -1,5 +1,10 @@
 """A user's image folder loads as it is: its own size and channels, its class names, every bad input named."""
 
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -10,6 +15,8 @@ from PIL import Image
 import hwnas
 from hwnas.core.errors import ConfigError, DataError
 from hwnas.data import get_dataset
+from hwnas.data.base import from_arrays
+from hwnas.export.metadata import read_metadata
 
 CLASSES = ("ant", "bee", "cat", "dog")
 
@@ -139,7 +146,9 @@ def test_npz_class_names_and_preprocessing(tmp_path):
 
 
 def test_train_once_on_a_user_folder_exports_its_own_shape(tmp_path, capsys):
-    """The bar's data half: a config naming only the folder; the exported ONNX input is (1, 3, 16, 16)."""
+    """A config whose data section names only the folder: the exported models take (1, 3, 16, 16), their
+    metadata names the 4 classes and the preprocessing, and README's deploy script, following only the
+    metadata, reproduces every front.csv test accuracy from the raw test images."""
     _folder(tmp_path / "imgs", n=10)
     cfg = {"data": {"name": "folder", "options": {"path": "imgs"}},
            "space": {"name": "mobilenet", "options": {"stem": 4, "stages": [[4, 2, 2]], "head": 8, "widths": [0.5, 1.0]}},
@@ -161,3 +170,23 @@ def test_train_once_on_a_user_folder_exports_its_own_shape(tmp_path, capsys):
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         out = session.run(None, {session.get_inputs()[0].name: np.zeros((1, 3, 16, 16), np.float32)})[0]
         assert out.shape == (1, 4)
+    # the raw files of the test split: the loader reads classes and files in sorted order and splits by label
+    files = [f for cls in CLASSES for f in sorted((tmp_path / "imgs" / cls).glob("*.png"))]
+    labels = np.repeat(np.arange(len(CLASSES)), 10)
+    split = from_arrays("imgs", np.arange(len(files), dtype=np.float32)[:, None], labels, class_names=list(CLASSES))
+    test = [int(i) for i in split.x_test[:, 0]]
+    section = (Path(__file__).resolve().parents[1] / "README.md").read_text().split("## Deploy a model", 1)[1]
+    script = tmp_path / "classify.py"
+    script.write_text(re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], re.S)[0])
+    for r in result.rows:
+        model = tmp_path / "out" / r["model"]
+        meta = read_metadata(model)
+        assert meta["class_names"] == list(CLASSES) and meta["input_shape"] == [1, 3, 16, 16]
+        assert meta["preprocessing"]["channels"] == 3 and meta["preprocessing"]["scale"] == pytest.approx(1 / 255)
+        done = subprocess.run([sys.executable, "-I", str(script), str(model), *[str(files[i]) for i in test]],
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        predicted = [line.split(" ", 1)[0] for line in done.stdout.splitlines()[1:]]
+        assert len(predicted) == len(test)
+        acc = 100.0 * np.mean([p == CLASSES[labels[i]] for p, i in zip(predicted, test)])
+        assert round(acc, 4) == float(r["accuracy"])
