@@ -186,8 +186,7 @@ def plot_search(study, evaluator, front, rows: list[dict], cost: str, split: str
                    "accuracy")
     unit = kinds[cost].unit if cost in kinds else ""
     x = Axis(cost, "min", unit, "ONNX Runtime, this CPU" if cost == "latency_ms" else "")
-    y = Axis("accuracy" if quality == "accuracy" else f"{quality} / accuracy", "max", "%",
-             f"{quality} on {split} split: searched; test accuracy: front.csv")
+    y = Axis("accuracy" if quality == "accuracy" else f"{quality} / accuracy", "max", "%")
 
     def point(t, value):
         return (t.metrics[cost], value)

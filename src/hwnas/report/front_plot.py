@@ -169,15 +169,13 @@ def plot_front(path: str | Path, x: Axis, y: Axis, evaluated: Sequence[tuple[flo
     ax.set_ylim(*ylim)
     ax.set_xlabel(x.label)
     ax.set_ylabel(y.label)
-    if title:
-        ax.set_title(title, fontsize=10)
-    if outside:
-        ax.annotate(f"{outside} point(s) outside this window, drawn at its edge as triangles",
-                    xy=(0.01, 0.01), xycoords="axes fraction", fontsize=7, color="0.35")
+    note = f"{outside} point(s) outside this window, drawn at its edge as triangles" if outside else ""
+    if title or note:
+        ax.set_title("\n".join(t for t in (title, note) if t), fontsize=10 if not note else 9)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=7)
-    fig.tight_layout()
+    # below the axes, so it never hides points or the front
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=7, frameon=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return FrontPlot(path, x.label, y.label, (xlim, ylim), outside, drawn)
