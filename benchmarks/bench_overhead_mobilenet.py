@@ -18,7 +18,6 @@ import argparse
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +51,7 @@ def synthetic_evaluator(space):
 
 
 def run(strategy_name: str, seed: int, budget: int) -> dict:
+    from hwnas.app.bench_table import instrument
     from hwnas.core.objectives import Objective
     from hwnas.spaces import get_space
     from hwnas.strategies import get_strategy
@@ -60,19 +60,7 @@ def run(strategy_name: str, seed: int, budget: int) -> dict:
     space = get_space("mobilenet")
     evaluator = synthetic_evaluator(space)
     strategy = get_strategy(strategy_name)
-    clock = {"wall": 0.0, "cpu": 0.0}
-    for name in ("setup", "ask", "tell"):
-        method = getattr(strategy, name)
-
-        def timed(*args, _method=method, **kwargs):
-            w, c = time.perf_counter(), time.process_time()
-            try:
-                return _method(*args, **kwargs)
-            finally:
-                clock["wall"] += time.perf_counter() - w
-                clock["cpu"] += time.process_time() - c
-
-        setattr(strategy, name, timed)
+    clock = instrument(strategy)
     study = Study(space, evaluator, [Objective("acc", "max"), Objective("mmacs", "min")], strategy, seed=seed)
     study.optimize(budget)
     return {"evaluated": len(study.trials), **clock}

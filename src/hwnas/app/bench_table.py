@@ -67,7 +67,7 @@ def run_strategy(
     out.update({"evaluated": [], "overhead_s": [], "overhead_cpu_s": []})
     for seed in seeds:
         strategy = get_strategy(strategy_name, **(options or {}))
-        clock = _instrument(strategy)
+        clock = instrument(strategy)
         study = Study(space, evaluator, objectives, strategy, seed=int(seed))
         study.optimize(budget)
         archs = [t.key for t in study.trials]
@@ -79,7 +79,7 @@ def run_strategy(
     return out
 
 
-def _instrument(strategy) -> dict:
+def instrument(strategy) -> dict:
     """Wrap the strategy's setup/ask/tell so the time spent inside them is summed into the returned dict."""
     clock = {"wall": 0.0, "cpu": 0.0}
     for name in ("setup", "ask", "tell"):
