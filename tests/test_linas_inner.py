@@ -122,3 +122,31 @@ def test_mobilenet_canonical_genes_vectorised_as_row_by_row():
     by_row = np.stack([space.to_genes(space.canonical(space.from_genes(g))) for g in rows])
     np.testing.assert_array_equal(space.canonical_genes(rows), by_row)
     assert (space.canonical_genes(rows) != rows).any()  # skipped blocks were reset
+
+
+def test_searched_space_reads_the_reference_from_uniform_draws_not_the_candidates(searched):
+    """Inner-search candidates crowd around the predicted front, so a quantile of theirs sits far better than the
+    space's; where the space is searched, the reference is the quantile of the predicted uniform draws."""
+    space, strategy, study = searched
+    seen = []
+    select = strategy.acquisition.select
+
+    def spy(pred, mean, violation, front, ref, n):
+        seen.append((mean.copy(), ref.copy()))
+        return select(pred, mean, violation, front, ref, n)
+
+    strategy.acquisition.select = spy
+    try:
+        strategy.ask(5)
+    finally:
+        strategy.acquisition.select = select
+    (cand_mean, ref), = seen
+    region = strategy._reference_region()
+    # the region: the members' mean predicted for each uniformly drawn architecture, in minimised units
+    direct = strategy.models.predict(Candidates(Encoded(strategy._reference.genes, strategy._reference.X)))
+    lat = direct.mean("latency_ms")[0]
+    np.testing.assert_allclose(np.sort(region[:, 1]), np.sort(lat), rtol=1e-9)
+    expected = np.maximum(np.quantile(region, strategy.ref_quantile, axis=0), cand_mean.min(axis=0) + 1e-9)
+    np.testing.assert_allclose(ref, expected)
+    # and it is not the candidates' quantile: they are predicted faster than the space
+    assert np.quantile(cand_mean[:, 1], strategy.ref_quantile) < ref[1]

@@ -7,9 +7,11 @@ nothing. Each pick joins the front at its predicted mean ("kriging believer"), s
 along the front. Candidates whose most optimistic member adds nothing are screened out first.
 
 The reference point is a quantile (``ref_quantile``) of the predicted objective values over the
-predicted-feasible candidates: the search spends its budget on architectures better than most
-members of the space in every objective, the region a hypervolume at the median (the benchmark
-score's reference) is decided in. For a quality objective that quantile drifts once the search
+predicted-feasible members of the space: the enumerated candidates where the space is enumerated,
+else architectures drawn uniformly from it (an inner search's candidates crowd around the predicted
+front, and a quantile of theirs would confine the batch to one end of it). The search spends its
+budget on architectures better than most members of the space in every objective, the region a
+hypervolume at the median (the benchmark score's reference) is decided in. For a quality objective that quantile drifts once the search
 has homed in (a surrogate shrinks towards the mean of what was evaluated), so the strategy may
 replace it with the space's median read from the predicted *order* (:func:`space_median`).
 """
@@ -85,7 +87,7 @@ class BatchEHVI:
         return mean, violation, (mean[ok] if ok.sum() >= 10 else mean)
 
     def reference(self, region: np.ndarray) -> np.ndarray:
-        """The ``ref_quantile`` quantile of the region's predicted objectives."""
+        """The ``ref_quantile`` quantile of the region's predicted objectives (rows: members of the space)."""
         return np.quantile(region, self.ref_quantile, axis=0)
 
     def select(self, pred: Predictions, mean: np.ndarray, violation: np.ndarray, front: np.ndarray,

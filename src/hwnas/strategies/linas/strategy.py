@@ -202,7 +202,7 @@ class LinasStrategy(Strategy):
         """``pred``: the candidates' predictions when already made (else predicted here)."""
         pred = self.models.predict(cand) if pred is None else pred
         mean, violation, region = self.acquisition.summarise(pred)
-        ref = self.acquisition.reference(region)
+        ref = self.acquisition.reference(region if self.pool is not None else self._reference_region())
         F_obs = self.objective_matrix(trials)
         if self.quality_ref == "ranked" and len(trials) >= self.quality_ref_after:
             for j, o in enumerate(self.objectives):
@@ -212,6 +212,16 @@ class LinasStrategy(Strategy):
         front = F_obs[self.violation(trials) <= 0]
         front = front[nondominated_mask(front)] if len(front) else front.reshape(0, mean.shape[1])
         return self.acquisition.select(pred, mean, violation, front, ref, n)
+
+    def _reference_region(self) -> np.ndarray:
+        """Predicted mean objectives (minimised) of the architectures drawn uniformly from the space, the
+        predicted-feasible ones when at least 10: the region the reference quantile is read from when the
+        candidates come from an inner search (they crowd around the predicted front, so a quantile of
+        theirs sits far better than the space's and the batch is drawn to one end of the front)."""
+        mean = {m: self.models.units(m, self.models.predict_mean(m, self._reference))[None, :] for m in self._metrics}
+        region = self.acquisition.objective_members(mean)[0]
+        ok = self.acquisition.violation_of_mean(mean) <= 0
+        return region[ok] if ok.sum() >= 10 else region
 
     def _space_median(self, metric: str, genes: np.ndarray, observed: np.ndarray) -> float:
         """The space's median of a quality objective (minimised sign), in observed units, from the predicted order
