@@ -29,7 +29,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
+from hwnas.app.bench_table import results_table
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCURACY = ("cifar10_acc", "cifar100_acc", "imagenet16_acc")
@@ -142,11 +142,6 @@ def profile(args, pair: tuple[str, str], strategy: str, path: str) -> int:
     return 0
 
 
-def _cell(values: list[float]) -> str:
-    v = np.asarray(values, dtype=float)
-    return f"{np.median(v):.3f} [{np.percentile(v, 25):.2f}-{np.percentile(v, 75):.2f}]"
-
-
 def render(results: dict, args, command: str, seconds: float) -> str:
     points = [c for c in (50, 100, 300, 1000) if c <= args.budget] or [args.budget]
     lines = [
@@ -164,15 +159,8 @@ def render(results: dict, args, command: str, seconds: float) -> str:
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU(s), shared with other jobs while measured; "
         f"{seconds / 60:.1f} min in all.",
         "",
-        "| pair | strategy | " + " | ".join(f"N={c}" for c in points) + " | overhead s/100 (wall / cpu) |",
-        "|---|---|" + "---|" * len(points) + "---|",
     ]
-    for pair, by in results.items():
-        for s, runs in by.items():
-            cells = [_cell([r[str(c)] for r in runs]) for c in points]
-            wall = np.median([r["overhead_s"] for r in runs]) * 100 / args.budget
-            cpu = np.median([r["overhead_cpu_s"] for r in runs]) * 100 / args.budget
-            lines.append(f"| {pair} | {s} | " + " | ".join(cells) + f" | {wall:.2f} / {cpu:.2f} |")
+    lines += results_table(results, points, args.budget)
     return "\n".join(lines) + "\n"
 
 

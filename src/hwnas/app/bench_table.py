@@ -103,6 +103,23 @@ def summarise(values: Sequence[float]) -> tuple[float, float, float]:
     return float(np.median(v)), float(np.percentile(v, 25)), float(np.percentile(v, 75))
 
 
+def results_table(results: dict, points: Sequence[int], budget: int) -> list[str]:
+    """Markdown rows of benchmark results ``{pair: {strategy: [run, ...]}}``: the median [IQR] hypervolume
+    ratio at each checkpoint in ``points`` and the overhead per 100 evaluations (wall / CPU), with the header."""
+    lines = ["| pair | strategy | " + " | ".join(f"N={c}" for c in points) + " | overhead s/100 (wall / cpu) |",
+             "|---|---|" + "---|" * len(points) + "---|"]
+    for pair, by in results.items():
+        for strategy, runs in by.items():
+            cells = []
+            for c in points:
+                med, q1, q3 = summarise([r[str(c)] for r in runs])
+                cells.append(f"{med:.3f} [{q1:.2f}-{q3:.2f}]")
+            wall = np.median([r["overhead_s"] for r in runs]) * 100 / budget
+            cpu = np.median([r["overhead_cpu_s"] for r in runs]) * 100 / budget
+            lines.append(f"| {pair} | {strategy} | " + " | ".join(cells) + f" | {wall:.2f} / {cpu:.2f} |")
+    return lines
+
+
 def parse_stage_columns(texts: Sequence[str] | None) -> dict[str, list[str]]:
     """``METRIC=COL1,COL2,...`` texts (one per metric) as ``{metric: [columns]}``."""
     out: dict[str, list[str]] = {}
@@ -119,8 +136,9 @@ def parse_stage_columns(texts: Sequence[str] | None) -> dict[str, list[str]]:
 
 def _components(table, objectives, space: str, arch_column: str, stages: int | None, stage_columns):
     """The space, evaluator and scorer of one benchmark: a table of ``space``, or K-stage networks of its cells."""
-    from hwnas.evaluators.table import TableEvaluator, read_table
+    from hwnas.evaluators.table import TableEvaluator
     from hwnas.spaces import get_space
+    from hwnas.spaces.table import read_table
     from hwnas.strategies.scoring import TableScorer
 
     metrics = [o.metric for o in objectives]

@@ -17,9 +17,7 @@ import pandas as pd
 from hwnas.core.errors import DataError, EvaluationFailed
 from hwnas.evaluators.base import COST, Evaluator, MetricKind, kind_from_name
 from hwnas.spaces.base import ChoiceSpace
-from hwnas.spaces.table import load_arch_table, read_table
-
-__all__ = ["TableEvaluator", "read_table"]
+from hwnas.spaces.table import load_arch_table
 
 
 class TableEvaluator(Evaluator):

@@ -21,9 +21,6 @@ from hwnas.costs.latency.transfer import adapt
 from hwnas.spaces.base import ChoiceSpace
 from hwnas.spaces.table import ArchTable, load_arch_table
 
-#: a measurement table: the parsed architectures (``genes``, ``catalog``) and checked numeric ``column``\ s
-MeasurementTable = ArchTable
-
 
 def load_table(path: str | Path | pd.DataFrame, space: str | ChoiceSpace = "nb201",
                arch_column: str = "arch") -> ArchTable:
@@ -54,7 +51,7 @@ def split(n_rows: int, train_size: int, seed: int) -> tuple[np.ndarray, np.ndarr
 
 
 def evaluate(
-    table: MeasurementTable,
+    table: ArchTable,
     target: str,
     train_size: int,
     seeds: int = 10,

@@ -16,9 +16,7 @@ import numpy as np
 
 from hwnas.core.errors import CostModelError
 from hwnas.core.layers import LAYER_OPS, Layer
-from hwnas.spaces.views import GROUPS, REPRESENTATIVES, FeatureBlock
-
-__all__ = ["GROUPS", "REPRESENTATIVES", "FeatureBlock", "layer_cost_features"]
+from hwnas.spaces.views import FeatureBlock
 
 # ---------------------------------------------------------------------------------------------- layers
 _ELEMENTWISE = tuple(op for op in LAYER_OPS if op not in ("conv", "dwconv", "linear"))

@@ -35,11 +35,12 @@ from hwnas.core.errors import ConfigError, CostModelError, DataError
 from hwnas.core.layers import Workload
 from hwnas.core.plaindata import read_json, write_json
 from hwnas.costs.base import CostModel
-from hwnas.costs.latency.features import REPRESENTATIVES, FeatureBlock, layer_cost_features
+from hwnas.costs.latency.features import layer_cost_features
 from hwnas.learn.cv import grouped_folds, out_of_fold
 from hwnas.learn.regressor import DEFAULT_SHRINK, AdditiveFit, AdditiveRegressor
 from hwnas.spaces import views as space_views
 from hwnas.spaces.base import ChoiceSpace
+from hwnas.spaces.views import REPRESENTATIVES, FeatureBlock
 
 FORMAT = "hwnas.latency_predictor/1"
 
