@@ -19,6 +19,8 @@ from hwnas.core.errors import CostModelError
 LAYER_OPS = ("conv", "dwconv", "linear", "avgpool", "maxpool", "gap", "add", "relu", "hswish", "sigmoid", "bn", "mul")
 #: kinds whose work is a matrix product (what a systolic array runs)
 GEMM_OPS = ("conv", "dwconv", "linear")
+#: bit widths a layer's weights or activations may have (32 is float32, the default)
+PRECISION_BITS = (4, 8, 16, 32)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class Layer:
     batch: int = 1
     name: str = ""
     bias: bool = False
+    #: bit widths the layer runs at: weights and activations (32 = float32; see ``PRECISION_BITS``)
+    w_bits: int = 32
+    a_bits: int = 32
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -49,6 +54,10 @@ class Layer:
             v = getattr(self, f)
             if not isinstance(v, int) or v < 1:
                 raise CostModelError(f"layer {self.name or self.op}: {f}={v!r} must be a positive integer")
+        for f in ("w_bits", "a_bits"):
+            v = getattr(self, f)
+            if v not in PRECISION_BITS:
+                raise CostModelError(f"layer {self.name or self.op}: {f}={v!r} not allowed; allowed {list(PRECISION_BITS)}")
 
     # same-padding convolution, as all built-in spaces use
     @property
@@ -94,13 +103,16 @@ class Layer:
 
     def shape_key(self) -> tuple:
         """What determines this layer's cost (used to cache per-layer costs and build lookup tables)."""
-        return (self.op, self.in_channels, self.out_channels, self.in_h, self.in_w,
-                self.kernel, self.stride, self.groups, self.batch)
+        key = (self.op, self.in_channels, self.out_channels, self.in_h, self.in_w,
+               self.kernel, self.stride, self.groups, self.batch)
+        return key if (self.w_bits, self.a_bits) == (32, 32) else (*key, self.w_bits, self.a_bits)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         if not d["extra"]:
             d.pop("extra")
+        if (d["w_bits"], d["a_bits"]) == (32, 32):
+            del d["w_bits"], d["a_bits"]
         return d
 
     @classmethod
