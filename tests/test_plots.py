@@ -13,7 +13,7 @@ from hwnas.evaluators.base import COST, QUALITY, MetricKind
 from hwnas.evaluators.table import TableEvaluator
 from hwnas.report.convergence import convergence
 from hwnas.report.front_plot import Axis, FrontSeries, axis, plot_front
-from hwnas.report.html import plotted_objectives
+from hwnas.report.study_view import plotted_objectives
 from hwnas.spaces.nb201 import NB201Space
 from hwnas.strategies.random import RandomSearch
 from hwnas.study import Study

@@ -162,6 +162,7 @@ def _run_train_once(cfg: Config, out: Path, budget: int | None, console: Console
         plot = plot_search(study, evaluator, front, rows, cost, _split(cfg), dest / "front.png",
                            f"{space.name} on {data.name}: {len(front)} Pareto-optimal of {study.n_evaluated}")
         console.print(f"plot: {plot.path}")
+        console.print(f"report: {write_search_report(study, evaluator, front, rows, dest / 'report.html')}")
     table = Table(title=f"Pareto front ({dest / 'front.csv'})",
                   caption=f"chosen on {_searched_quality(cfg)} (the searched split, in front.csv); "
                           "accuracy and onnx_accuracy on the test split")
@@ -198,6 +199,15 @@ def plot_search(study, evaluator, front, rows: list[dict], cost: str, split: str
               FrontSeries("front members, test accuracy (front.csv)",
                           [point(t, r["accuracy"]) for t, r in zip(front, rows)], against_evaluated=False)]
     return plot_front(path, x, y, feasible, fronts, title, infeasible)
+
+
+def write_search_report(study, evaluator, front, rows: list[dict], path: Path) -> Path:
+    """``report.html`` (:mod:`hwnas.report.html`) beside ``front.csv``, each front member linked to its model."""
+    from hwnas.report.html import write_html
+    from hwnas.report.study_view import view_of
+
+    models = {t.number: r["model"] for t, r in zip(front, rows) if r.get("model")}
+    return write_html(view_of(study, models=models), path, evaluator.metric_kinds())
 
 
 def _split(cfg: Config) -> str:
