@@ -116,3 +116,17 @@ def test_missing_storage_file(tmp_path):
 
     with pytest.raises(ConfigError, match="file not found"):
         run(A())
+
+
+def test_a_table_search_writes_its_report_beside_the_front(tmp_path, synthetic_nb201_table):
+    import hwnas
+
+    synthetic_nb201_table.to_csv(tmp_path / "table.csv", index=False)
+    cfg = {"space": "nb201", "evaluator": {"name": "table", "options": {"path": "table.csv"}},
+           "objectives": ["acc:max", "lat_ms:min"], "constraints": ["lat_ms <= 9"],
+           "strategy": {"name": "random"}, "study": {"name": "t", "storage": "t.db", "budget": 20, "seed": 1}}
+    result = hwnas.run(cfg, out=tmp_path / "o", base=tmp_path)
+    page = (tmp_path / "o" / "report.html").read_text()
+    assert "20 (0 failed" in page and page.count("* plotly.js v") == 1
+    for t in result.study.pareto_front():  # written as the table writes it
+        assert f"<code>{NB201Space().format(t.arch)}</code>" in page

@@ -34,12 +34,13 @@ _STYLE = ("body{font-family:sans-serif;max-width:80em;margin:2em auto;padding:0 
 
 
 def _arch_text(space_desc: dict):
-    """A formatter for stored architectures: the space's text form when it can be rebuilt, else JSON."""
+    """A formatter for stored architectures: the space's text form when it can be rebuilt (from its name
+    and options) into the space described, else JSON."""
     from hwnas.spaces import get_space
 
     try:
-        space = get_space(space_desc["name"])
-        if space.describe() == space_desc:
+        space = get_space(space_desc["name"], **space_desc.get("options", {}))
+        if json.loads(json.dumps(space.describe())) == space_desc:
             return space.format
     except Exception:  # a space with options, or from a plugin not installed: JSON is always readable
         pass
