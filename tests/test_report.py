@@ -130,3 +130,13 @@ def test_a_table_search_writes_its_report_beside_the_front(tmp_path, synthetic_n
     assert "20 (0 failed" in page and page.count("* plotly.js v") == 1
     for t in result.study.pareto_front():  # written as the table writes it
         assert f"<code>{NB201Space().format(t.arch)}</code>" in page
+
+
+def test_a_study_with_nothing_evaluated_still_gets_a_page(tmp_path):
+    from hwnas.report.html import write_html
+    from hwnas.report.study_view import StudyView
+
+    page = write_html(StudyView("empty", [], [Objective("acc", "max"), Objective("lat_ms", "min")]),
+                      tmp_path / "r.html").read_text()
+    assert "0 (0 failed, 0 feasible)" in page and "plotly" not in page
+    assert "document.documentElement.dataset.rendered" in page  # nothing to wait for
