@@ -6,7 +6,8 @@ kinds of reason), with 2 and with 3 objectives, writes each report with
 ``hwnas.report.html.write_report`` and opens it ``--repeats`` times from ``file://`` in headless
 chromium (Playwright, every non-``file:`` request aborted). The figure is the page's own
 ``data-rendered`` stamp: milliseconds from navigation start until plotly has drawn the figures shown
-at opening (front, hypervolume). The parallel-coordinates view of a 3-objective study is drawn when
+at opening (front, hypervolume); the ``load`` event (the whole page parsed, tables included) is
+reported beside it. The parallel-coordinates view of a 3-objective study is drawn when
 scrolled into view; it is timed separately, from the scroll. Also checks that the front plot holds
 one point per completed architecture.
 
@@ -70,13 +71,14 @@ def synthetic_study(n: int, n_objectives: int, seed: int = 0) -> tuple[InMemoryS
     return storage, name
 
 
-def open_times(path: Path, repeats: int, chromium: str) -> tuple[list[float], list[float], int]:
-    """Per repeat: milliseconds until the figures drawn at opening are drawn, and from scrolling the
-    parallel-coordinates view into sight until it is drawn (none without one); the front plot's point count."""
+def open_times(path: Path, repeats: int, chromium: str) -> tuple[list[float], list[float], list[float], int]:
+    """Per repeat: milliseconds until the figures drawn at opening are drawn, until the ``load`` event has
+    run, and from scrolling the parallel-coordinates view into sight until it is drawn (none without
+    one); the front plot's point count."""
     from playwright.sync_api import sync_playwright
 
     args = ["--no-sandbox"] if os.geteuid() == 0 else []
-    times, scrolled, points = [], [], -1
+    times, loaded, scrolled, points = [], [], [], -1
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=args)
         for _ in range(repeats):
@@ -88,6 +90,8 @@ def open_times(path: Path, repeats: int, chromium: str) -> tuple[list[float], li
             page.goto(path.resolve().as_uri(), wait_until="load")
             page.wait_for_function("document.documentElement.dataset.rendered", timeout=120_000)
             times.append(float(page.evaluate("document.documentElement.dataset.rendered")))
+            page.wait_for_function("performance.getEntriesByType('navigation')[0].loadEventEnd > 0")
+            loaded.append(page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd"))
             points = page.evaluate("document.getElementById('front')._fullData"
                                    ".reduce((s, t) => s + (t._length || 0), 0)")
             if page.locator("#parallel").count():
@@ -99,7 +103,7 @@ def open_times(path: Path, repeats: int, chromium: str) -> tuple[list[float], li
                 sys.exit(f"{path}: browser errors: {errors}")
             page.close()
         browser.close()
-    return times, scrolled, points
+    return times, loaded, scrolled, points
 
 
 def main() -> None:
@@ -112,23 +116,24 @@ def main() -> None:
     args = ap.parse_args()
     if not Path(args.chromium).exists():
         sys.exit(f"--chromium {args.chromium}: not found (Debian: apt-get install chromium)")
-    lines = [f"{args.trials} trials, {args.repeats} opens each, chromium headless (SwiftShader WebGL), "
+    lines = ["`PYTHONPATH=src python benchmarks/bench_report.py " + " ".join(sys.argv[1:]) + "`", "",
+             f"{args.trials} trials, {args.repeats} opens each, chromium headless (SwiftShader WebGL), "
              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
              f"load average before {os.getloadavg()[0]:.1f}", "",
-             "| objectives | report MB | write s | opened in ms (median) | max ms | parallel view on scroll, ms "
-             "(median) | front-plot points |",
-             "|---|---|---|---|---|---|---|"]
+             "| objectives | report MB | write s | figures drawn, ms (median) | max ms | load event, ms (median) "
+             "| parallel view on scroll, ms (median) | front-plot points |",
+             "|---|---|---|---|---|---|---|---|"]
     for k in (2, 3):
         storage, name = synthetic_study(args.trials, k)
         t0 = time.perf_counter()
         path = write_report(storage, name, args.dir / f"report_{k}obj.html")
         write_s = time.perf_counter() - t0
-        times, scrolled, points = open_times(path, args.repeats, args.chromium)
+        times, loaded, scrolled, points = open_times(path, args.repeats, args.chromium)
         completed = sum(t.ok for t in storage.trials(name))
         if points != completed:
             sys.exit(f"{path}: the front plot holds {points} points, the study {completed} completed trials")
         lines.append(f"| {k} | {path.stat().st_size / 1e6:.1f} | {write_s:.1f} | {statistics.median(times):.0f} "
-                     f"| {max(times):.0f} | {f'{statistics.median(scrolled):.0f}' if scrolled else '-'} | {points} |")
+                     f"| {max(times):.0f} | {statistics.median(loaded):.0f} | {f'{statistics.median(scrolled):.0f}' if scrolled else '-'} | {points} |")
         print(lines[-1], flush=True)
     text = "\n".join(lines)
     print(text)
