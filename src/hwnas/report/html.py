@@ -78,7 +78,8 @@ def write_html(view: StudyView, out: str | Path, kinds: Mapping | None = None) -
                         "Hypervolume of the feasible front found after each evaluation."))
     if len(view.objectives) > 2 and view.completed:
         figures.append(("All objectives", "parallel", parallel_figure(view),
-                        "One line per completed architecture; drag along an axis to select a range."))
+                        "One line per completed architecture (every front member; of many others, a sample the title states); "
+                        "drag along an axis to select a range."))
     parts = [f"<h1>hwnas study {html.escape(view.name)}</h1>", _settings(view, conv)]
     eager = sum(div_id not in _ON_SCROLL for _, div_id, _, _ in figures)
     post = ("var d=document.getElementById('{plot_id}');d.dataset.rendered='1';"
