@@ -85,7 +85,7 @@ def layer_module(layer: Layer, dims: int):
     k, s = layer.kernel, layer.stride
     if layer.op in ("conv", "dwconv"):
         conv = nn.Conv1d if one_d else nn.Conv2d
-        pad = "same" if s == 1 else k // 2
+        pad = "same" if s == 1 else (0 if k == s else k // 2)  # k == s: non-overlapping patches
         return conv(layer.in_channels, layer.out_channels, k, s, pad, groups=layer.groups, bias=layer.bias)
     if layer.op == "linear":
         return nn.Linear(layer.in_channels, layer.out_channels, bias=layer.bias)
