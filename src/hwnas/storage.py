@@ -85,7 +85,7 @@ class Claim:
     over_budget: list[str] = field(default_factory=list)
 
 
-def _stale_reason(r: Running, worker: str, grace_s: float, dead: Collection[str]) -> str | None:
+def stale_reason(r: Running, worker: str, grace_s: float, dead: Collection[str]) -> str | None:
     """Why running trial ``r`` may be taken over by ``worker`` (None: its owner is alive, or it is ours)."""
     if r.worker is None:
         return "given back by a stopped worker"
@@ -247,7 +247,7 @@ class InMemoryStorage(Storage):
     def requeue(self, name, worker, grace_s, max_retries, dead=(), only=None, skip=()):
         taken, failed = [], []
         for r in self.running(name):
-            reason = _stale_reason(r, worker, grace_s, dead)
+            reason = stale_reason(r, worker, grace_s, dead)
             if reason is None or (only is not None and r.key not in only) or r.key in skip:
                 continue
             with self._lock:
@@ -340,8 +340,7 @@ class SQLStorage(Storage):
                 # writers queue on SQLite's lock: wait for it (heartbeats and claims of other workers) rather than fail
                 self.engine = sa.create_engine(self.url, connect_args={"timeout": 60})
             elif url.get_backend_name() == "postgresql":
-                self.engine = sa.create_engine(self.url, pool_pre_ping=True,
-                                               connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+                self.engine = sa.create_engine(self.url, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
             else:
                 self.engine = sa.create_engine(self.url, pool_pre_ping=True)
         except (ImportError, sa.exc.NoSuchModuleError) as e:
@@ -355,7 +354,7 @@ class SQLStorage(Storage):
                 cur.execute("PRAGMA synchronous=FULL")
                 cur.close()
         try:
-            _meta.create_all(self.engine)
+            self._create_tables()
             columns = {c["name"] for c in sa.inspect(self.engine).get_columns(_studies.name)}
             # a database from before schema versions were stored: its studies are schema 1 (refused, never altered)
             self._unversioned = "schema_version" not in columns
@@ -366,6 +365,18 @@ class SQLStorage(Storage):
         except sa.exc.DatabaseError as e:
             raise ConfigError(f"storage {spec}: not a usable database: {e.orig}") from None
         self._ids: dict[str, int] = {}
+
+    def _create_tables(self) -> None:
+        """Create the tables a database lacks; several workers starting on a new database at once may race
+        to create them, and the ones that lose find them made."""
+        for attempt in range(5):
+            try:
+                _meta.create_all(self.engine)
+                return
+            except sa.exc.DBAPIError as e:
+                if attempt == 4 or not any(w in str(e.orig).lower() for w in ("already exists", "duplicate")):
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def _upgrade(self) -> None:
         """Add schema 3's columns to a schema-2 trials table and mark its studies schema 3, in one transaction
@@ -540,7 +551,7 @@ class SQLStorage(Storage):
         with self.engine.begin() as conn:
             self._lock_study(conn, self._sid(name))
             for r in self._running_rows(conn, name):
-                reason = _stale_reason(r, worker, grace_s, dead)
+                reason = stale_reason(r, worker, grace_s, dead)
                 if reason is None or (only is not None and r.key not in only) or r.key in skip:
                     continue
                 retries = r.retries + (r.worker is not None)

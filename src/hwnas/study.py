@@ -47,7 +47,7 @@ from hwnas.core.trial import COMPLETE, FAILED, RUNNING, Trial
 from hwnas.evaluators.base import Evaluator
 from hwnas.executors import Executor
 from hwnas.spaces.base import ChoiceSpace
-from hwnas.storage import InMemoryStorage, Storage
+from hwnas.storage import InMemoryStorage, Running, Storage, stale_reason
 from hwnas.strategies.base import Strategy
 from hwnas.worker import Heartbeat, known_dead, new_worker_id
 
@@ -385,14 +385,19 @@ class Study:
         self._learn(done)
         return done
 
-    def _dead(self) -> set[str]:
-        return {r.worker for r in self.storage.running(self.name)
-                if r.worker and r.worker != self.worker and known_dead(r.worker)}
+    def _dead(self, running: list[Running] | None = None) -> set[str]:
+        """Owners of running trials known to be dead (a process of this machine that no longer exists)."""
+        running = self.storage.running(self.name) if running is None else running
+        return {r.worker for r in running if r.worker and r.worker != self.worker and known_dead(r.worker)}
 
     def _take_over_abandoned(self) -> list[Trial]:
         """Evaluate the running trials of workers that are gone (and record those past their retries)."""
+        running = self.storage.running(self.name)
+        dead = self._dead(running)
+        if not any(stale_reason(r, self.worker, self.grace_s, dead) for r in running if r.key not in self._held):
+            return []
         taken, failed = self.storage.requeue(self.name, self.worker, self.grace_s, self.max_retries,
-                                             dead=self._dead(), skip=self._held)
+                                             dead=dead, skip=self._held)
         if not taken and not failed:
             return []
         done = sorted(self._evaluate(taken) + failed, key=lambda t: t.number)
