@@ -277,6 +277,7 @@ class Study:
             raise ValueError(f"budget must be >= 1, got {budget}")
         beat = Heartbeat(lambda: self.storage.heartbeat(self.name, self.worker), self.heartbeat_s) \
             if self.storage.shared else None
+        empty = 0  # rounds in a row whose proposals were all claimed by other workers
         try:
             while True:
                 finished, total = self.storage.counts(self.name)
@@ -292,10 +293,12 @@ class Study:
                     if batch is None:
                         break  # the whole space is evaluated
                     done = self._round(batch, budget)
-                    if not done:
-                        self._stall += 1  # everything proposed is being evaluated elsewhere: propose again
-                        time.sleep(self._poll_s / 10)
+                    if not done:  # everything proposed is being evaluated elsewhere: propose again, soon
+                        empty += 1
+                        if empty % 4 == 0:
+                            time.sleep(self._poll_s / 10)
                         continue
+                    empty = 0
                 self.strategy.tell(done)
                 for cb in callbacks:
                     cb(self, done)
