@@ -147,4 +147,5 @@ def build_study(cfg: Config, space, evaluator, out: Path | None = None):
     storage = expand_out(cfg.study.storage, out)
     return Study(space, evaluator, cfg.parsed_objectives(), build_strategy(cfg),
                  constraints=cfg.parsed_constraints(), storage=open_storage(storage), name=cfg.study.name,
-                 batch_size=cfg.study.batch_size, seed=cfg.study.seed, executor=build_executor(cfg))
+                 batch_size=cfg.study.batch_size, seed=cfg.study.seed, executor=build_executor(cfg),
+                 heartbeat_s=cfg.study.heartbeat_s, grace_s=cfg.study.grace_s, max_retries=cfg.study.max_retries)

@@ -15,7 +15,8 @@
     constraints: ["latency_ms <= 5"]
     strategy: {name: linas, options: {}}           # STRATEGIES
     executor: {name: serial, options: {}}          # EXECUTORS (process: {workers: 4}, ray: {address: ...})
-    study: {name: study, storage: hwnas.db, budget: 100, batch_size: null, seed: 0}
+    study: {name: study, storage: hwnas.db, budget: 100, batch_size: null, seed: 0,
+            heartbeat_s: 10, grace_s: 60, max_retries: 2}   # many workers may share one storage
     export: {onnx: true, tolerance: 1.0e-4, plot: true}
     threads: 1                                     # torch threads
 
@@ -125,6 +126,12 @@ class StudySection(_Strict):
     budget: int = Field(100, ge=1, description="distinct evaluations in all (resumed studies count what is stored)")
     batch_size: int | None = Field(None, ge=1, description="architectures proposed per round (null: the strategy's)")
     seed: int = Field(0, description="the strategy's random seed")
+    heartbeat_s: float = Field(10.0, gt=0, description="seconds between heartbeats a worker writes on the trials "
+                                                      "it is evaluating (many workers on one study)")
+    grace_s: float = Field(60.0, gt=0, description="seconds without a heartbeat after which another worker "
+                                                   "takes over a running trial")
+    max_retries: int = Field(2, ge=0, description="times one evaluation is taken over from a dead worker before "
+                                                  "it is recorded failed")
 
 
 class ExportSection(_Strict):
