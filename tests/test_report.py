@@ -140,3 +140,15 @@ def test_a_study_with_nothing_evaluated_still_gets_a_page(tmp_path):
                       tmp_path / "r.html").read_text()
     assert "0 (0 failed, 0 feasible)" in page and "plotly" not in page
     assert "document.documentElement.dataset.rendered" in page  # nothing to wait for
+
+
+@pytest.mark.postgres
+def test_a_report_of_a_postgresql_study(tmp_path, pg_url, synthetic_nb201_table):
+    objs = [Objective("acc", "max"), Objective("lat_ms", "min")]
+    ev = TableEvaluator(synthetic_nb201_table, NB201Space(), columns=["acc", "lat_ms"])
+    study = Study(NB201Space(), ev, objs, ProbeStrategy(), storage=SQLStorage(pg_url), name="pg")
+    study.optimize(12)
+    page = write_study_report(pg_url, tmp_path / "r.html").read_text()
+    assert "12 (0 failed" in page and all(NB201Space().format(t.arch) in page for t in study.pareto_front())
+    with pytest.raises(ConfigError, match=r"--study 'other': not in .*; it holds \['pg'\]"):
+        write_study_report(pg_url, tmp_path / "r.html", "other")
