@@ -93,3 +93,8 @@ def test_layer_list_carries_each_blocks_bit_width():
     fp32 = q.with_policy(base, "fp32")
     assert q.layers(fp32) == q.base.layers(base)
     assert q.is_float(fp32) and not q.is_float(arch)
+
+
+def test_compress_without_a_supernet_is_refused():
+    with pytest.raises(ConfigError, match="compress.quantize.*train-once job"):
+        parse_config({"objectives": ["accuracy:max"], "compress": {"quantize": {}}}, "c.yaml")

@@ -215,6 +215,13 @@ class Config(_Strict):
     def _target_shorthand(cls, v):
         return [_component_shorthand(t) for t in v] if isinstance(v, list) else v
 
+    @model_validator(mode="after")
+    def _compress_needs_a_supernet(self):
+        if self.compress is not None and self.compress.quantize is not None and self.supernet is None:
+            raise ValueError("compress.quantize: quantizing evaluated sub-networks needs the train-once job "
+                             "(a config with a `supernet:` section)")
+        return self
+
     @property
     def job(self) -> str:
         """``train_once`` when the config has a ``supernet:`` section, else ``table_search``."""
