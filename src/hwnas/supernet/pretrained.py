@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
+from torch import nn
 
 from hwnas.core.errors import DataError
 from hwnas.spaces.trainable import Supernet
@@ -188,3 +189,26 @@ def check_fits(space, what: str, name: str, theirs, ours) -> None:
     if theirs != ours:
         raise DataError(f"pretrained {what}: {name} is {theirs} in the checkpoint but {ours} in the space "
                         f"{space.name!r} (options {space.options()})")
+
+
+class DenseView(nn.Module):
+    """One sub-network of a supernet as a plain module (``forward(x)``), trained in place on the shared weights."""
+
+    def __init__(self, net: Supernet, arch: dict):
+        super().__init__()
+        self.net, self.arch = net, arch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x, self.arch)
+
+
+def pretrain_dense(net: Supernet, data, cfg, path: str | Path) -> Path:
+    """Train ``net``'s largest sub-network alone on ``data`` (labels only, the stand-alone recipe) and save the
+    supernet as an hwnas checkpoint at ``path``: a dense pre-trained model for :func:`load_pretrained`."""
+    from hwnas.supernet.checkpoint import save_checkpoint
+    from hwnas.supernet.standalone import train_standalone
+
+    largest = net.space.largest()
+    train_standalone(DenseView(net, largest), data, cfg, seed=cfg.seed)
+    return save_checkpoint(path, net, meta={"dense": net.space.key(largest), "data": data.describe(),
+                                            "training": cfg.model_dump()})
