@@ -30,7 +30,7 @@ def _config(tmp_path, **init):
         "supernet": {"training": {"epochs": 1, "batch_size": 64, "sandwich_random": 1},
                      "init": {"pretrained": "{out}/dense.safetensors", "new_head": True,
                               "pretrain": {"data": {"name": "synthetic_text", "options": {"task": "topic", **DATA}},
-                                           "training": {"epochs": 2, "batch_size": 64}}, **init}},
+                                           "epochs": 2}, **init}},
         "targets": [{"name": "count"}],
         "objectives": ["accuracy:max", "macs:min"],
         "study": {"budget": 3},

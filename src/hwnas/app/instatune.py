@@ -32,13 +32,15 @@ def start_from_pretrained(cfg: Config, space: TrainableSpace, net: Supernet, out
         if init.pretrain is None:
             raise ConfigError(f"supernet.init.pretrained: {path} does not exist (give supernet.init.pretrain to "
                               "pre-train a dense model into it)")
-        _pretrain(init.pretrain, space, path, console)
+        _pretrain(init.pretrain, cfg.supernet.training, space, path, console)
     report = load_pretrained(path, net, new_head=init.new_head)
     console.print(report.summary(), soft_wrap=True, markup=False, highlight=False)
     return {**identity(path), "new_head": init.new_head}
 
 
-def _pretrain(section, space: TrainableSpace, path: Path, console: Console) -> None:
+def _pretrain(section, training, space: TrainableSpace, path: Path, console: Console) -> None:
+    """The dense model: the space's largest network trained alone on ``section.data`` for ``section.epochs``,
+    otherwise with ``training``'s settings (labels only), saved at ``path``."""
     from hwnas.app.train_once import build_seeded_supernet
     from hwnas.data import get_dataset
     from hwnas.spaces import get_space
@@ -52,7 +54,8 @@ def _pretrain(section, space: TrainableSpace, path: Path, console: Console) -> N
         raise ConfigError(f"supernet.init.pretrain.data: inputs {list(data.input_shape)} differ from the target "
                           f"task's {list(space.input_shape)}")
     dense_space = get_space(space.name, **{**space.options(), "num_classes": data.num_classes})
-    net = build_seeded_supernet(dense_space, section.training.seed)
-    console.print(f"pretrain: dense {space.format(space.largest())} on {data.name}, "
-                  f"{section.training.epochs} epochs -> {path}", soft_wrap=True, markup=False, highlight=False)
-    pretrain_dense(net, data, section.training, path)
+    dense = training.model_copy(update={"epochs": section.epochs, "few_shot": None})
+    net = build_seeded_supernet(dense_space, dense.seed)
+    console.print(f"pretrain: dense {space.format(space.largest())} on {data.name}, {dense.epochs} epochs -> "
+                  f"{path}", soft_wrap=True, markup=False, highlight=False)
+    pretrain_dense(net, data, dense, path)

@@ -95,7 +95,7 @@ class PretrainSection(_Strict):
     """A dense model pre-trained here (the space's largest network, labels only) when ``pretrained`` does not exist."""
 
     data: DataSection = Field(description="the task it is pre-trained on (e.g. another variant of the target task)")
-    training: TrainingConfig = Field(default_factory=TrainingConfig, description="its training (epochs, lr, ...)")
+    epochs: int = Field(10, ge=1, description="its epochs; the other settings are supernet.training's")
 
 
 class InitSection(_Strict):
