@@ -41,6 +41,12 @@ def test_topic_labels_are_the_unique_majority_without_negated_words():
     assert topic_counts(row, topic)[0].sum() == 2
 
 
+def test_polarity_is_the_sign_of_the_score():
+    x, y = generate("polarity", seq_len=12, vocab_size=32, num_samples=600, seed=2)
+    s = sentiment_scores(x, lexicon(32)[0])
+    assert len(y) == 600 and (s != 0).all() and ((s > 0) == (y == 1)).all() and 0.3 < y.mean() < 0.7
+
+
 def test_generation_is_deterministic_and_seeded():
     a = generate("sentiment", seq_len=10, num_samples=300, seed=5)
     b = generate("sentiment", seq_len=10, num_samples=300, seed=5)

@@ -14,6 +14,7 @@ language (same lexicon, same token statistics), so a model pre-trained on one ca
   are harder at a fixed model size.
 * ``topic``: the label is the topic with the most words, not counting negated words (a word right after
   ``not``); sequences with a tie are not generated.
+* ``polarity``: the sign of the sentiment score (2 classes); sequences scoring zero are not generated.
 
 Inputs are int64 token ids ``(N, seq_len)``; :attr:`TaskData.preprocessing` records ``layout: NL``,
 ``vocab_size`` and the special ids. Generation is deterministic in (``task``, ``seq_len``,
@@ -31,7 +32,7 @@ from hwnas.data.base import TaskData, from_arrays, preprocessing
 PAD, CLS, NOT, VERY = 0, 1, 2, 3
 #: ids below this are special tokens; content words follow
 FIRST_WORD = 4
-TASKS = ("sentiment", "topic")
+TASKS = ("sentiment", "topic", "polarity")
 N_TOPICS = 4
 P_NOT, P_VERY = 0.10, 0.08
 
@@ -71,7 +72,7 @@ def topic_counts(x: np.ndarray, topic: np.ndarray) -> np.ndarray:
 
 def generate(task: str = "sentiment", seq_len: int = 32, vocab_size: int = 64, num_samples: int = 6000,
              seed: int = 0, lexicon_seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids ``(num_samples, seq_len)`` and labels of ``task``."""
+    """Token ids ``(num_samples, seq_len)`` and labels of ``task`` (``sentiment``, ``topic`` or ``polarity``)."""
     if task not in TASKS:
         raise DataError(f"data.options.task: {task!r} unknown; allowed {list(TASKS)}")
     for name, value, low in (("seq_len", seq_len, 4), ("vocab_size", vocab_size, FIRST_WORD + 2 * N_TOPICS),
@@ -89,11 +90,15 @@ def generate(task: str = "sentiment", seq_len: int = 32, vocab_size: int = 64, n
     xs, ys, have = [], [], 0
     while have < num_samples:
         x = _tokens(rng, num_samples, seq_len, vocab_size)
-        c = topic_counts(x, topic)
-        top = np.sort(c, axis=1)
-        keep = top[:, -1] > top[:, -2]  # a unique most frequent topic
+        if task == "polarity":
+            s = sentiment_scores(x, polarity)
+            keep, label = s != 0, (s > 0).astype(np.int64)  # a score of zero has no sign
+        else:
+            c = topic_counts(x, topic)
+            top = np.sort(c, axis=1)
+            keep, label = top[:, -1] > top[:, -2], c.argmax(axis=1)  # a unique most frequent topic
         xs.append(x[keep])
-        ys.append(c[keep].argmax(axis=1))
+        ys.append(label[keep])
         have += int(keep.sum())
     return np.concatenate(xs)[:num_samples], np.concatenate(ys)[:num_samples].astype(np.int64)
 
@@ -102,8 +107,8 @@ def load(task: str = "sentiment", seq_len: int = 32, vocab_size: int = 64, num_s
          seed: int = 0, lexicon_seed: int = 0, test_fraction: float = 0.25, val_fraction: float = 0.2) -> TaskData:
     """The synthetic-language task as a TaskData of int64 token ids ``(N, seq_len)``, 4 classes."""
     x, y = generate(task, seq_len, vocab_size, num_samples, seed, lexicon_seed)
-    names = (["very negative", "negative", "positive", "very positive"] if task == "sentiment"
-             else [f"topic {k}" for k in range(N_TOPICS)])
+    names = {"sentiment": ["very negative", "negative", "positive", "very positive"],
+             "polarity": ["negative", "positive"]}.get(task, [f"topic {k}" for k in range(N_TOPICS)])
     prep = preprocessing("NL", 1.0, source_size=[seq_len], vocab_size=vocab_size, dtype="int64",
                          special_tokens={"pad": PAD, "cls": CLS, "not": NOT, "very": VERY},
                          summary=f"synthetic language ({task}), token ids 0..{vocab_size - 1}, [CLS] first")
