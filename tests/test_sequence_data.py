@@ -47,6 +47,20 @@ def test_polarity_is_the_sign_of_the_score():
     assert len(y) == 600 and (s != 0).all() and ((s > 0) == (y == 1)).all() and 0.3 < y.mean() < 0.7
 
 
+def test_more_topics_split_the_coarser_ones():
+    # 12 topics refine 6 (each coarse topic split in two) and the polarities stay: InstaTune's example
+    # pre-trains on 6 topics and tunes on 12 of the same language
+    p6, t6 = lexicon(64, topics=6)
+    p12, t12 = lexicon(64, topics=12)
+    words = slice(4, None)
+    assert (p6 == p12).all() and (t12[words] % 6 == t6[words]).all()
+    assert sorted(np.bincount(t12[words])) == [5] * 12
+    x, y = generate("topic", seq_len=24, num_samples=300, topics=12)
+    assert y.max() == 11 and (topic_counts(x, t12).argmax(1) == y).all()
+    with pytest.raises(DataError, match="topics"):
+        generate("topic", topics=1)
+
+
 def test_generation_is_deterministic_and_seeded():
     a = generate("sentiment", seq_len=10, num_samples=300, seed=5)
     b = generate("sentiment", seq_len=10, num_samples=300, seed=5)

@@ -3,7 +3,7 @@
 Every sequence starts with ``[CLS]`` (id 1; id 0 is ``[PAD]``, reserved) and holds ``seq_len - 1``
 tokens drawn independently: the modifiers ``not`` (id 2, probability 0.1) and ``very`` (id 3, 0.08),
 else a content word (ids 4..vocab_size-1, uniform). A *lexicon*, drawn from ``lexicon_seed``, gives
-each content word a polarity in {-2, -1, 0, 1, 2} and one of four topics. Two tasks read the same
+each content word a polarity in {-2, -1, 0, 1, 2} and one of ``topics`` topics (default 4). Two tasks read the same
 language (same lexicon, same token statistics), so a model pre-trained on one can be tuned on the other:
 
 * ``sentiment``: the score is the sum of the words' polarities, a word right after ``not`` counting
@@ -37,14 +37,15 @@ N_TOPICS = 4
 P_NOT, P_VERY = 0.10, 0.08
 
 
-def lexicon(vocab_size: int, lexicon_seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Polarity (-2..2) and topic (0..3) of every id (special ids: polarity 0, topic -1)."""
+def lexicon(vocab_size: int, lexicon_seed: int = 0, topics: int = N_TOPICS) -> tuple[np.ndarray, np.ndarray]:
+    """Polarity (-2..2) and topic (0..topics-1) of every id (special ids: polarity 0, topic -1); the
+    polarities do not depend on ``topics``."""
     rng = np.random.default_rng([lexicon_seed, 7])
     n = vocab_size - FIRST_WORD
     polarity = np.zeros(vocab_size, np.int64)
     topic = np.full(vocab_size, -1, np.int64)
     polarity[FIRST_WORD:] = rng.choice([-2, -1, 0, 1, 2], size=n, p=[0.15, 0.2, 0.3, 0.2, 0.15])
-    topic[FIRST_WORD:] = rng.permutation(np.arange(n) % N_TOPICS)  # topics equally sized
+    topic[FIRST_WORD:] = rng.permutation(np.arange(n) % topics)  # topics equally sized
     return polarity, topic
 
 
@@ -67,19 +68,21 @@ def sentiment_scores(x: np.ndarray, polarity: np.ndarray) -> np.ndarray:
 
 def topic_counts(x: np.ndarray, topic: np.ndarray) -> np.ndarray:
     counted = (_multiplier(x) != -1) & (topic[x] >= 0)
-    return np.stack([((topic[x] == k) & counted).sum(axis=1) for k in range(N_TOPICS)], axis=1)
+    return np.stack([((topic[x] == k) & counted).sum(axis=1) for k in range(int(topic.max()) + 1)], axis=1)
 
 
 def generate(task: str = "sentiment", seq_len: int = 32, vocab_size: int = 64, num_samples: int = 6000,
-             seed: int = 0, lexicon_seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+             seed: int = 0, lexicon_seed: int = 0, topics: int = N_TOPICS) -> tuple[np.ndarray, np.ndarray]:
     """Token ids ``(num_samples, seq_len)`` and labels of ``task`` (``sentiment``, ``topic`` or ``polarity``)."""
     if task not in TASKS:
         raise DataError(f"data.options.task: {task!r} unknown; allowed {list(TASKS)}")
-    for name, value, low in (("seq_len", seq_len, 4), ("vocab_size", vocab_size, FIRST_WORD + 2 * N_TOPICS),
+    if isinstance(topics, bool) or not isinstance(topics, int) or topics < 2:
+        raise DataError(f"data.options.topics: {topics!r} must be an integer >= 2")
+    for name, value, low in (("seq_len", seq_len, 4), ("vocab_size", vocab_size, FIRST_WORD + 2 * topics),
                              ("num_samples", num_samples, 100)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise DataError(f"data.options.{name}: {value!r} must be an integer >= {low}")
-    polarity, topic = lexicon(vocab_size, lexicon_seed)
+    polarity, topic = lexicon(vocab_size, lexicon_seed, topics)
     rng = np.random.default_rng([seed, seq_len, vocab_size, TASKS.index(task)])
     if task == "sentiment":
         x = _tokens(rng, num_samples, seq_len, vocab_size)
@@ -104,11 +107,12 @@ def generate(task: str = "sentiment", seq_len: int = 32, vocab_size: int = 64, n
 
 
 def load(task: str = "sentiment", seq_len: int = 32, vocab_size: int = 64, num_samples: int = 6000,
-         seed: int = 0, lexicon_seed: int = 0, test_fraction: float = 0.25, val_fraction: float = 0.2) -> TaskData:
-    """The synthetic-language task as a TaskData of int64 token ids ``(N, seq_len)``, 4 classes."""
-    x, y = generate(task, seq_len, vocab_size, num_samples, seed, lexicon_seed)
+         seed: int = 0, lexicon_seed: int = 0, topics: int = N_TOPICS, test_fraction: float = 0.25,
+         val_fraction: float = 0.2) -> TaskData:
+    """The synthetic-language task as a TaskData of int64 token ids ``(N, seq_len)``."""
+    x, y = generate(task, seq_len, vocab_size, num_samples, seed, lexicon_seed, topics)
     names = {"sentiment": ["very negative", "negative", "positive", "very positive"],
-             "polarity": ["negative", "positive"]}.get(task, [f"topic {k}" for k in range(N_TOPICS)])
+             "polarity": ["negative", "positive"]}.get(task, [f"topic {k}" for k in range(topics)])
     prep = preprocessing("NL", 1.0, source_size=[seq_len], vocab_size=vocab_size, dtype="int64",
                          special_tokens={"pad": PAD, "cls": CLS, "not": NOT, "very": VERY},
                          summary=f"synthetic language ({task}), token ids 0..{vocab_size - 1}, [CLS] first")
