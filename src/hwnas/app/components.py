@@ -11,6 +11,7 @@ from typing import Any
 
 from hwnas.app.schema import Config
 from hwnas.core.errors import ConfigError, CostModelError
+from hwnas.core.registry import accepted_options
 
 
 def build_space(cfg: Config, data=None):
@@ -35,6 +36,9 @@ def build_trainable_space(cfg: Config, data):
         trainable = [n for n in SPACES.available() if _is_trainable(SPACES, n)]
         raise ConfigError(f"space.name: {cfg.space.name!r} is not trainable; allowed {trainable}")
     options = {"input_shape": list(data.input_shape), "num_classes": data.num_classes, **cfg.space.options}
+    vocab = data.preprocessing.get("vocab_size")  # token-id data: the vocabulary a text space embeds
+    if vocab is not None and "vocab_size" not in options and "vocab_size" in accepted_options(probe):
+        options["vocab_size"] = int(vocab)
     try:
         space = get_space(cfg.space.name, **options)
     except ConfigError as e:

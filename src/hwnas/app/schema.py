@@ -95,8 +95,28 @@ class DataSection(Component):
     name: str = Field("digits", description="a dataset in DATASETS: digits, mnist1d, folder")
 
 
+class PretrainSection(_Strict):
+    """A dense model pre-trained here (the space's largest network, labels only) when ``pretrained`` does not exist."""
+
+    data: DataSection = Field(description="the task it is pre-trained on (e.g. another variant of the target task)")
+    epochs: int = Field(10, ge=1, description="its epochs; the other settings are supernet.training's")
+
+
+class InitSection(_Strict):
+    """InstaTune: the supernet starts from pre-trained weights (hwnas.supernet.pretrained)."""
+
+    pretrained: str = Field(description="an hwnas supernet checkpoint (.safetensors) or a Hugging Face "
+                                        "save_pretrained folder (BERT, ViT)")
+    new_head: bool = Field(False, description="start the classifier fresh even when the class count matches "
+                                              "(the checkpoint was trained on another task)")
+    pretrain: PretrainSection | None = Field(None, description="pre-train a dense model into `pretrained` first "
+                                                               "when that file does not exist")
+
+
 class SupernetSection(_Strict):
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="how the supernet is trained")
+    init: InitSection | None = Field(None, description="start from pre-trained weights (InstaTune) instead of "
+                                                       "random ones")
     checkpoint: str | None = Field(None, description="the supernet's safetensors file (default "
                                                      "{out}/supernet.safetensors); an existing one trained with the "
                                                      "same space, data and training settings is reused")
@@ -332,6 +352,11 @@ def resolve_paths(cfg: Config, base: Path) -> None:
         cfg.study.storage = str(_resolve(base, cfg.study.storage))
     if cfg.supernet is not None and cfg.supernet.checkpoint and not cfg.supernet.checkpoint.startswith("{out}"):
         cfg.supernet.checkpoint = str(_resolve(base, cfg.supernet.checkpoint))
+    init = cfg.supernet.init if cfg.supernet is not None else None
+    if init is not None and not init.pretrained.startswith("{out}"):
+        init.pretrained = str(_resolve(base, init.pretrained))
+    if init is not None and init.pretrain is not None and isinstance(init.pretrain.data.options.get("path"), str):
+        init.pretrain.data.options["path"] = str(_resolve(base, init.pretrain.data.options["path"]))
 
 
 def _resolve(base: Path, p: str) -> Path:

@@ -73,11 +73,13 @@ def build_seeded_supernet(space: TrainableSpace, seed: int, few_shot: str | None
 
 
 def train_supernet(cfg: Config, space: TrainableSpace, data, checkpoint: Path, console: Console,
-                   quiet: bool = False):
+                   quiet: bool = False, out: Path | None = None):
+    from hwnas.app.instatune import start_from_pretrained
     from hwnas.supernet.train import SupernetTrainer
 
     net = build_seeded_supernet(space, cfg.supernet.training.seed, cfg.supernet.training.few_shot)
-    trainer = SupernetTrainer(net, data, cfg.supernet.training, checkpoint)
+    init = start_from_pretrained(cfg, space, net, out or checkpoint.parent, console)  # InstaTune: pre-trained weights
+    trainer = SupernetTrainer(net, data, cfg.supernet.training, checkpoint, init=init)
     start = trainer.resume()
     if start >= cfg.supernet.training.epochs:
         console.print(f"supernet: reusing trained checkpoint {checkpoint} ({start} epochs)")
@@ -131,7 +133,7 @@ def _run_train_once(cfg: Config, out: Path, budget: int | None, console: Console
     _cache_measured_latency(cfg)
     targets = build_targets(cfg, space)  # fail before training
     checkpoint = Path(expand_out(cfg.supernet.checkpoint, out) or out / "supernet.safetensors")
-    net, _ = train_supernet(cfg, trained, data, checkpoint, console, quiet)
+    net, _ = train_supernet(cfg, trained, data, checkpoint, console, quiet, out=out)
 
     # ---------------------------------------------------------------- search
     quality = build_quality(cfg, trained, targets, data=data, net=net, identity=_file_id(checkpoint))

@@ -1,5 +1,6 @@
 """Task datasets, all offline: ``digits`` (embedded default), ``mnist1d`` (generated locally),
-``folder`` (the user's images or arrays); installed packages add theirs under the entry-point
+``folder`` (the user's images or arrays), ``synthetic_text`` (a synthetic language, generated locally),
+``tokens`` (the user's token-id sequences); installed packages add theirs under the entry-point
 group ``hwnas.datasets``."""
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ DATASETS: Registry[TaskData] = Registry("dataset", "hwnas.datasets", {
     "digits": "hwnas.data.digits:load",
     "mnist1d": "hwnas.data.mnist1d:load",
     "folder": "hwnas.data.user:load",
+    "synthetic_text": "hwnas.data.synthetic_text:load",
+    "tokens": "hwnas.data.tokens:load",
 })
 
 
@@ -31,6 +34,8 @@ def get_dataset(name: str, **options) -> TaskData:
                           f"{accepted_options(loader)}{hints}")
     if name == "folder" and "path" not in options:
         raise ConfigError("data.options.path: dataset 'folder' needs a path (a folder of class folders, .npz or x.npy/y.npy)")
+    if name == "tokens" and "path" not in options:
+        raise ConfigError("data.options.path: dataset 'tokens' needs a path (.npz, a folder with x.npy/y.npy, or .csv)")
     return DATASETS.create(name, **options)
 
 

@@ -64,8 +64,10 @@ def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
 class SupernetTrainer:
     """Trains ``net`` on ``data`` with the settings ``cfg``, checkpointing to ``checkpoint`` (if given)."""
 
-    def __init__(self, net: Supernet, data: TaskData, cfg: TrainingConfig, checkpoint: str | Path | None = None):
+    def __init__(self, net: Supernet, data: TaskData, cfg: TrainingConfig, checkpoint: str | Path | None = None,
+                 init: dict | None = None):
         self.net, self.data, self.cfg = net, data, cfg
+        self.init = init  # what the weights started from (InstaTune: the pre-trained file), part of the fingerprint
         self.space = net.space
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.optimizer = make_optimizer(net.parameters(), cfg)
@@ -84,7 +86,8 @@ class SupernetTrainer:
     # ------------------------------------------------------------------ identity
     def fingerprint(self) -> dict:
         """What a checkpoint must share with this run to be continued."""
-        return {"training": self.cfg.model_dump(exclude={"checkpoint_every"}), "data": self.data.describe()}
+        out = {"training": self.cfg.model_dump(exclude={"checkpoint_every"}), "data": self.data.describe()}
+        return out if self.init is None else {**out, "init": self.init}
 
     # ------------------------------------------------------------------ sampling
     def shot_at(self, step: int) -> int | None:
@@ -143,6 +146,8 @@ class SupernetTrainer:
                           if (theirs or {}).get("training", {}).get(k) != ours["training"].get(k))
             if (theirs or {}).get("data") != ours["data"]:
                 diff.append("data")
+            if (theirs or {}).get("init") != ours.get("init"):
+                diff.append("init (pre-trained weights)")
             raise DataError(f"checkpoint {self.checkpoint} was trained with other settings (differing: {diff}); "
                             "delete it or set supernet.checkpoint to another file")
         meta = load_checkpoint(self.checkpoint, self.net, self.optimizer)

@@ -1,0 +1,145 @@
+"""InstaTune pays: sub-networks of a supernet InstaTuned from a dense pre-trained model against the same
+sub-networks sliced from that model and fine-tuned alone, and against plain fine-tuning of the dense model.
+
+1. A dense model (the ``text_encoder`` space's largest network) is pre-trained on the synthetic language's
+   ``topic`` task with ``--pretrain-topics`` (6) topics (``--pretrain-epochs``); the target task is the same
+   language with ``--topics`` (12) topics, each coarse topic split in two (finer labels, a new head).
+2. InstaTune: a supernet starts from it (new head) and is tuned with the sandwich rule and in-place
+   distillation for ``--epochs`` (``--sandwich-random`` random sub-networks per step).
+3. Plain fine-tuning: the dense model alone, same epochs, optimizer and schedule (labels only).
+4. Per size (``--sizes`` sub-networks spread over MACs, smallest to largest): the sub-network sliced from
+   the pre-trained model and fine-tuned alone for the same epochs, against its inherited accuracy.
+
+Accuracies are on the test split, averaged over ``--seeds`` (weights of the new head and batch order);
+times are the process's CPU seconds (the machine is shared), one thread.
+
+    PYTHONPATH=src python benchmarks/bench_instatune.py --seeds 2 --out benchmarks/results/instatune.json
+
+Bars: InstaTune >= sliced + fine-tuned on >= 4 of 5 sizes; its largest within 0.5 point of plain fine-tuning
+of the dense model; InstaTune's CPU time <= 2x plain fine-tuning's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hwnas.data import get_dataset
+from hwnas.spaces import get_space
+from hwnas.supernet.calibrate import accuracy
+from hwnas.supernet.pretrained import DenseView, load_pretrained, pretrain_dense
+from hwnas.supernet.ranking import spread_archs
+from hwnas.supernet.settings import TrainingConfig
+from hwnas.supernet.standalone import train_standalone
+from hwnas.supernet.train import SupernetTrainer
+
+SPACE = {"widths": [16, 24, 32], "depths": [1, 2, 3], "heads": [1, 2, 4], "mlp_sizes": [32, 48, 64], "head_dim": 8}
+
+
+def _cpu(fn, *args, **kwargs):
+    t = time.process_time()
+    out = fn(*args, **kwargs)
+    return out, time.process_time() - t
+
+
+def _dense(space, path):
+    net = space.build_supernet()
+    load_pretrained(path, net)
+    return net, space.largest()
+
+
+def run(args) -> dict:
+    torch.set_num_threads(1)
+    opts = {"seq_len": args.seq_len, "num_samples": args.samples}
+    source = get_dataset("synthetic_text", task="topic", topics=args.pretrain_topics, **opts)
+    target = get_dataset("synthetic_text", task="topic", topics=args.topics, **opts)
+    space = get_space("text_encoder", input_shape=[args.seq_len], num_classes=target.num_classes, vocab_size=64,
+                      **SPACE)
+    dense_space = get_space("text_encoder", **{**space.options(), "num_classes": source.num_classes})
+    dense_path = Path(args.workdir) / "dense.safetensors"
+    pre = TrainingConfig(epochs=args.pretrain_epochs, batch_size=64, lr=3e-3)
+    torch.manual_seed(1234)
+    _, t_pre = _cpu(pretrain_dense, dense_space.build_supernet(), source, pre, dense_path)
+    print(f"pre-trained dense model on {source.name} ({args.pretrain_topics} topics) in {t_pre:.0f} s CPU: test "
+          f"accuracy {accuracy(DenseView(*_dense(dense_space, dense_path)), *source.split('test')):.1f}", flush=True)
+    tune = TrainingConfig(epochs=args.epochs, batch_size=64, lr=args.lr, sandwich_random=args.sandwich_random,
+                          distill=0.5)
+    sizes = spread_archs(space, args.sizes, seed=0)
+    macs = [sum(lay.macs for lay in space.layers(a)) for a in sizes]
+    x, y = target.split("test")
+
+    def start(seed):
+        torch.manual_seed(seed)  # the new head's weights
+        net = space.build_supernet()
+        load_pretrained(dense_path, net, new_head=True)
+        return net
+
+    rows = {"insta": [], "sliced": [], "plain": [], "t_insta": [], "t_plain": [], "t_sliced": []}
+    for seed in range(args.seeds):
+        cfg = tune.model_copy(update={"seed": seed})
+        net = start(seed)
+        _, t = _cpu(SupernetTrainer(net, target, cfg).train)
+        rows["t_insta"].append(t)
+        rows["insta"].append([accuracy(net, x, y, a) for a in sizes])
+        dense = start(seed)
+        _, t = _cpu(train_standalone, DenseView(dense, space.largest()), target, cfg, seed=seed)
+        rows["t_plain"].append(t)
+        rows["plain"].append(accuracy(dense, x, y, space.largest()))
+        sliced = []
+        for a in sizes:
+            module = start(seed).extract(a)
+            _, t = _cpu(train_standalone, module.train(), target, cfg, seed=seed)
+            rows["t_sliced"].append(t)
+            sliced.append(accuracy(module, x, y))
+        rows["sliced"].append(sliced)
+        print(f"seed {seed}: insta {np.round(rows['insta'][-1], 1).tolist()} sliced {np.round(sliced, 1).tolist()} "
+              f"plain {rows['plain'][-1]:.1f}; CPU insta {rows['t_insta'][-1]:.0f} s plain {rows['t_plain'][-1]:.0f} s",
+              flush=True)
+    insta, sliced = np.mean(rows["insta"], 0), np.mean(rows["sliced"], 0)
+    summary = {
+        "command": "benchmarks/bench_instatune.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                                                              if k not in ("out", "workdir")),
+        "sizes": [{"arch": space.format(a), "macs": m, "instatune": round(float(i), 2), "sliced_finetuned": round(float(s), 2)}
+                  for a, m, i, s in zip(sizes, macs, insta, sliced)],
+        "wins": int((insta >= sliced).sum()), "of": len(sizes),
+        "largest_instatune": round(float(insta[-1]), 2), "plain_finetune": round(float(np.mean(rows["plain"])), 2),
+        "largest_gap": round(float(np.mean(rows["plain"]) - insta[-1]), 2),
+        "cpu_s_instatune": round(float(np.mean(rows["t_insta"])), 1),
+        "cpu_s_plain_finetune": round(float(np.mean(rows["t_plain"])), 1),
+        "cost_ratio": round(float(np.mean(rows["t_insta"]) / np.mean(rows["t_plain"])), 2),
+        "cpu_s_pretrain": round(t_pre, 1), "per_seed": rows,
+    }
+    return summary
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seq-len", type=int, default=24)
+    p.add_argument("--samples", type=int, default=8000)
+    p.add_argument("--topics", type=int, default=12)
+    p.add_argument("--pretrain-topics", type=int, default=6)
+    p.add_argument("--pretrain-epochs", type=int, default=15)
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--sandwich-random", type=int, default=1)
+    p.add_argument("--sizes", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--workdir", default="runs/bench_instatune")
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args()
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    summary = run(args)
+    text = json.dumps({k: v for k, v in summary.items() if k != "per_seed"}, indent=1)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Hugging Face ViT (``ViTModel``, ``ViTForImageClassification``) onto the ``vit`` supernet.
+
+Names as ``save_pretrained`` writes them (with or without the ``vit.`` prefix):
+
+    embeddings.cls_token                         -> embed.cls
+    embeddings.position_embeddings               -> embed.positions
+    embeddings.patch_embeddings.projection       -> embed.patch
+    encoder.layer.{i}.layernorm_before           -> blocks.{i}.norm1
+    encoder.layer.{i}.attention.attention.query|key|value -> blocks.{i}.attn.q|k|v
+    encoder.layer.{i}.attention.output.dense     -> blocks.{i}.attn.out
+    encoder.layer.{i}.layernorm_after            -> blocks.{i}.norm2
+    encoder.layer.{i}.intermediate.dense         -> blocks.{i}.mlp.fc1
+    encoder.layer.{i}.output.dense               -> blocks.{i}.mlp.fc2
+    layernorm                                    -> norm
+    classifier                                   -> head
+
+The layer names of the module in memory in ``transformers`` 5 (``layers.{i}.attention.q_proj``, ...)
+are read too. ``ViTModel``'s pooler has no counterpart (the head reads the class token) and is not used.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from hwnas.core.errors import DataError
+from hwnas.supernet.pretrained import check_fits, check_heads
+
+LAYER = {"layernorm_before": "norm1", "attention.attention.query": "attn.q", "attention.attention.key": "attn.k",
+         "attention.attention.value": "attn.v", "attention.output.dense": "attn.out",
+         "layernorm_after": "norm2", "intermediate.dense": "mlp.fc1", "output.dense": "mlp.fc2",
+         # transformers >= 5 module names
+         "attention.q_proj": "attn.q", "attention.k_proj": "attn.k", "attention.v_proj": "attn.v",
+         "attention.o_proj": "attn.out", "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2"}
+TOP = {"embeddings.cls_token": "embed.cls", "embeddings.position_embeddings": "embed.positions",
+       "embeddings.patch_embeddings.projection": "embed.patch", "layernorm": "norm"}
+LAYER_PREFIXES = ("encoder.layer.", "layers.")
+
+
+def _strip(name: str) -> str:
+    return name[len("vit."):] if name.startswith("vit.") else name
+
+
+def to_supernet(config: dict, tensors: dict[str, torch.Tensor], space, source: str
+                ) -> tuple[dict[str, torch.Tensor], list[str], list[str]]:
+    """(supernet tensors, supernet names left fresh, checkpoint names not used) of a ViT checkpoint."""
+    what = f"ViT {source}"
+    heads, hidden, layers = (int(config.get(k, 0)) for k in ("num_attention_heads", "hidden_size",
+                                                              "num_hidden_layers"))
+    if not heads or hidden % heads:
+        raise DataError(f"pretrained {what}: config.json hidden_size {hidden} / num_attention_heads {heads} is "
+                        "not a whole head size")
+    check_heads(space, what, heads, hidden)
+    check_fits(space, what, "num_hidden_layers (largest depths choice)", layers, space.max_depth)
+    check_fits(space, what, "patch_size (space option patch)", int(config.get("patch_size", 0)), space.patch)
+    check_fits(space, what, "num_channels", int(config.get("num_channels", 3)), space.input_shape[0])
+    act = config.get("hidden_act", "gelu")
+    if act != "gelu":
+        raise DataError(f"pretrained {what}: hidden_act {act!r} is not supported (the space's MLP uses exact "
+                        "'gelu')")
+    eps = float(config.get("layer_norm_eps", 1e-12))
+    if abs(eps - space.norm_eps) > 1e-3 * max(eps, space.norm_eps):
+        raise DataError(f"pretrained {what}: layer_norm_eps is {eps} in the checkpoint but {space.norm_eps} in "
+                        f"the space; set space.options.norm_eps: {eps}")
+    if config.get("qkv_bias", True) is False:
+        raise DataError(f"pretrained {what}: qkv_bias false is not supported (the space's projections have biases)")
+    src = {_strip(k): v for k, v in tensors.items()}
+    out: dict[str, torch.Tensor] = {}
+    used: set[str] = set()
+    for name, t in src.items():
+        for old, new in TOP.items():
+            if name == old or name.startswith(old + "."):
+                out[new + name[len(old):]] = t
+                used.add(name)
+        for prefix in LAYER_PREFIXES:
+            if name.startswith(prefix):
+                i, rest = name[len(prefix):].split(".", 1)
+                for old, new in LAYER.items():
+                    if rest.startswith(old + "."):
+                        out[f"blocks.{i}.{new}{rest[len(old):]}"] = t
+                        used.add(name)
+        if name.startswith("classifier."):
+            out["head" + name[len("classifier"):]] = t
+            used.add(name)
+    if "embed.positions" in out and out["embed.positions"].shape[1] != space.tokens:
+        p = out["embed.positions"]
+        raise DataError(f"pretrained {what}: parameter embed.positions has shape {tuple(p.shape)} "
+                        f"({p.shape[1] - 1} patches + class token) but the space's is (1, {space.tokens}, "
+                        f"{p.shape[2]}) (image {list(space.input_shape[1:])} in {space.patch}x{space.patch} patches)")
+    unused = sorted(k for k in src if k not in used)
+    return out, [], unused
