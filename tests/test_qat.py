@@ -163,6 +163,8 @@ def test_the_policy_is_read_off_a_quantized_layer_list():
 
 
 def test_fake_quantized_evaluator_for_the_accelerator_target():
+    from hwnas.app.components import with_ptq
+    from hwnas.app.config import parse_config
     from hwnas.evaluators.fakequant import FakeQuantEvaluator
     from hwnas.evaluators.supernet import SupernetEvaluator
     from hwnas.spaces.quantized import QuantizedSpace
@@ -172,7 +174,10 @@ def test_fake_quantized_evaluator_for_the_accelerator_target():
     space = QuantizedSpace(base, ("int4", "int8", "int16"), target="accelerator")
     torch.manual_seed(0)
     inner = SupernetEvaluator(base.build_supernet(), data, calib_samples=64)
-    ev = FakeQuantEvaluator(inner, space, calib_samples=64)
+    cfg = parse_config({"supernet": {}, "compress": {"quantize": {
+        "target": "accelerator", "precisions": ["int4", "int8", "int16"], "calibration": {"samples": 64}}}}, "c.yaml")
+    ev = with_ptq(cfg, space, inner)  # the config's accelerator policy is scored by fake quantization
+    assert isinstance(ev, FakeQuantEvaluator) and len(ev.calib) == 64
     ev.bind(space)
     arch = space.with_policy(base.smallest(), "int16")
     out = ev.evaluate(arch)
