@@ -4,7 +4,8 @@ For each task config (digits: the mobilenet space; MNIST-1D: the signal1d space)
 front (the largest architecture of the space; ``--arch`` picks another: ``largest`` or ``smallest``) is
 trained alone with the config's stand-alone recipe for ``--epochs``; then ``--ratio`` of its channels are
 removed with torch-pruning's dependency graph (:mod:`hwnas.compress.prune`) and it is fine-tuned
-``--finetune`` epochs. Latency: the project timer (:func:`hwnas.costs.measure.model.measure_latency`, ONNX
+``--finetune`` epochs with the same stand-alone recipe (``--recipe config``: the config's optimizer, cosine
+schedule, weight decay, label smoothing) or with the pruning step's own (``--recipe step``: Adam, ``--lr``). Latency: the project timer (:func:`hwnas.costs.measure.model.measure_latency`, ONNX
 Runtime, 1 thread, batch 1); accuracy on the test split. Seeds ``--seeds``; the table gives each.
 
     .venv/bin/python benchmarks/bench_prune.py --configs examples/digits.yaml examples/mnist1d.yaml
@@ -25,7 +26,7 @@ from hwnas.compress.prune import channel_count, prune_channels
 from hwnas.costs.measure.model import measure_latency
 from hwnas.data import get_dataset
 from hwnas.supernet.calibrate import accuracy
-from hwnas.supernet.standalone import train_alone
+from hwnas.supernet.standalone import train_alone, train_standalone
 
 
 def main() -> None:
@@ -36,7 +37,8 @@ def main() -> None:
     p.add_argument("--ratio", type=float, default=0.5)
     p.add_argument("--epochs", type=int, default=60, help="stand-alone training epochs")
     p.add_argument("--finetune", type=int, default=20, help="fine-tuning epochs after pruning")
-    p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam)")
+    p.add_argument("--recipe", choices=("config", "step"), default="config", help="fine-tuning recipe")
+    p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam, --recipe step)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--repeats", type=int, default=200)
     args = p.parse_args()
@@ -55,7 +57,10 @@ def main() -> None:
             model = train_alone(space, data, arch, tcfg, seed)
             pruned = prune_channels(model, args.ratio, shape)
             raw_acc = accuracy(pruned, x, y)
-            pruned = finetune(pruned, data, epochs=args.finetune, lr=args.lr, seed=seed)
+            if args.recipe == "config":
+                pruned = train_standalone(pruned, data, tcfg, seed=seed, epochs=args.finetune)
+            else:
+                pruned = finetune(pruned, data, epochs=args.finetune, lr=args.lr, seed=seed)
             lat = [measure_latency(m, shape, repeats=args.repeats).latency_ms for m in (model, pruned)]
             acc = [accuracy(m, x, y) for m in (model, pruned)]
             rows.append((data.name, seed, channel_count(pruned) / channel_count(model),
