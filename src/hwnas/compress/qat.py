@@ -12,7 +12,7 @@ nothing else. The steps:
    the quantized weights are the ones deployed;
 2. :func:`quantize_module`: the policy's layers become :class:`~hwnas.compress.fakequant.QuantConv`
    / ``QuantLinear`` with learned scales, initialised from the weights' and a calibration
-   batch's ranges;
+   batch's ranges (one pass, activations in float);
 3. :func:`finetune`: a few epochs of training of weights and scales together (straight-through
    rounding, LSQ step sizes) on the training split;
 4. :func:`export_qdq`: the ONNX model, QuantizeLinear / DequantizeLinear around the int8 layers
@@ -121,8 +121,8 @@ def quantize_module(module: nn.Module, policy: Mapping[str, Sequence[int] | int]
 
 
 def _calibrate_inputs(q: nn.Module, x: torch.Tensor) -> None:
-    """Input scales one quantizer at a time in execution order, each from the inputs the already-quantized
-    layers before it produce (so a scale fits what its layer will receive)."""
+    """Input scales from one pass over the calibration batch with activations left in float (weights
+    quantized), as ONNX Runtime's static quantization calibrates: each quantizer sees its layer's inputs."""
     seen: dict[LearnedQuantizer, torch.Tensor] = {}
     quantizers = [m.input_q for m in q.modules() if isinstance(m, (QuantConv, QuantLinear))]
     hooks = [qz.register_forward_pre_hook(lambda mod, args: seen.setdefault(mod, args[0].detach()))
@@ -131,12 +131,8 @@ def _calibrate_inputs(q: nn.Module, x: torch.Tensor) -> None:
         for qz in quantizers:
             qz.enabled = False
         q(x)
-        order = list(seen)  # execution order
-        for qz in order:
-            seen.clear()
-            q(x)
-            qz.calibrate(seen[qz])
-            qz.enabled = True
+        for qz, inputs in seen.items():
+            qz.calibrate(inputs)
     finally:
         for h in hooks:
             h.remove()
