@@ -96,7 +96,16 @@ def main() -> None:
         print(f"{task} accuracy vs energy ({args.preset}): median HV "
               + ", ".join(f"{m} {v:.4f}" for m, v in med.items()) + f"; joint / int8 {ratio:.3f} "
               f"(bar >= 1.2: {'met' if ratio >= 1.2 else 'NOT met'})", flush=True)
+        from hwnas.core.pareto import nondominated_mask
+
+        fronts = {m: [x[nondominated_mask(np.column_stack([-x[:, 0], x[:, 1]]))].tolist() if len(x) else []
+                      for x in points[m]] for m in METHODS}
+        for m in METHODS:
+            f = sorted(fronts[m][0], key=lambda r: r[1])
+            print(f"{task} seed 0 {m} front (accuracy %, energy mJ): "
+                  + ", ".join(f"({a:.1f}, {e:.2e})" for a, e in f), flush=True)
         report[task] = {"per_seed": per, "median": med, "joint_over_int8": ratio, "bar": ratio >= 1.2,
+                        "fronts": fronts, "range": {"low": lo.tolist(), "high": hi.tolist()},
                         "budget": args.budget, "seeds": args.seeds, "strategy": args.strategy,
                         "preset": args.preset, "distinct_models": len(memo.results)}
     if args.json:

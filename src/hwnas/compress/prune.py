@@ -37,8 +37,11 @@ def _classifier(module: nn.Module) -> nn.Module | None:
 
 def prune_channels(module: nn.Module, ratio: float, input_shape: tuple[int, ...]) -> nn.Module:
     """A copy of ``module`` with ``ratio`` of the channels of every prunable group removed (L2 magnitude)."""
-    import torch_pruning as tp
-
+    try:
+        import torch_pruning as tp
+    except ImportError:
+        raise ConfigError("prune: channel pruning needs torch-pruning (pip install 'hwnas[prune]', or "
+                          "pip install --no-deps torch-pruning next to your torch)") from None
     if not 0.0 < ratio < 1.0:
         raise ConfigError(f"prune: ratio={ratio!r} must be between 0 and 1 (the fraction of channels removed)")
     module = copy.deepcopy(module).eval()
