@@ -10,7 +10,8 @@ costs each layer at its precision: per-precision MAC energy, traffic scaling wit
 - ``random``: the joint space searched by random sampling (the baseline, same run).
 
 Accuracy is the fake-quantized PyTorch accuracy (``hwnas.evaluators.fakequant``: inherited weights, BN
-recalibrated, BN folded, LSQ quantizers calibrated on 256 training samples, no fine-tune), since ONNX Runtime
+recalibrated, BN folded, LSQ quantizers calibrated on 256 training samples, ``--epochs`` of QAT fine-tuning,
+default none), since ONNX Runtime
 has no CPU kernel for 4- or 16-bit layers. Hypervolume of each search's evaluated points, both axes scaled by
 their range over every point of the task, reference at the worst; median over seeds. Bar: the joint front's
 HV >= 1.2x the uniform-int8 front's. Evaluations are memoised by (architecture, policy).
@@ -37,7 +38,7 @@ from bench_quantize import TASKS, task_setup  # noqa: E402
 METHODS = ("joint", "int8", "random")
 
 
-def accel_parts(base, quality, precisions, per: str, preset: str):
+def accel_parts(base, quality, precisions, per: str, preset: str, epochs: int = 0):
     """The quantized space of ``base`` for the accelerator and its evaluator: fake-quantized accuracy + energy."""
     from hwnas.costs.accelerator import AcceleratorModel
     from hwnas.evaluators.base import CombinedEvaluator
@@ -46,7 +47,7 @@ def accel_parts(base, quality, precisions, per: str, preset: str):
     from hwnas.spaces.quantized import QuantizedSpace
 
     space = QuantizedSpace(base, precisions, per=per, target="accelerator")
-    fq = FakeQuantEvaluator(quality, space, calib_samples=256)
+    fq = FakeQuantEvaluator(quality, space, calib_samples=256, epochs=epochs)
     return space, CombinedEvaluator([fq, CostEvaluator(AcceleratorModel(preset=preset))])
 
 
@@ -59,6 +60,7 @@ def main() -> None:
     p.add_argument("--preset", default="edge_npu")
     p.add_argument("--tasks", nargs="+", default=list(TASKS))
     p.add_argument("--mnist1d-epochs", type=int, default=200)
+    p.add_argument("--epochs", type=int, default=0, help="QAT fine-tuning epochs per evaluated model")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     import torch
@@ -73,8 +75,8 @@ def main() -> None:
     for task in args.tasks:
         base, _, quality = task_setup(task, args.out, args.mnist1d_epochs)
         memo = Memo()
-        parts = {"joint": accel_parts(base, quality, ["int4", "int8", "int16"], "block", args.preset),
-                 "int8": accel_parts(base, quality, ["int8"], "network", args.preset)}
+        parts = {"joint": accel_parts(base, quality, ["int4", "int8", "int16"], "block", args.preset, args.epochs),
+                 "int8": accel_parts(base, quality, ["int8"], "network", args.preset, args.epochs)}
         parts["random"] = parts["joint"]
         evaluators = {m: memo.wrap(s, ev) for m, (s, ev) in parts.items()}
         points: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
