@@ -6,7 +6,9 @@ busy 2-core machine), an fp32 architecture search (``--budget`` evaluations, NSG
 validation split), and each front member post-training quantized to uniform int8
 (``hwnas.compress.ptq``: QDQ, S8S8, per-channel, MinMax on 256 training samples). Reported per member:
 test accuracy of the fp32 ONNX model and of the int8 one (ONNX Runtime, the int8 file written and loaded
-fresh), the files' sizes and their ratio, parameters.
+fresh), the files' sizes and their ratio, parameters, and both files' latency on the project's timer
+(``measure_latency``, 1 thread, batch 1): the train-once export keeps the int8 model only where it is not
+slower (``hwnas.app.quantized_front``), so ``exported_ms`` is never above ``fp32_ms``.
 
 Bars: the best members (the most accurate of each front) lose <= 0.5 point; every member with >= 30k
 parameters is >= 3x smaller in int8.
@@ -94,6 +96,7 @@ def main() -> None:
     os.environ.setdefault("HWNAS_CACHE", tempfile.mkdtemp(prefix="hwnas-cache-"))
     import torch
 
+    from hwnas.costs.measure import measure_latency
     from hwnas.export.onnx import onnx_accuracy, to_onnx_bytes
     from hwnas.supernet.calibrate import accuracy
 
@@ -119,8 +122,13 @@ def main() -> None:
             r = rows[-1]
             r["loss"] = r["ort_fp32"] - r["ort_int8"]
             r["ratio"] = r["fp32_kb"] / r["int8_kb"]
+            shape = (1, *base.input_shape)
+            r["fp32_ms"] = measure_latency(fp32, shape, repeats=100).latency_ms
+            r["int8_ms"] = measure_latency(int8, shape, repeats=100).latency_ms
+            r["exported_ms"] = min(r["fp32_ms"], r["int8_ms"])
             print(f"{task} {params:>7d} params  fp32 {r['ort_fp32']:.2f}%  int8 {r['ort_int8']:.2f}%  "
-                  f"loss {r['loss']:+.2f}  {r['fp32_kb']:.1f} -> {r['int8_kb']:.1f} kB ({r['ratio']:.2f}x)")
+                  f"loss {r['loss']:+.2f}  {r['fp32_kb']:.1f} -> {r['int8_kb']:.1f} kB ({r['ratio']:.2f}x)  "
+                  f"{r['fp32_ms']:.4f} -> {r['int8_ms']:.4f} ms ({r['fp32_ms'] / r['int8_ms']:.2f}x)")
         best = max(rows, key=lambda r: r["ort_fp32"])
         large = [r for r in rows if r["params"] >= 30_000]
         report[task] = {"rows": rows, "best_loss": best["loss"], "best_params": best["params"],

@@ -98,3 +98,14 @@ def test_layer_list_carries_each_blocks_bit_width():
 def test_compress_without_a_supernet_is_refused():
     with pytest.raises(ConfigError, match="compress.quantize.*train-once job"):
         parse_config({"objectives": ["accuracy:max"], "compress": {"quantize": {}}}, "c.yaml")
+
+
+def test_half_the_draws_have_a_uniform_policy():
+    q = QuantizedSpace(MobileNetSpace())
+    genes = q.sample_genes(np.random.default_rng(1), 2000)
+    policy = genes[:, len(q.base.dimensions):]
+    uniform = (policy == policy[:, :1]).all(axis=1)
+    assert 0.45 < uniform.mean() < 0.56  # 1/2 drawn uniform, plus 2/2^9 of the block-by-block draws
+    assert 0.4 < (policy[uniform, 0] == 0).mean() < 0.6  # both precisions
+    mixed = policy[~uniform]
+    assert 0.45 < mixed.mean() < 0.55  # blocks independent, each precision equally likely

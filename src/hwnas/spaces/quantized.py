@@ -128,6 +128,19 @@ class QuantizedSpace(TrainableSpace):
                 out[r, self._n_base:][memo[k]] = 0
         return out
 
+    def sample_genes(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Uniform draws of the architecture; the policy is uniform (every block the same precision) in half the
+        rows and drawn block by block in the other half.
+
+        Each boundary between an int8 and an fp32 block costs a Quantize/Dequantize pair, so the two uniform
+        policies are the references every mixed one is measured against; block-by-block draws alone would
+        almost never propose them (2 of 2^blocks).
+        """
+        genes = super().sample_genes(rng, n)
+        uniform = rng.random(n) < 0.5
+        genes[uniform, self._n_base:] = rng.integers(0, len(self.precisions), size=int(uniform.sum()))[:, None]
+        return genes
+
     # ------------------------------------------------------------------ training, models, costs
     def build_supernet(self) -> Supernet:
         return self.base.build_supernet()
