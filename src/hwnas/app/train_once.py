@@ -168,6 +168,10 @@ def _run_train_once(cfg: Config, out: Path, budget: int | None, console: Console
     if dest != out:
         console.print(f"study {cfg.study.name!r}: front, models and plot in {dest}")
     rows = export_front(cfg, space, data, quality, front, dest, console, evaluator=evaluator)
+    if cfg.compress is not None and cfg.compress.prune is not None and rows:
+        from hwnas.app.prune import prune_front
+
+        rows = prune_front(cfg, space, data, quality, front, rows, dest, console)
     if cfg.export.plot:
         plot = plot_search(study, evaluator, front, rows, cost, _split(cfg), dest / "front.png",
                            f"{space.name} on {data.name}: {len(front)} Pareto-optimal of {study.n_evaluated}")
