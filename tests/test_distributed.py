@@ -122,3 +122,80 @@ def test_ranks_shard_covers_the_batch_once_and_weights_average_to_the_global_mea
             # what DDP computes: the average over ranks of each rank's weighted mean loss
             ddp = sum(w * float(v[:n][s].mean()) for s, w in parts) / world
             assert ddp == pytest.approx(float(v[:n].mean()), rel=1e-12)
+
+
+TINY_TRAIN = {
+    "data": {"name": "digits"},
+    "space": {"name": "mobilenet",
+              "options": {"stem": 4, "stages": [[4, 2, 2], [6, 1, 2]], "head": 8, "widths": [0.5, 1.0]}},
+    "supernet": {"training": {"epochs": 1, "batch_size": 128, "lr": 0.01, "sandwich_random": 1}},
+    "evaluator": {"name": "supernet", "options": {"calib_samples": 128}},
+    "targets": [{"name": "count", "options": {"precisions": ["fp32"]}}],
+    "objectives": ["accuracy:max", "macs:min"], "study": {"budget": 3}, "strategy": {"name": "random"},
+    "export": {"onnx": False, "plot": False}, "threads": 1,
+}
+
+
+def _tiny_config(tmp_path):
+    import yaml
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(TINY_TRAIN))
+    return path
+
+
+def test_hwnas_train_on_two_processes_then_search_reuses_the_checkpoint(tmp_path, capsys):
+    import hwnas
+    from hwnas.cli.main import main
+    from hwnas.supernet.checkpoint import read_metadata
+
+    path = _tiny_config(tmp_path)
+    out = tmp_path / "out"
+    assert main(["train", "--config", str(path), "--out", str(out), "--nproc", "2", "--quiet"]) == 0
+    assert "supernet.safetensors: 1 epochs (trained on 2 process(es))" in capsys.readouterr().out
+    assert read_metadata(out / "supernet.safetensors")["meta"]["epoch"] == 1
+    assert not list(out.glob(".hwnas-train-*"))  # the rendezvous file is removed
+    hwnas.run(path, out, verbose=True)
+    assert "supernet: reusing trained checkpoint" in capsys.readouterr().out
+    again = hwnas.train(path, out, nproc=2)  # already trained: nothing spawned, the checkpoint reported
+    assert (again.epochs, again.world_size, again.already_trained) == (1, 0, True)
+
+
+def test_hwnas_train_under_torchrun(tmp_path):
+    """torchrun starts the processes and sets RANK / WORLD_SIZE; each trains as its rank; rank 0 writes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from hwnas.supernet.checkpoint import read_metadata
+
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.skip(f"torchrun not found beside {sys.executable}")
+    path, out = _tiny_config(tmp_path), tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "hwnas.cli", "train",
+                           "--config", str(path), "--out", str(out), "--quiet"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[:3000] + proc.stdout[-2000:]
+    assert proc.stdout.count("1 epochs (trained on 2 process(es))") == 2  # both ranks report
+    assert "supernet: trained 1 epochs on 2 processes" in proc.stdout  # rank 0's console
+    assert read_metadata(out / "supernet.safetensors")["meta"]["epoch"] == 1
+
+
+def test_hwnas_train_refuses_a_table_config_and_bad_nproc(tmp_path, synthetic_nb201_table):
+    import hwnas
+    from hwnas.core.errors import ConfigError
+
+    table = tmp_path / "t.csv"
+    synthetic_nb201_table.to_csv(table, index=False)
+    cfg = {"space": "nb201", "evaluator": {"name": "table", "options": {"path": str(table)}},
+           "objectives": ["acc:max", "lat_ms:min"], "study": {"storage": None, "budget": 5}}
+    with pytest.raises(ConfigError, match="train-once config"):
+        hwnas.train(cfg, tmp_path / "o")
+    with pytest.raises(ConfigError, match="nproc must be an integer >= 1"):
+        from hwnas.app.config import load_config
+        from hwnas.app.train import run_train
+
+        run_train(load_config({**cfg, "supernet": {"training": {"epochs": 1}}}), tmp_path / "o", nproc=0)

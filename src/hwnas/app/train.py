@@ -31,11 +31,13 @@ GROUP_TIMEOUT_S = 600.0
 
 @dataclass
 class TrainOutcome:
-    """What a ``hwnas train`` run left: the checkpoint, the epochs it holds, the processes that trained."""
+    """What a ``hwnas train`` run left: the checkpoint, the epochs it holds, the processes this run trained
+    on, and whether the checkpoint was already fully trained (then nothing was trained)."""
 
     checkpoint: Path
     epochs: int
     world_size: int
+    already_trained: bool
 
 
 def checkpoint_path(cfg: Config, out: Path) -> Path:
@@ -81,15 +83,16 @@ def train_supernet(cfg: Config, space: TrainableSpace, data, checkpoint: Path, c
     return net.eval(), trainer
 
 
-def _train_here(cfg: Config, out: Path, ranks: Ranks, console: Console, quiet: bool) -> None:
-    """Train as ``ranks`` in this process (the group already joined)."""
+def _train_here(cfg: Config, out: Path, ranks: Ranks, console: Console, quiet: bool) -> bool:
+    """Train as ``ranks`` in this process (the group already joined); True if the checkpoint was complete."""
     torch.set_num_threads(cfg.threads or 1)
     data = build_data(cfg)
     space = build_trainable_space(cfg, data)
     if ranks.is_main:
         console.print(data.summary(), soft_wrap=True, markup=False, highlight=False)
         console.print(f"space {space.name}: {space.size:.3g} architectures")
-    train_supernet(cfg, space, data, checkpoint_path(cfg, out), console, quiet, ranks)
+    _, trainer = train_supernet(cfg, space, data, checkpoint_path(cfg, out), console, quiet, ranks)
+    return trainer.resumed_at >= cfg.supernet.training.epochs
 
 
 def _epochs_done(cfg: Config, out: Path) -> int:
@@ -134,8 +137,12 @@ def run_train(cfg: Config, out: str | Path, nproc: int = 1, console: Console | N
             raise ConfigError(f"launched by torchrun with WORLD_SIZE={launched.world_size}: leave nproc at 1 "
                               f"(got {nproc}); torchrun starts the processes")
         init_group(launched, "env://", GROUP_TIMEOUT_S)
-        _train_here(cfg, out, launched, console, quiet)
-        world = launched.world_size
+        try:
+            done, world = _train_here(cfg, out, launched, console, quiet), launched.world_size
+        finally:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
     elif nproc > 1 and _epochs_done(cfg, out) < cfg.supernet.training.epochs:
         import torch.multiprocessing as mp
 
@@ -149,10 +156,9 @@ def run_train(cfg: Config, out: str | Path, nproc: int = 1, console: Console | N
         finally:
             if rendezvous.exists():
                 os.remove(rendezvous)
-        world = nproc
+        done, world = False, nproc
     else:
-        _train_here(cfg, out, Ranks(), console, quiet)
-        world = 1
+        done, world = _train_here(cfg, out, Ranks(), console, quiet), 1
     checkpoint = checkpoint_path(cfg, out)
     epochs = int(read_metadata(checkpoint)["meta"].get("epoch", 0))
-    return TrainOutcome(checkpoint, epochs, world)
+    return TrainOutcome(checkpoint, epochs, 0 if done else world, done)

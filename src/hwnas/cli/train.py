@@ -34,5 +34,8 @@ def run(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else default_out(args.config, cfg)
     res = run_train(cfg, out if out is not None else Path("runs") / args.config.stem, nproc=args.nproc,
                     quiet=args.quiet)
-    print(f"supernet checkpoint {res.checkpoint}: {res.epochs} epochs (trained on {res.world_size} process(es))")
+    if res.already_trained:
+        print(f"supernet checkpoint {res.checkpoint}: already trained ({res.epochs} epochs); nothing to do")
+    else:
+        print(f"supernet checkpoint {res.checkpoint}: {res.epochs} epochs (trained on {res.world_size} process(es))")
     return 0

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed
 import torch.nn.functional as F
 
 from hwnas.core.errors import DataError
@@ -144,6 +145,7 @@ class SupernetTrainer:
 
     def resume(self) -> int:
         """Load the checkpoint if there is one for this run; return the epoch to start from."""
+        self.resumed_at = 0  # epochs the checkpoint held when last read
         if self.checkpoint is None or not self.checkpoint.exists():
             return 0
         md = read_metadata(self.checkpoint)
@@ -158,12 +160,16 @@ class SupernetTrainer:
                             "delete it or set supernet.checkpoint to another file")
         meta = load_checkpoint(self.checkpoint, self.net, self.optimizer)
         self.history = list(meta.get("history", []))
-        return int(meta.get("epoch", 0))
+        self.resumed_at = int(meta.get("epoch", 0))
+        return self.resumed_at
 
     def save(self, epoch: int) -> None:
+        """Rank 0 writes the checkpoint; every rank returns once it is written (a barrier)."""
         if self.checkpoint is not None and self.ranks.is_main:
             save_checkpoint(self.checkpoint, self.net, self.optimizer,
                             {"epoch": epoch, "fingerprint": self.fingerprint(), "history": self.history})
+        if self.ranks.distributed:
+            torch.distributed.barrier()
 
     def train(self, progress: Progress | None = None) -> TrainResult:
         t0 = time.perf_counter()
