@@ -27,7 +27,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from hwnas.core.errors import ConfigError, StudyMismatch
+from hwnas.core.errors import ConfigError, DataError, StudyMismatch
 from hwnas.core.trial import RUNNING, Trial
 
 #: the layout of a stored study (tables, fingerprint) this code writes and reads; 1: before versions were stored
@@ -224,10 +224,18 @@ class SQLStorage(Storage):
                 sa.select(_trials).where(_trials.c.study_id == self._sid(name)).order_by(_trials.c.number)
             ).all()
         return [
-            Trial(number=r.number, key=r.key, arch=json.loads(r.arch), state=r.state,
-                  metrics=json.loads(r.metrics), error=r.error, duration_s=r.duration_s)
+            Trial(number=r.number, key=r.key, arch=self._json(r.arch, name, r.number, "arch"), state=r.state,
+                  metrics=self._json(r.metrics, name, r.number, "metrics"), error=r.error, duration_s=r.duration_s)
             for r in rows
         ]
+
+    def _json(self, text: str, name: str, number: int, column: str):
+        """A stored JSON field; a damaged one (a tampered or truncated database) is refused naming where it is."""
+        try:
+            return json.loads(text)
+        except (TypeError, json.JSONDecodeError) as e:
+            raise DataError(f"storage {self.url}: study {name!r}, trial {number}: {column} is not valid JSON ({e}); "
+                            "the database is damaged") from None
 
     def write(self, name: str, trial: Trial) -> None:
         sid = self._sid(name)
