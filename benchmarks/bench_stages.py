@@ -36,6 +36,8 @@ ACCURACY = ("cifar10_acc", "cifar100_acc", "imagenet16_acc")
 LATENCY = ("pi5_onnx_latency_ms", "pi5_litert_latency_ms", "pi5_torchmobile_latency_ms")
 MIXED = "mixed_latency_ms"
 STRATEGIES = ("random", "linas")
+#: baselines with a dependency hwnas does not have (``pip install optuna``)
+OPTUNA = ("optuna_tpe", "optuna_nsga2")
 
 
 def shared_dir() -> Path:
@@ -69,6 +71,9 @@ def _parts(path: str, acc: str, cost: str, stages: int):
 def _job(args: tuple) -> tuple:
     acc, cost, strategy, seed, budget, stages, path = args
     from hwnas.app.bench_table import run_strategy
+
+    if strategy in OPTUNA:
+        import optuna_strategy  # noqa: F401  (registers the Optuna samplers; benchmarks/ is on sys.path)
 
     space, objectives, ev, scorer = _parts(path, acc, cost, stages)
     r = run_strategy(None, space, objectives, strategy, budget, [seed], evaluator=ev, scorer=scorer)
@@ -104,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.mixed:
         costs.append(MIXED)
     strategies = args.strategies.split(",")
+    if set(strategies) & set(OPTUNA):
+        try:
+            import optuna  # noqa: F401
+        except ImportError:
+            print("bench_stages: the Optuna baselines need optuna: .venv/bin/pip install optuna", file=sys.stderr)
+            return 1
     pairs = [(a, c) for a in args.accuracy.split(",") for c in costs]
     if args.profile:
         return profile(args, pairs[0], strategies[0], str(path))

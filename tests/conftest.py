@@ -54,3 +54,29 @@ def synthetic_nb201_table():
     lat = 1.0 + 2.0 * (canon == 3).sum(1) + 0.7 * (canon == 2).sum(1) + 0.3 * (canon == 4).sum(1)
     return pd.DataFrame({"arch": [space.format(space.from_genes(g)) for g in genes],
                          "acc": acc.astype(float), "lat_ms": lat})
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A private PostgreSQL server for the session (see ``pg_server.py``); tests marked ``postgres`` use it."""
+    pytest.importorskip("psycopg", reason="PostgreSQL storage needs psycopg: pip install 'hwnas[postgres]'")
+    from pg_server import PostgresServer
+
+    try:
+        server = PostgresServer()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server, request):
+    """A fresh database on the session's PostgreSQL server, named for the test."""
+    import re
+    import uuid
+
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:8]
+    return pg_server.new_database(name)

@@ -13,7 +13,7 @@ from hwnas.evaluators.base import COST, QUALITY, MetricKind
 from hwnas.evaluators.table import TableEvaluator
 from hwnas.report.convergence import convergence
 from hwnas.report.front_plot import Axis, FrontSeries, axis, plot_front
-from hwnas.report.html import plotted_objectives
+from hwnas.report.study_view import plotted_objectives
 from hwnas.spaces.nb201 import NB201Space
 from hwnas.strategies.random import RandomSearch
 from hwnas.study import Study
@@ -127,3 +127,82 @@ def test_html_report_front_is_nondominated(tmp_path, synthetic_nb201_table):
     plot = plot_front(tmp_path / "f.png", axis(x), axis(y), pts, [FrontSeries("front", fr)])
     assert plot.fronts[0].marked and not plot.fronts[0].dominated
     assert not any(_dominated_by_any(p, pts, axis(x), axis(y)) for p in plot.fronts[0].marked)
+
+
+def _view(n=300, seed=0, objectives=("acc:max", "lat_ms:min"), constraints=("lat_ms <= 4",), models=None):
+    from hwnas.core.objectives import Constraint
+    from hwnas.core.trial import FAILED
+    from hwnas.report.study_view import StudyView
+
+    rng = np.random.default_rng(seed)
+    lat = rng.uniform(1, 5, n)
+    trials = [Trial(i, str(i), {"i": i}, COMPLETE, {"acc": float(60 + 8 * np.log(lat[i]) + rng.normal(0, 2)),
+                                                     "lat_ms": float(lat[i]), "mem": float(rng.uniform(1, 3))})
+              for i in range(n)] + [Trial(n, "x", {"i": n}, FAILED, error="boom")]
+    return StudyView("s", trials, [Objective.parse(o) for o in objectives],
+                     [Constraint.parse(c) for c in constraints], lambda a: f"arch-{a['i']}", models or {})
+
+
+def test_front_figure_draws_each_completed_trial_once_and_the_front_over_the_rest():
+    from hwnas.report.front_figure import front_figure
+
+    view = _view()
+    view.models = {t.number: f"models/{t.number}.onnx" for t in view.front}
+    fig = front_figure(view)
+    by_name = {t.name.split(" (")[0]: t for t in fig.data}
+    assert set(by_name) == {"evaluated", "infeasible", "Pareto front", "front, dominated on these axes"}
+    numbers = [int(n) for t in fig.data for n in np.asarray(t.customdata)[:, 0]]
+    assert sorted(numbers) == [t.number for t in view.completed]  # one point each; the failure is not plotted
+    assert all(t.type == "scattergl" for t in fig.data)
+    front = by_name["Pareto front"]
+    assert sorted(int(n) for n in np.asarray(front.customdata)[:, 0]) == sorted(view.front_numbers)
+    assert len(by_name["front, dominated on these axes"].x) == 0  # two objectives: the front is the 2-D front
+    assert list(front.x) == sorted(front.x) and front.line.shape == "hv"  # a staircase, by latency
+    assert all(x <= 4 for x in front.x) and all(x > 4 for x in by_name["infeasible"].x)
+    assert all("breaks lat_ms <= 4" in s for s in by_name["infeasible"].text)
+    assert all(s == f"arch-{int(n)}<br>model: models/{int(n)}.onnx"
+               for s, n in zip(front.text, np.asarray(front.customdata)[:, 0]))
+    assert [(s.type, s.x0) for s in fig.layout.shapes] == [("line", 4.0)]  # the constraint on the x axis
+    assert fig.layout.xaxis.title.text == "lat_ms (ms, min)" and fig.layout.yaxis.title.text == "acc (max)"
+
+
+def test_front_figure_with_three_objectives_shows_the_third_in_the_hover():
+    from hwnas.report.front_figure import front_figure
+
+    view = _view(objectives=("acc:max", "lat_ms:min", "mem:min"), constraints=())
+    fig = front_figure(view)
+    by_name = {t.name.split(" (")[0]: t for t in fig.data}
+    assert "mem %{customdata[1]:.5g}" in by_name["evaluated"].hovertemplate
+    hollow = by_name["front, dominated on these axes"]
+    assert len(hollow.x) > 0  # optimal through mem only
+    mem = {t.number: t.metrics["mem"] for t in view.completed}
+    assert all(mem[int(n)] == m for n, m in np.asarray(hollow.customdata)[:, :2])
+    assert len(front_figure(view).layout.shapes) == 0
+
+
+def test_parallel_coordinates_draw_the_whole_front_and_a_stated_sample_of_the_rest(monkeypatch):
+    from hwnas.report import parallel
+
+    view = _view(n=400, objectives=("acc:max", "lat_ms:min", "mem:min"))
+    fig = parallel.parallel_figure(view)
+    dims = fig.data[0].dimensions
+    assert [d.label for d in dims] == ["acc (max)", "lat_ms (min, <= 4)", "mem (min)"]
+    assert len(dims[0].values) == len(view.completed) and "sample" not in fig.layout.title.text
+    monkeypatch.setattr(parallel, "MAX_LINES", 50)
+    fig = parallel.parallel_figure(view)
+    color = np.asarray(fig.data[0].line.color)
+    assert len(color) == len(view.front) + 50 and (color == 2).sum() == len(view.front)
+    assert list(color) == sorted(color)  # the front drawn last, on top
+    assert "all the front and 50 others" in fig.layout.title.text
+
+
+def test_convergence_figure_keeps_only_the_evaluations_that_moved_the_front(synthetic_nb201_table):
+    from hwnas.report.convergence import convergence_figure
+
+    table = synthetic_nb201_table.sample(300, random_state=0).reset_index(drop=True)
+    study, obj = _table_study(table, 60)
+    c = convergence(study.trials, obj)
+    line = convergence_figure(c).data[0]
+    changes = 1 + int((np.diff(c.hv) != 0).sum())
+    assert len(line.x) in (changes, changes + 1) and line.x[-1] == 60 and line.line.shape == "hv"
+    assert list(line.y) == [c.hv[int(n) - 1] for n in line.x]

@@ -1,76 +1,63 @@
-"""The same study contract on PostgreSQL: a throwaway server on a unix socket, no network."""
+"""The same study contract on PostgreSQL, on the session's private server (tests/pg_server.py)."""
 
-import os
-import shutil
-import subprocess
-import tempfile
+import socket
 import time
-from pathlib import Path
 
 import pytest
 from study_fixtures import ProbeStrategy
 
-from hwnas.core.errors import StudyMismatch
+from hwnas.core.errors import ConfigError, StudyMismatch
 from hwnas.core.objectives import Objective
 from hwnas.evaluators.table import TableEvaluator
 from hwnas.spaces.nb201 import NB201Space
 from hwnas.storage import SQLStorage
 from hwnas.study import Study
 
-
-def _pg_bin(name):
-    found = shutil.which(name)
-    if found:
-        return found
-    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (d / name).exists():
-            return str(d / name)
-    return None
+OBJ = [Objective("acc", "max"), Objective("lat_ms", "min")]
 
 
-@pytest.fixture(scope="module")
-def pg_url():
-    pytest.importorskip("psycopg", reason="PostgreSQL storage needs psycopg: pip install 'hwnas[postgres]'")
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed; apt-get install postgresql")
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    root = Path(tempfile.mkdtemp(prefix="hwnas-pg-"))
-    data, sock = root / "data", root / "sock"
-    sock.mkdir()
-    if as_user:
-        shutil.chown(root, "postgres")
-        shutil.chown(sock, "postgres")
-    subprocess.run(as_user + [initdb, "-D", str(data), "-U", "postgres", "--auth=trust"], check=True,
-                   capture_output=True)
-    subprocess.run(as_user + [pg_ctl, "-D", str(data), "-o", f"-c listen_addresses='' -k {sock}", "-w",
-                              "-l", str(root / "log"), "start"], check=True, capture_output=True)
-    try:
-        url = f"postgresql+psycopg://postgres@/postgres?host={sock}"
-        for _ in range(50):
-            try:
-                SQLStorage(url)
-                break
-            except Exception:
-                time.sleep(0.1)
-        yield url
-    finally:
-        subprocess.run(as_user + [pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
-
-
+@pytest.mark.postgres
 def test_study_resumes_on_postgres(pg_url, synthetic_nb201_table):
     ev = TableEvaluator(synthetic_nb201_table, NB201Space(), columns=["acc", "lat_ms"])
-    obj = [Objective("acc", "max"), Objective("lat_ms", "min")]
-    s1 = Study(NB201Space(), ev, obj, ProbeStrategy(), storage=SQLStorage(pg_url), name="pg", seed=1)
+    s1 = Study(NB201Space(), ev, OBJ, ProbeStrategy(), storage=SQLStorage(pg_url), name="pg", seed=1)
     s1.optimize(12)
-    s2 = Study(NB201Space(), ev, obj, ProbeStrategy(), storage=SQLStorage(pg_url), name="pg", seed=1)
-    assert s2.n_evaluated == 12
+    s2 = Study(NB201Space(), ev, OBJ, ProbeStrategy(), storage=SQLStorage(pg_url), name="pg", seed=1)
+    assert s2.n_evaluated == 12 and s2.replayed_rounds == 12  # rebuilt by replaying the stored rounds
     s2.optimize(20)
     storage = SQLStorage(pg_url)
     storage.open_study("pg", s2.fingerprint())
     rows = storage.trials("pg")
     assert len(rows) == 20 and len({t.key for t in rows}) == 20
     assert {t.key: t.metrics for t in s1.trials}.items() <= {t.key: t.metrics for t in rows}.items()
+    # the same seed and budget in one go records the same trials
+    one = Study(NB201Space(), ev, OBJ, ProbeStrategy(), storage=SQLStorage(pg_url), name="pg-once", seed=1)
+    one.optimize(20)
+    assert [(t.number, t.key, t.metrics) for t in one.trials] == [(t.number, t.key, t.metrics) for t in rows]
     with pytest.raises(StudyMismatch, match="seed"):
-        Study(NB201Space(), ev, obj, ProbeStrategy(), storage=SQLStorage(pg_url), name="pg", seed=2)
+        Study(NB201Space(), ev, OBJ, ProbeStrategy(), storage=SQLStorage(pg_url), name="pg", seed=2)
+
+
+@pytest.mark.postgres
+def test_the_heartbeat_uses_the_servers_clock(pg_url):
+    storage = SQLStorage(pg_url)
+    storage.open_study("s", {"seed": 0})
+    claim = storage.claim("s", "w1", [("k1", {"a": 1})], budget=None)
+    assert [t.key for t in claim.mine] == ["k1"]
+    beat = storage.last_heartbeat("s")
+    assert abs(beat - time.time()) < 60  # epoch seconds from the server
+    (running,) = storage.running("s")
+    assert running.worker == "w1" and 0 <= running.age_s < 60
+
+
+def test_an_unreachable_database_is_a_clear_error_within_seconds():
+    pytest.importorskip("psycopg")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql+psycopg://someone:secret@127.0.0.1:{port}/studies"
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError, match=rf"storage postgresql\+psycopg://someone:\*\*\*@127.0.0.1:{port}/studies: "
+                                          "cannot use the database") as err:
+        SQLStorage(url)
+    assert time.perf_counter() - t0 < 10
+    assert "secret" not in str(err.value)

@@ -147,4 +147,40 @@ def build_study(cfg: Config, space, evaluator, out: Path | None = None):
     storage = expand_out(cfg.study.storage, out)
     return Study(space, evaluator, cfg.parsed_objectives(), build_strategy(cfg),
                  constraints=cfg.parsed_constraints(), storage=open_storage(storage), name=cfg.study.name,
-                 batch_size=cfg.study.batch_size, seed=cfg.study.seed, executor=build_executor(cfg))
+                 batch_size=cfg.study.batch_size, seed=cfg.study.seed, executor=build_executor(cfg),
+                 heartbeat_s=cfg.study.heartbeat_s, grace_s=cfg.study.grace_s, max_retries=cfg.study.max_retries)
+
+
+def build_policy_space(cfg: Config, base):
+    """``base`` with the quantization policy of ``compress.quantize`` added (:class:`QuantizedSpace`), or ``base``."""
+    if cfg.compress is None or cfg.compress.quantize is None:
+        return base
+    from hwnas.spaces.quantized import QuantizedSpace
+
+    q = cfg.compress.quantize
+    try:
+        return QuantizedSpace(base, q.precisions, per=q.per, target=q.target)
+    except ConfigError as e:
+        raise ConfigError(f"compress.quantize: {e}") from None
+
+
+def with_ptq(cfg: Config, space, quality):
+    """The quality evaluator scoring each sub-network quantized by its policy in ONNX Runtime (``space`` quantized),
+    else ``quality`` unchanged."""
+    from hwnas.spaces.quantized import QuantizedSpace
+
+    if not isinstance(space, QuantizedSpace):
+        return quality
+    from hwnas.compress.ptq import Calibration
+    from hwnas.evaluators.quantized import PTQEvaluator
+    from hwnas.evaluators.supernet import SupernetEvaluator
+
+    if not isinstance(quality, SupernetEvaluator):
+        raise ConfigError(f"compress.quantize: post-training quantization scores sub-networks of a trained "
+                          f"supernet (evaluator: supernet), not {type(quality).__name__}")
+    q = cfg.compress.quantize
+    try:
+        return PTQEvaluator(quality, space, Calibration(q.calibration.method, q.calibration.samples),
+                            q.max_accuracy_drop)
+    except ConfigError as e:
+        raise ConfigError(f"compress.quantize: {e}") from None

@@ -15,8 +15,12 @@
     constraints: ["latency_ms <= 5"]
     strategy: {name: linas, options: {}}           # STRATEGIES
     executor: {name: serial, options: {}}          # EXECUTORS (process: {workers: 4}, ray: {address: ...})
-    study: {name: study, storage: hwnas.db, budget: 100, batch_size: null, seed: 0}
+    study: {name: study, storage: hwnas.db, budget: 100, batch_size: null, seed: 0,
+            heartbeat_s: 10, grace_s: 60, max_retries: 2}   # many workers may share one storage
     export: {onnx: true, tolerance: 1.0e-4, plot: true}
+    compress:                                      # train-once job: the policy searched with the architecture
+      quantize: {precisions: [int8, fp32], per: block, target: onnxruntime,
+                 calibration: {method: minmax, samples: 256}, max_accuracy_drop: 2.0}
     threads: 1                                     # torch threads
 
 **Two jobs of one schema.** A config with a ``supernet:`` section is the *train-once* job: train
@@ -37,9 +41,9 @@ is refused with a message naming where it lives now (:func:`old_key_errors`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hwnas.core.objectives import Constraint, Objective
 from hwnas.supernet.settings import TrainingConfig
@@ -125,12 +129,50 @@ class StudySection(_Strict):
     budget: int = Field(100, ge=1, description="distinct evaluations in all (resumed studies count what is stored)")
     batch_size: int | None = Field(None, ge=1, description="architectures proposed per round (null: the strategy's)")
     seed: int = Field(0, description="the strategy's random seed")
+    heartbeat_s: float = Field(10.0, gt=0, description="seconds between heartbeats a worker writes on the trials "
+                                                      "it is evaluating (many workers on one study)")
+    grace_s: float = Field(60.0, gt=0, description="seconds without a heartbeat after which another worker "
+                                                   "takes over a running trial")
+    max_retries: int = Field(2, ge=0, description="times one evaluation is taken over from a dead worker before "
+                                                  "it is recorded failed")
 
 
 class ExportSection(_Strict):
     onnx: bool = Field(True, description="export each front member to ONNX (train-once job)")
     tolerance: float = Field(1e-4, gt=0, description="max abs diff allowed between ONNX Runtime and PyTorch outputs")
     plot: bool = Field(True, description="plot the front to front.png (train-once job)")
+
+
+class CalibrationSection(_Strict):
+    method: Literal["minmax", "percentile", "entropy"] = Field("minmax", description="how activation ranges are "
+                                                                                      "calibrated (ONNX Runtime)")
+    samples: int = Field(256, ge=1, description="training samples the ranges are calibrated on")
+
+
+class QuantizeSection(_Strict):
+    """A precision per quantizable block searched with the architecture (``hwnas.spaces.quantized``), each
+    evaluated sub-network post-training quantized in ONNX Runtime (``hwnas.compress.ptq``)."""
+
+    precisions: list[str] = Field(default_factory=lambda: ["int8", "fp32"],
+                                  description="the precisions a block may take; only those the target executes "
+                                              "natively (onnxruntime: int8, fp32; accelerator: int4, int8, int16)")
+    per: Literal["block", "network"] = Field("block", description="one precision per block the space declares, "
+                                                                  "or one for the whole network")
+    target: Literal["onnxruntime", "accelerator"] = Field("onnxruntime", description="where the model runs")
+    calibration: CalibrationSection = Field(default_factory=CalibrationSection)
+    max_accuracy_drop: float = Field(2.0, ge=0, description="a quantized model losing more accuracy points than "
+                                                            "its fp32 sub-network is a failed evaluation")
+
+    @model_validator(mode="after")
+    def _executable(self):
+        from hwnas.compress.policy import check_precisions
+
+        check_precisions(self.precisions, self.target, field="precisions")
+        return self
+
+
+class CompressSection(_Strict):
+    quantize: QuantizeSection | None = Field(None, description="search a quantization policy with the architecture")
 
 
 #: the default targets of the train-once job: latency measured on this CPU and counted MACs / parameters
@@ -165,6 +207,8 @@ class Config(_Strict):
     executor: ExecutorSection = Field(default_factory=ExecutorSection, description="where evaluations run")
     study: StudySection = Field(default_factory=StudySection, description="name, storage, budget, seed")
     export: ExportSection = Field(default_factory=ExportSection, description="what the train-once job writes")
+    compress: CompressSection | None = Field(None, description="compression searched with the architecture "
+                                                               "(train-once job)")
     threads: int | None = Field(None, ge=1, description="torch threads for training and evaluation (train-once "
                                                         "default 1: on a loaded machine fewer threads are faster)")
 
@@ -177,6 +221,13 @@ class Config(_Strict):
     @classmethod
     def _target_shorthand(cls, v):
         return [_component_shorthand(t) for t in v] if isinstance(v, list) else v
+
+    @model_validator(mode="after")
+    def _compress_needs_a_supernet(self):
+        if self.compress is not None and self.compress.quantize is not None and self.supernet is None:
+            raise ValueError("compress.quantize: quantizing evaluated sub-networks needs the train-once job "
+                             "(a config with a `supernet:` section)")
+        return self
 
     @property
     def job(self) -> str:

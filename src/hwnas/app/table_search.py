@@ -22,8 +22,11 @@ def run_table_search(cfg: Config, out: Path | None = None, budget: int | None = 
                      console: Console | None = None, quiet: bool = False) -> SearchResult:
     """Run (or resume) the study of ``cfg`` up to ``budget`` (default ``study.budget``) distinct evaluations.
 
-    With ``out``, writes ``out/front.csv`` and ``out/trials.csv``; ``quiet`` hides the progress bar.
+    With ``out``, writes ``out/front.csv``, ``out/trials.csv`` and ``out/report.html``; ``quiet`` hides the
+    progress bar.
     """
+    from hwnas.report.html import write_html
+    from hwnas.report.study_view import view_of
     from hwnas.report.tables import print_front, write_trials_csv
 
     console = console or Console()
@@ -64,7 +67,8 @@ def run_table_search(cfg: Config, out: Path | None = None, budget: int | None = 
         names = list(study.evaluator.metrics)
         write_trials_csv(out / "front.csv", front, names, fmt)
         write_trials_csv(out / "trials.csv", study.trials, names, fmt)
-        console.print(f"wrote {out / 'front.csv'} and {out / 'trials.csv'}")
+        report = write_html(view_of(study, fmt), out / "report.html", study.evaluator.metric_kinds())
+        console.print(f"wrote {out / 'front.csv'}, {out / 'trials.csv'} and {report}")
     rows = [{"number": t.number, "arch": fmt(t.arch), **t.metrics} for t in front]
     return SearchResult(study=study, rows=rows, out=out)
 

@@ -30,12 +30,14 @@ from rich.table import Table
 
 from hwnas.app.components import (
     build_data,
+    build_policy_space,
     build_quality,
     build_study,
     build_targets,
     build_trainable_space,
     combine,
     expand_out,
+    with_ptq,
 )
 from hwnas.app.outdir import output_folder
 from hwnas.app.result import SearchResult
@@ -79,16 +81,18 @@ def _run_train_once(cfg: Config, out: Path, budget: int | None, console: Console
     t_start = time.perf_counter()
 
     data = build_data(cfg)
-    space = build_trainable_space(cfg, data)
+    trained = build_trainable_space(cfg, data)  # the supernet's space; a policy adds no trained weight
+    space = build_policy_space(cfg, trained)
     console.print(data.summary(), soft_wrap=True, markup=False, highlight=False)
     console.print(f"space {space.name}: {space.size:.3g} architectures")
     _cache_measured_latency(cfg)
     targets = build_targets(cfg, space)  # fail before training
     checkpoint = checkpoint_path(cfg, out)
-    net, _ = train_supernet(cfg, space, data, checkpoint, console, quiet)
+    net, _ = train_supernet(cfg, trained, data, checkpoint, console, quiet)
 
     # ---------------------------------------------------------------- search
-    quality = build_quality(cfg, space, targets, data=data, net=net, identity=_file_id(checkpoint))
+    quality = build_quality(cfg, trained, targets, data=data, net=net, identity=_file_id(checkpoint))
+    quality = with_ptq(cfg, space, quality)
     evaluator = combine(quality, targets)
     study = build_study(cfg, space, evaluator, out)
     budget = budget or cfg.study.budget
@@ -112,6 +116,10 @@ def _run_train_once(cfg: Config, out: Path, budget: int | None, console: Console
         raise ConfigError(f"evaluator {cfg.evaluator.name!r}: the train-once job exports the front's models and "
                           "needs an evaluator that extracts them (supernet)")
     dest.mkdir(parents=True, exist_ok=True)
+    if hasattr(quality, "deployable"):
+        from hwnas.app.quantized_front import never_slower
+
+        front = never_slower(front, space, evaluator, study, console)
     if dest != out:
         console.print(f"study {cfg.study.name!r}: front, models and plot in {dest}")
     rows = export_front(cfg, space, data, quality, front, dest, console, evaluator=evaluator)
@@ -119,6 +127,7 @@ def _run_train_once(cfg: Config, out: Path, budget: int | None, console: Console
         plot = plot_search(study, evaluator, front, rows, cost, _split(cfg), dest / "front.png",
                            f"{space.name} on {data.name}: {len(front)} Pareto-optimal of {study.n_evaluated}")
         console.print(f"plot: {plot.path}")
+        console.print(f"report: {write_search_report(study, evaluator, front, rows, dest / 'report.html')}")
     table = Table(title=f"Pareto front ({dest / 'front.csv'})",
                   caption=f"chosen on {_searched_quality(cfg)} (the searched split, in front.csv); "
                           "accuracy and onnx_accuracy on the test split")
@@ -157,6 +166,15 @@ def plot_search(study, evaluator, front, rows: list[dict], cost: str, split: str
     return plot_front(path, x, y, feasible, fronts, title, infeasible)
 
 
+def write_search_report(study, evaluator, front, rows: list[dict], path: Path) -> Path:
+    """``report.html`` (:mod:`hwnas.report.html`) beside ``front.csv``, each front member linked to its model."""
+    from hwnas.report.html import write_html
+    from hwnas.report.study_view import view_of
+
+    models = {t.number: r["model"] for t, r in zip(front, rows) if r.get("model")}
+    return write_html(view_of(study, models=models), path, evaluator.metric_kinds())
+
+
 def _split(cfg: Config) -> str:
     return str(cfg.evaluator.options.get("split", "val")) if cfg.evaluator is not None else "val"
 
@@ -181,7 +199,10 @@ def export_front(cfg: Config, space: TrainableSpace, data, quality, front, out: 
     """Extract, export and check every front member; write ``front.csv`` and ``front.json``; return the rows.
 
     Each ONNX model carries its metadata (:mod:`hwnas.export.metadata`): class names, input shape and
-    layout, preprocessing, architecture, the metrics of its ``front.csv`` row and the objectives.
+    layout, preprocessing, architecture, the metrics of its ``front.csv`` row and the objectives. With a
+    quantization policy (``quality.deployable``), the model is the quantized one the search scored, and the
+    row adds ``bits`` (the policy), ``size_kb`` (weights at their bit widths), ``onnx_kb`` (the file) and,
+    beside ``accuracy`` (PyTorch fp32), ``onnx_accuracy`` of the quantized model in ONNX Runtime.
     """
     from hwnas.evaluators.base import kind_from_name
     from hwnas.export.metadata import model_metadata
@@ -197,6 +218,7 @@ def export_front(cfg: Config, space: TrainableSpace, data, quality, front, out: 
     quality_names = set(getattr(quality, "metrics", ()))
     selected_on = [f"{_column(o.metric, quality_names, split)}:{o.direction}" for o in cfg.parsed_objectives()]
     class_names = list(data.class_names) or [str(i) for i in range(data.num_classes)]
+    deployable = getattr(quality, "deployable", None)
     for i, t in enumerate(front):
         module = quality.extract(t.arch)
         acc = accuracy(module, x_test, y_test)
@@ -208,7 +230,24 @@ def export_front(cfg: Config, space: TrainableSpace, data, quality, front, out: 
                "model": f"models/{name}", f"{split}_accuracy": t.metrics["accuracy"]}
         if with_soft:
             row[f"{split}_soft_accuracy"] = t.metrics["soft_accuracy"]
-        if cfg.export.onnx:
+        if deployable is not None:
+            from hwnas.app.quantized_front import policy_columns
+
+            row.update(policy_columns(space, t))
+        if cfg.export.onnx and deployable is not None:
+            from hwnas.app.quantized_front import write_deployable
+
+            metrics = {**{_column(m, quality_names, split): v for m, v in t.metrics.items()},
+                       **{k: v for k, v in row.items() if k not in ("arch", "model", "bits", "note")}}
+            props = model_metadata(class_names=class_names, input_shape=(1, *space.input_shape),
+                                   preprocessing=dict(data.preprocessing), architecture=row["arch"], arch=t.arch,
+                                   space=space.describe(), metrics=metrics, selected_on=selected_on)
+            row.update(write_deployable(deployable(t.arch, module), module, models / name, props, x_test, y_test,
+                                        f"{space.name} sub-network {row['arch']} for {data.name}, policy "
+                                        f"{row['bits']}, exported by hwnas (hwnas.export.metadata)"))
+            console.print(f"export {row['model']} ({row['bits']}): {row['onnx_kb']:.1f} kB; test accuracy torch "
+                          f"fp32 {acc:.2f}% / onnxruntime {row['onnx_accuracy']:.2f}%")
+        elif cfg.export.onnx:
             metrics = {**{_column(m, quality_names, split): v for m, v in t.metrics.items()},
                        **{k: v for k, v in row.items() if k not in ("arch", "model")}}
             props = model_metadata(class_names=class_names, input_shape=(1, *space.input_shape),
@@ -234,7 +273,7 @@ def export_front(cfg: Config, space: TrainableSpace, data, quality, front, out: 
     kinds = evaluator.metric_kinds() if evaluator is not None else {}
     directions = {}  # for each numeric column, which way is better (read by `hwnas pick`)
     for c in FRONT_COLUMNS + extra:
-        if c in ("arch", "model"):
+        if c in ("arch", "model", "bits", "note"):
             continue
         base = c[len(split) + 1:] if c.startswith(f"{split}_") else c
         kind = kinds.get(base) or kinds.get(c) or kind_from_name(c)

@@ -23,6 +23,7 @@ COMMANDS = {
     "accel": "hwnas.cli.accel",
     "report": "hwnas.cli.report",
     "pick": "hwnas.cli.pick",
+    "studies": "hwnas.cli.studies",
     "train": "hwnas.cli.train",
 }
 

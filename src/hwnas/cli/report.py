@@ -1,4 +1,5 @@
-"""``hwnas report --storage FILE.db [--study NAME] --out report.html``: a readable report of a stored study."""
+"""``hwnas report --storage FILE.db [--study NAME] --out report.html``: an interactive, self-contained HTML report of a
+stored study (one file that opens offline)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="write an HTML report (front, convergence, failures) of a stored study",
+    p = sub.add_parser("report", help="write an interactive HTML report of a stored study (front, hypervolume, failures; opens offline)",
                        description=__doc__)
     p.add_argument("--storage", required=True, help="study file (.db) or database URL")
     p.add_argument("--study", default=None, help="study name (default: the only one stored)")

@@ -6,10 +6,12 @@ per-access energy table); :class:`AcceleratorModel` costs each layer in closed
 form (:mod:`hwnas.costs.systolic`) and caches the result per layer shape, so
 a search that revisits the same shapes across sub-networks pays once per shape.
 
-Conv, depthwise conv and linear layers run on the array as matrix products
+Conv, depthwise conv, linear and matmul layers run on the array as matrix products
 (a grouped conv is ``groups`` independent products, as SCALE-Sim runs depthwise
-layers channel by channel). Element-wise ops (pooling, add, ...) run on the
-vector unit when the config has one (``vector_lanes > 0``); ops listed in
+layers channel by channel; attention's QK^T and attention x V are one product per head). Element-wise ops (pooling, add, ...) run on the
+vector unit when the config has one (``vector_lanes > 0``), roofline-style (the
+slower of its element operations and its DRAM traffic; softmax and layer norm make
+several passes, an embedding lookup moves the rows it gathers); ops listed in
 ``fused_ops`` are folded into the preceding layer's output stage and cost
 nothing, by declaration. Any other op is refused with an error naming it.
 Memory stalls: DRAM transfers overlap compute (double-buffered SRAMs), so a
@@ -26,7 +28,7 @@ from pathlib import Path
 import yaml
 
 from hwnas.core.errors import ConfigError, CostModelError
-from hwnas.core.layers import GEMM_OPS, Layer, Workload
+from hwnas.core.layers import ELEMENT_PASSES, GEMM_OPS, Layer, Workload
 from hwnas.core.plaindata import dataclass_from_dict
 from hwnas.costs.base import CostModel
 from hwnas.costs.count import ACTIVATION_INPUTS
@@ -41,7 +43,8 @@ from hwnas.costs.systolic import (
 )
 
 #: ops that may run on the vector unit, and how many element operations each one costs
-VECTOR_OPS = ("avgpool", "maxpool", "gap", "add", "mul", "relu", "hswish", "sigmoid", "bn")
+VECTOR_OPS = ("avgpool", "maxpool", "gap", "add", "mul", "relu", "hswish", "sigmoid", "bn",
+              "softmax", "layernorm", "gelu", "tanh", "embedding")
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,9 @@ def gemm_of(layer: Layer) -> tuple[GemmShape, int]:
                          (layer.in_channels // g) * k_area), g
     if layer.op == "linear":
         return GemmShape(layer.batch * layer.in_h * layer.in_w, layer.out_channels, layer.in_channels), 1
+    if layer.op == "matmul":
+        g = layer.groups
+        return GemmShape(layer.batch * layer.in_h * layer.in_w, layer.out_channels // g, layer.in_channels // g), g
     raise CostModelError(f"layer {layer.name or '?'}: op {layer.op!r} is not a matrix product")
 
 
@@ -178,7 +184,7 @@ def _vector_work(layer: Layer) -> int:
         return layer.output_elements * layer.kernel * (layer.kernel if layer.in_h > 1 else 1)
     if layer.op == "gap":
         return layer.input_elements
-    return layer.output_elements
+    return layer.output_elements * ELEMENT_PASSES.get(layer.op, 1)
 
 
 class AcceleratorModel(CostModel):
@@ -240,6 +246,8 @@ class AcceleratorModel(CostModel):
             work = _vector_work(layer)
             comp = -(-work // c.vector_lanes)
             words = ACTIVATION_INPUTS[layer.op] * layer.input_elements + layer.output_elements
+            if layer.op == "embedding":  # the gathered table rows are read too
+                words += layer.output_elements
             stall = max(0, math.ceil(words / c.bandwidth) - comp)
             energy = energy_breakdown_pj(c.energy, macs=0, sram_reads=0, sram_writes=0,
                                          dram_bytes=words * c.word_bytes, vector_ops=work,
@@ -247,7 +255,7 @@ class AcceleratorModel(CostModel):
             out = LayerCost(comp, stall, 0, 0.0, 0, 0, words * c.word_bytes, work, energy, "vector")
         else:
             why = ("the config has no vector unit (set vector_lanes > 0, or list the op in fused_ops)"
-                   if layer.op in VECTOR_OPS else "the systolic array runs only conv/dwconv/linear")
+                   if layer.op in VECTOR_OPS else f"the systolic array runs only {'/'.join(GEMM_OPS)}")
             raise CostModelError(
                 f"cost model 'accelerator' ({c.name}) cannot cost layer {layer.name or '?'} "
                 f"of op {layer.op!r}: {why}"

@@ -3,7 +3,9 @@
 The cheapest hardware proxy and the one every other model is checked against:
 it needs no device and no specification, only shapes. Every op it meets must be
 in :data:`ACTIVATION_INPUTS` (how many input tensors are live while the op
-runs); an op missing there is refused, never costed at zero.
+runs); an op missing there is refused, never costed at zero. Attention's
+matrix products count their MACs like any GEMM; their second operand is an
+activation too (:attr:`~hwnas.core.layers.Layer.rhs_elements`).
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ PRECISION_BYTES = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0
 ACTIVATION_INPUTS = {
     "conv": 1, "dwconv": 1, "linear": 1, "avgpool": 1, "maxpool": 1, "gap": 1,
     "add": 2, "mul": 2, "relu": 1, "hswish": 1, "sigmoid": 1, "bn": 1,
+    "matmul": 1, "softmax": 1, "layernorm": 1, "gelu": 1, "tanh": 1, "embedding": 1,
 }
 
 
-def layer_live_elements(layer: Layer, model: str = "count") -> int:
-    """Activation elements live while ``layer`` runs: its inputs plus its output."""
+def input_elements(layer: Layer, model: str = "count") -> int:
+    """Activation elements the layer reads: its same-shaped inputs plus a matmul's second operand."""
     try:
         n_in = ACTIVATION_INPUTS[layer.op]
     except KeyError:
@@ -33,7 +36,12 @@ def layer_live_elements(layer: Layer, model: str = "count") -> int:
             f"cost model {model!r} cannot cost layer {layer.name or '?'} of op {layer.op!r}; "
             f"it knows {sorted(ACTIVATION_INPUTS)}"
         ) from None
-    return n_in * layer.input_elements + layer.output_elements
+    return n_in * layer.input_elements + layer.rhs_elements
+
+
+def layer_live_elements(layer: Layer, model: str = "count") -> int:
+    """Activation elements live while ``layer`` runs: its inputs plus its output."""
+    return input_elements(layer, model) + layer.output_elements
 
 
 def count_layers(layers: Sequence[Layer], precisions: Sequence[str] = ("fp32", "int8"),

@@ -33,7 +33,7 @@ from hwnas.costs.base import CostModel
 
 FORMAT = "hwnas-lut/2"
 _MAIN = ("conv", "dwconv", "linear")
-_ACTS = ("relu", "hswish", "sigmoid")
+_ACTS = ("relu", "hswish", "sigmoid", "gelu", "tanh")
 
 #: measure(module, input_shape) -> latency in ms
 MeasureFn = Callable[[object, tuple], float]
@@ -67,9 +67,13 @@ def kernel_key(kernel: Iterable[Layer]) -> str:
 
 def input_shape_of(layer: Layer) -> tuple[int, ...]:
     """The tensor shape the layer's module is fed (1-D layers, ``in_h == 1``, take (B, C, W))."""
-    if layer.op == "linear":
-        pos = layer.in_h * layer.in_w
+    pos = layer.in_h * layer.in_w
+    if layer.op in ("linear", "layernorm", "gelu", "tanh"):  # channel-last
         return (layer.batch, layer.in_channels) if pos == 1 else (layer.batch, pos, layer.in_channels)
+    if layer.op == "embedding":  # one index per position
+        return (layer.batch, pos)
+    if layer.op in ("matmul", "softmax"):  # [batch, groups, rows, entries]
+        return (layer.batch, layer.groups, pos, layer.in_channels // layer.groups)
     if layer.in_h == 1:
         return (layer.batch, layer.in_channels, layer.in_w)
     return (layer.batch, layer.in_channels, layer.in_h, layer.in_w)
@@ -81,14 +85,25 @@ def layer_module(layer: Layer, dims: int):
     k, s = layer.kernel, layer.stride
     if layer.op in ("conv", "dwconv"):
         conv = nn.Conv1d if one_d else nn.Conv2d
-        pad = "same" if s == 1 else k // 2
+        pad = "same" if s == 1 else (0 if k == s else k // 2)  # k == s: non-overlapping patches
         return conv(layer.in_channels, layer.out_channels, k, s, pad, groups=layer.groups, bias=layer.bias)
     if layer.op == "linear":
         return nn.Linear(layer.in_channels, layer.out_channels, bias=layer.bias)
     if layer.op == "bn":
         return (nn.BatchNorm1d if one_d else nn.BatchNorm2d)(layer.in_channels).eval()
     if layer.op in _ACTS:
-        return {"relu": nn.ReLU, "hswish": nn.Hardswish, "sigmoid": nn.Sigmoid}[layer.op]()
+        return {"relu": nn.ReLU, "hswish": nn.Hardswish, "sigmoid": nn.Sigmoid, "gelu": nn.GELU,
+                "tanh": nn.Tanh}[layer.op]()
+    if layer.op == "layernorm":
+        return nn.LayerNorm(layer.in_channels)
+    if layer.op == "softmax":
+        return nn.Softmax(-1)
+    if layer.op == "matmul":
+        return MatMulConst((layer.groups, layer.in_channels // layer.groups, layer.out_channels // layer.groups))
+    if layer.op == "embedding":
+        table = nn.Embedding(layer.in_channels, layer.out_channels)
+        table.input_vocab = layer.in_channels  # exported and timed with int64 ids (hwnas.export.onnx)
+        return table
     if layer.op in ("avgpool", "maxpool"):
         if layer.op == "avgpool":
             pool = nn.AvgPool1d if one_d else nn.AvgPool2d
@@ -112,6 +127,17 @@ class Binary(nn.Module):
 
     def forward(self, x):
         return x + self.other if self.op == "add" else x * self.other
+
+
+class MatMulConst(nn.Module):
+    """x @ a constant second operand of ``groups`` K x N matrices (an attention product's kernel, one input)."""
+
+    def __init__(self, shape: tuple[int, int, int]):
+        super().__init__()
+        self.register_buffer("other", torch.randn(shape))
+
+    def forward(self, x):
+        return torch.matmul(x, self.other)
 
 
 def kernel_module(kernel: Sequence[Layer]):

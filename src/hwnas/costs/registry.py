@@ -17,6 +17,7 @@ COST_MODELS: Registry[CostModel] = Registry("cost model", "hwnas.cost_models", {
     "predictor": "hwnas.costs.latency.predictor:PredictorCostModel",
     "accelerator": "hwnas.costs.accelerator:AcceleratorModel",
     "roofline": "hwnas.costs.roofline:RooflineModel",
+    "size": "hwnas.costs.size:SizeModel",
 }, base=CostModel)
 
 

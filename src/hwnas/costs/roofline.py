@@ -6,6 +6,10 @@ operations for everything else; bytes are the layer's inputs, outputs and
 weights at ``bytes_per_element``. Crude, but it needs only a datasheet's two
 numbers, ranks layers the way real devices do (depthwise and element-wise layers
 are memory-bound), and is the standard first estimate before any measurement.
+Attention's matrix products are MAC work reading two activations; softmax and
+layer norm make several passes over their elements
+(:data:`~hwnas.core.layers.ELEMENT_PASSES`); an embedding lookup reads only the
+rows it gathers, not its whole table.
 """
 
 from __future__ import annotations
@@ -13,17 +17,26 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from hwnas.core.errors import ConfigError, CostModelError
-from hwnas.core.layers import Layer, Workload
+from hwnas.core.layers import ELEMENT_PASSES, Layer, Workload
 from hwnas.core.plaindata import dataclass_from_dict
 from hwnas.costs.base import CostModel
-from hwnas.costs.count import ACTIVATION_INPUTS
+from hwnas.costs.count import input_elements
 
 #: op -> how its work is counted (``macs`` on the MAC units, ``elementwise`` on the vector path)
 ROOFLINE_WORK = {
     "conv": "macs", "dwconv": "macs", "linear": "macs",
     "avgpool": "window", "maxpool": "window", "gap": "input",
     "add": "output", "mul": "output", "relu": "output", "hswish": "output", "sigmoid": "output", "bn": "output",
+    "matmul": "macs", "softmax": "output", "layernorm": "output", "gelu": "output", "tanh": "output",
+    "embedding": "output",
 }
+
+
+def weight_elements_read(layer: Layer) -> int:
+    """Weight elements a layer reads: all its parameters, but only the gathered rows of an embedding table."""
+    if layer.op == "embedding":
+        return min(layer.params, layer.output_elements)
+    return layer.params
 
 
 @dataclass(frozen=True)
@@ -64,7 +77,7 @@ def layer_work(layer: Layer, model: str = "roofline") -> tuple[str, int]:
         return "elementwise", layer.output_elements * layer.kernel * (layer.kernel if layer.in_h > 1 else 1)
     if kind == "input":
         return "elementwise", layer.input_elements
-    return "elementwise", layer.output_elements
+    return "elementwise", layer.output_elements * ELEMENT_PASSES.get(layer.op, 1)
 
 
 class RooflineModel(CostModel):
@@ -89,7 +102,7 @@ class RooflineModel(CostModel):
             return hit
         c = self.config
         kind, work = layer_work(layer)
-        elems = ACTIVATION_INPUTS[layer.op] * layer.input_elements + layer.output_elements + layer.params
+        elems = input_elements(layer, self.name) + layer.output_elements + weight_elements_read(layer)
         nbytes = elems * c.bytes_per_element
         rate = c.peak_gmacs if kind == "macs" else c.peak_gops_elementwise
         t_comp = work / (rate * 1e9)

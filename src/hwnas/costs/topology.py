@@ -10,7 +10,10 @@ GEMM flavour: header ``Layer, M, N, K,`` then ``name, m, n, k,`` rows.
 
 Rows are kept as :class:`TopologyRow` (SCALE-Sim's own semantics, costed exactly by
 ``hwnas accel``); :meth:`TopologyRow.to_layer` and :func:`layers_to_rows` convert
-to and from hwnas :class:`~hwnas.core.layers.Layer` lists.
+to and from hwnas :class:`~hwnas.core.layers.Layer` lists. A transformer's layer
+list becomes GEMM rows with :func:`layers_to_gemm_rows` (attention's QK^T and
+attention x V: one row per head, as SCALE-Sim runs them) and is written with
+:func:`write_gemm_topology`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hwnas.core.errors import CostModelError, DataError
-from hwnas.core.layers import Layer
+from hwnas.core.layers import GEMM_OPS, Layer
+from hwnas.costs.accelerator import gemm_of
 from hwnas.costs.systolic import GemmShape
 
 CONV_HEADER = ["Layer name", "IFMAP height", "IFMAP width", "Filter height", "Filter width",
@@ -144,13 +148,18 @@ def layers_to_rows(layers: Iterable[Layer]) -> tuple[list[TopologyRow], list[str
     skipped: list[str] = []
     for i, layer in enumerate(layers):
         name = layer.name or f"{layer.op}{i}"
-        if layer.op not in ("conv", "dwconv", "linear"):
+        if layer.op not in ("conv", "dwconv", "linear", "matmul"):
             skipped.append(name)
             continue
         if layer.batch != 1:
             raise CostModelError(f"layer {name}: batch={layer.batch}; SCALE-Sim topologies describe batch 1")
         if layer.op == "linear":
             rows.append(TopologyRow(name, layer.in_h * layer.in_w, 1, 1, 1, layer.in_channels, layer.out_channels))
+            continue
+        if layer.op == "matmul":
+            g = layer.groups
+            rows.extend(TopologyRow(f"{name}_h{h}", layer.in_h * layer.in_w, 1, 1, 1, layer.in_channels // g,
+                                    layer.out_channels // g) for h in range(g))
             continue
         dw = layer.groups > 1
         if dw and layer.groups != layer.in_channels:
@@ -182,5 +191,44 @@ def write_topology(rows: Iterable[TopologyRow], path: str | Path) -> Path:
             raise CostModelError(f"topology row {r.name}: SCALE-Sim's conv format has one stride column")
         lines.append(f"{r.name}, {r.ifmap_h}, {r.ifmap_w}, {r.filter_h}, {r.filter_w}, "
                      f"{r.channels}, {r.num_filters}, {r.stride_h},")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def layers_to_gemm_rows(layers: Iterable[Layer]) -> tuple[list[TopologyRow], list[int], list[str]]:
+    """GEMM-flavour rows for every matrix product of a layer list (conv, linear, matmul).
+
+    Returns (rows, the index of the layer each row comes from, names of layers left out).
+    A product repeated ``groups`` times (attention heads, depthwise channels) is one row per
+    repeat, named ``{layer}_h{i}``, the way SCALE-Sim runs them.
+    """
+    rows: list[TopologyRow] = []
+    owners: list[int] = []
+    skipped: list[str] = []
+    for i, layer in enumerate(layers):
+        name = layer.name or f"{layer.op}{i}"
+        if layer.op not in GEMM_OPS:
+            skipped.append(name)
+            continue
+        if layer.batch != 1:
+            raise CostModelError(f"layer {name}: batch={layer.batch}; SCALE-Sim topologies describe batch 1")
+        g, reps = gemm_of(layer)
+        for h in range(reps):
+            rows.append(TopologyRow(name if reps == 1 else f"{name}_h{h}", g.m, g.k, 1, g.k, 1, g.n, gemm_row=True))
+            owners.append(i)
+    return rows, owners, skipped
+
+
+def write_gemm_topology(rows: Iterable[TopologyRow], path: str | Path) -> Path:
+    """Write GEMM-flavour rows (``Layer, M, N, K,``) the way SCALE-Sim reads them with ``input_type_gemm``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [", ".join(GEMM_HEADER) + ","]
+    for r in rows:
+        if not r.gemm_row:
+            raise CostModelError(f"topology row {r.name}: a conv-flavour row has no GEMM form here; "
+                                 "use write_topology")
+        g, _ = r.gemm()
+        lines.append(f"{r.name}, {g.m}, {g.n}, {g.k},")
     path.write_text("\n".join(lines) + "\n")
     return path

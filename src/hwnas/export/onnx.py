@@ -3,7 +3,9 @@
 Uses the TorchScript-based exporter (``dynamo=False``), which needs no extra
 package in torch 2.13; the batch axis is dynamic so an exported model can be
 scored on a whole test split. :func:`export_onnx` reports the largest absolute
-difference between ONNX Runtime and PyTorch outputs on random inputs.
+difference between ONNX Runtime and PyTorch outputs on random inputs. A module
+whose input is token ids says so with an ``input_vocab`` attribute (the number of
+ids): it is exported with an int64 input and checked on random ids below it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,26 @@ from hwnas.core.errors import DataError
 OPSET = 17
 
 
+def example_input(module: nn.Module, input_shape: tuple[int, ...], seed: int | None = None) -> torch.Tensor:
+    """An input for ``module``: zeros (``seed=None``) or random values; int64 token ids below the module's
+    ``input_vocab`` when it has one, else float32 (standard normal)."""
+    vocab = getattr(module, "input_vocab", None)
+    if seed is None:
+        return torch.zeros(input_shape, dtype=torch.float32 if vocab is None else torch.int64)
+    gen = torch.Generator().manual_seed(seed)
+    if vocab is None:
+        return torch.randn(input_shape, generator=gen)
+    return torch.randint(0, int(vocab), input_shape, generator=gen)
+
+
+def session_feed(session, input_shape: tuple[int, ...], seed: int = 0) -> dict[str, np.ndarray]:
+    """A feed for an ONNX Runtime session's one input: int64 zeros for an integer input, else standard normal."""
+    inp = session.get_inputs()[0]
+    if "int" in inp.type:
+        return {inp.name: np.zeros(input_shape, dtype=np.int64)}
+    return {inp.name: np.random.default_rng(seed).standard_normal(input_shape).astype(np.float32)}
+
+
 def to_onnx_bytes(module: nn.Module, input_shape: tuple[int, ...], dynamic_batch: bool = True) -> bytes:
     """The module (in eval mode) as ONNX bytes; input ``input``, output ``output``."""
     was_training = module.training
@@ -31,7 +53,7 @@ def to_onnx_bytes(module: nn.Module, input_shape: tuple[int, ...], dynamic_batch
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, (torch.zeros(input_shape),), buf, input_names=["input"], output_names=["output"],
+            torch.onnx.export(module, (example_input(module, input_shape),), buf, input_names=["input"], output_names=["output"],
                               opset_version=OPSET, dynamo=False,
                               dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}} if dynamic_batch else None)
     finally:
@@ -61,7 +83,7 @@ def ort_session(model: bytes | str | Path, threads: int = 1):
 def ort_predict(session, x: np.ndarray | torch.Tensor, batch_size: int = 512) -> np.ndarray:
     """Outputs of an ONNX Runtime session over ``x`` (batched)."""
     x = x.numpy() if torch.is_tensor(x) else np.asarray(x)
-    x = x.astype(np.float32, copy=False)
+    x = x.astype(np.int64 if np.issubdtype(x.dtype, np.integer) else np.float32, copy=False)
     name = session.get_inputs()[0].name
     return np.concatenate([session.run(None, {name: x[i:i + batch_size]})[0] for i in range(0, len(x), batch_size)])
 
@@ -91,7 +113,7 @@ def export_onnx(module: nn.Module, input_shape: tuple[int, ...], path: str | Pat
     """
     path = Path(path)
     data = to_onnx_bytes(module, input_shape)
-    x = torch.randn((check_samples, *input_shape[1:]), generator=torch.Generator().manual_seed(seed))
+    x = example_input(module, (check_samples, *input_shape[1:]), seed)
     with torch.no_grad():
         ref = module.eval()(x).numpy()
     got = ort_predict(ort_session(data), x)

@@ -10,16 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from hwnas.core.pareto import hypervolume  # noqa: E402
-from hwnas.core.trial import Trial  # noqa: E402
+from hwnas.core.pareto import hypervolume
+from hwnas.core.trial import Trial
 
 
 def hypervolume_curve(trials: Sequence[Trial], objectives, constraints=(),
@@ -33,7 +28,14 @@ def hypervolume_curve(trials: Sequence[Trial], objectives, constraints=(),
     if not finite.any():
         return np.arange(1, len(trials) + 1), np.zeros(len(trials))
     ref = reference_point(F[finite]) if ref is None else np.asarray(ref, dtype=float)
-    hv = np.array([hypervolume(F[: i + 1][finite[: i + 1]], ref) for i in range(len(trials))])
+    hv = np.zeros(len(trials))
+    front = np.empty((0, F.shape[1]))
+    current = 0.0
+    for i, f in enumerate(F):  # recomputed only when a point enters the front: a dominated one adds nothing
+        if finite[i] and not (front <= f).all(axis=1).any():
+            front = np.vstack([front[~(f <= front).all(axis=1)], f])
+            current = hypervolume(front, ref)
+        hv[i] = current
     return np.arange(1, len(trials) + 1), hv
 
 
@@ -84,22 +86,24 @@ def convergence(trials: Sequence[Trial], objectives, constraints=(),
     return Convergence(n, hv, shown, False, f"hypervolume\n(ref: {ref_text}, the 90th percentile evaluated)")
 
 
-def plot_convergence(trials: Sequence[Trial], objectives, constraints, path: str | Path,
-                     true_front: np.ndarray | None = None) -> Path:
-    """Plot :func:`convergence` to ``path`` (PNG) and return the path."""
-    c = convergence(trials, objectives, constraints, true_front)
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
-    ax.plot(c.n, c.hv, c="tab:blue")
-    ax.set_xlabel("distinct evaluations")
-    ax.set_ylabel(c.ylabel, fontsize=8)
+def convergence_figure(c: Convergence):
+    """The interactive (plotly) plot of ``c``: the hypervolume as a step line, one vertex per change, so a
+    10,000-evaluation study draws only the evaluations that moved the front."""
+    import plotly.graph_objects as go
+
+    n, hv = np.asarray(c.n), np.asarray(c.hv, dtype=float)
+    keep = np.ones(len(n), dtype=bool)
+    if len(n) > 2:
+        keep[1:-1] = hv[1:-1] != hv[:-2]
+    fig = go.Figure(go.Scatter(x=n[keep], y=hv[keep], mode="lines+markers", line_shape="hv",
+                               marker={"size": 4}, name="hypervolume",
+                               hovertemplate="after %{x} evaluations: %{y:.5g}<extra></extra>"))
     if c.normalised:
-        ax.set_ylim(0, 1.05)
-        ax.axhline(1.0, c="0.5", lw=0.8, ls="--")
-    ax.grid(alpha=0.3)
-    ax.set_title("convergence (" + " vs ".join(str(o) for o in objectives) + ")", fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+        fig.add_hline(y=1.0, line_dash="dash", line_color="grey", annotation_text="true front")
+    axis_title, _, ref = c.ylabel.partition("\n")
+    fig.update_layout(xaxis_title="distinct evaluations", yaxis_title=axis_title,
+                      title={"text": ref, "font": {"size": 12}}, height=380, margin={"t": 40, "b": 50},
+                      template="plotly_white", showlegend=False)
+    if c.normalised:
+        fig.update_yaxes(range=[0, 1.05])
+    return fig

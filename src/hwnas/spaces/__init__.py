@@ -18,6 +18,8 @@ SPACES: Registry[ChoiceSpace] = Registry("space", "hwnas.spaces", {
     "nb201_stages": "hwnas.spaces.nb201_stages:NB201StagesSpace",
     "mobilenet": "hwnas.spaces.mobilenet:MobileNetSpace",
     "signal1d": "hwnas.spaces.signal1d:Signal1DSpace",
+    "vit": "hwnas.spaces.vit:ViTSpace",
+    "text_encoder": "hwnas.spaces.text_encoder:TextEncoderSpace",
 })
 
 

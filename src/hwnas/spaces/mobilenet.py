@@ -91,6 +91,23 @@ class MobileNetSpace(TrainableSpace):
                 genes[skipped, col[f"s{i}_b{j}_expand"]] = 0
         return genes
 
+    def precision_blocks(self) -> tuple[str, ...]:
+        """The blocks a compression policy gives one precision each: the stem, every inverted residual, the head."""
+        return ("stem", *(f"s{i}_b{j}" for i, (_, _, depth) in enumerate(self.stages, start=1)
+                          for j in range(1, depth + 1)), "head")
+
+    def block_children(self, arch) -> dict[str, tuple[str, ...]]:
+        """The blocks ``arch`` runs -> the names of their top-level children in :meth:`MobileNetSupernet.extract`'s module."""
+        arch = self.canonical(arch)
+        out = {"stem": ("0", "1", "2")}
+        k = 3
+        for i, (_, _, _) in enumerate(self.stages, start=1):
+            for j in range(1, arch[f"s{i}_depth"] + 1):
+                out[f"s{i}_b{j}"] = (str(k),)
+                k += 1
+        out["head"] = tuple(str(k + n) for n in range(6))
+        return out
+
     def stage_activation(self, i: int) -> str:
         return "relu" if i == 0 else "hswish"
 

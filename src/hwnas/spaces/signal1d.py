@@ -75,6 +75,26 @@ class Signal1DSpace(TrainableSpace):
             arch[f"fc{i}_width"] = self.fc_widths[0]
         return arch
 
+    def precision_blocks(self) -> tuple[str, ...]:
+        """The blocks a compression policy gives one precision each: every conv layer, FC layer and the classifier."""
+        return (*(f"conv{i}" for i in range(1, self.max_conv + 1)), *(f"fc{i}" for i in range(1, self.max_fc + 1)),
+                "classifier")
+
+    def block_children(self, arch) -> dict[str, tuple[str, ...]]:
+        """The blocks ``arch`` runs -> the names of their top-level children in :meth:`Signal1DSupernet.extract`'s module."""
+        arch = self.canonical(arch)
+        out, k = {}, 0
+        for i in range(1, arch["n_conv"] + 1):
+            out[f"conv{i}"] = (str(k), str(k + 1), str(k + 2))
+            k += 3
+        out["fc1"] = (str(k), str(k + 1), str(k + 2))  # flatten, linear, relu
+        k += 3
+        for i in range(2, arch["n_fc"] + 1):
+            out[f"fc{i}"] = (str(k), str(k + 1))
+            k += 2
+        out["classifier"] = (str(k),)
+        return out
+
     def build_supernet(self) -> Signal1DSupernet:
         return Signal1DSupernet(self)
 

@@ -3,7 +3,9 @@
 Running statistics in a supernet are a blend of every sub-network trained; they
 are wrong for any single one (BigNAS, OFA). Before a sub-network is evaluated or
 extracted, its BN statistics are recomputed exactly on a fixed calibration set
-(mean of the per-batch statistics), in a few no-grad forward passes.
+(mean of the per-batch statistics), in a few no-grad forward passes. A supernet
+without batch norm (the transformers: layer norm has no running statistics) has
+nothing to recalibrate, and no pass is run.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from hwnas.spaces.trainable import Supernet
 def recalibrate_bn(net: Supernet, arch: dict, x: torch.Tensor, batch_size: int = 512) -> None:
     """Recompute the BN statistics that ``arch`` uses from inputs ``x`` (train-mode statistics, exact average)."""
     bns = [m for m in net.modules() if isinstance(m, ElasticBatchNorm)]
+    if not bns:
+        return
     for m in bns:
         m.start_recalibration()
     was_training = net.training

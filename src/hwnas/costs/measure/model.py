@@ -7,6 +7,7 @@ kernels and calibration networks, the benchmarks): :mod:`~hwnas.costs.measure.ti
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from torch import nn
@@ -29,13 +30,19 @@ def _rescaled(result: LatencyResult, scale: float) -> LatencyResult:
                             "reference_ms": scale}, cached=result.cached)
 
 
-def measure_latency(model: nn.Module | str | Path, input_shape: tuple, runtime: str = "onnxruntime",
+def _bytes_key(model: bytes, input_shape: tuple, runtime: str, threads: int) -> str:
+    """:func:`model_key` of an ONNX model held in memory (its content, like a file's)."""
+    text = f"{hashlib.sha256(model).hexdigest()}|{tuple(input_shape)}|{runtime}|{threads}|{TIMER}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def measure_latency(model: nn.Module | str | Path | bytes, input_shape: tuple, runtime: str = "onnxruntime",
                     threads: int = 1, warmup: int = 10, repeats: int = 200, cache: LatencyCache | None = None,
                     block_ms: float = 0.25, key: str | None = None,
                     reference_ms: float | None = None) -> LatencyResult:
     """Per-inference latency (ms) of ``model`` on one input of ``input_shape`` (batch included).
 
-    ``model`` is a module or an ``.onnx`` file; ``runtime`` is ``"onnxruntime"``
+    ``model`` is a module, an ``.onnx`` file or ONNX bytes (a quantized model); ``runtime`` is ``"onnxruntime"``
     (modules are exported to ONNX first) or ``"torch"`` (eager, modules only).
     ``repeats`` blocks of about ``block_ms`` each are timed, paired with blocks of
     the reference model (:mod:`~hwnas.costs.measure.timer`). With a ``cache``, a model already
@@ -50,13 +57,14 @@ def measure_latency(model: nn.Module | str | Path, input_shape: tuple, runtime: 
     if threads < 1 or repeats < 3 or warmup < 0 or not block_ms > 0:
         raise CostModelError(f"latency: threads ({threads}) >= 1, repeats ({repeats}) >= 3, warmup ({warmup}) >= 0, "
                              f"block_ms ({block_ms}) > 0")
-    if not isinstance(model, nn.Module) and not Path(model).is_file():
+    if not isinstance(model, (nn.Module, bytes)) and not Path(model).is_file():
         raise CostModelError(f"latency: model file {model} does not exist")
     if runtime == "torch" and not isinstance(model, nn.Module):
         raise CostModelError("latency: the 'torch' runtime measures nn.Module objects; use 'onnxruntime' for .onnx files")
     input_shape = tuple(int(v) for v in input_shape)
     device = device_fingerprint()
-    key = key or model_key(model, input_shape, runtime, threads)
+    key = key or (_bytes_key(model, input_shape, runtime, threads) if isinstance(model, bytes)
+                  else model_key(model, input_shape, runtime, threads))
     if reference_ms is not None and not is_positive_ms(reference_ms):
         raise CostModelError(f"latency: reference_ms ({reference_ms!r}) must be a positive number of milliseconds")
     scale = float(reference_ms) if reference_ms is not None else reference_latency(threads)
@@ -64,7 +72,7 @@ def measure_latency(model: nn.Module | str | Path, input_shape: tuple, runtime: 
         hit = cache.get(key, device)
         if hit is not None:
             return _rescaled(hit, scale)
-    model_or_path = model if isinstance(model, nn.Module) else str(model)
+    model_or_path = model if isinstance(model, (nn.Module, bytes)) else str(model)
     result = time_model(model_or_path, input_shape, runtime, threads, warmup, repeats, block_ms, scale, device)
     if cache is not None:
         cache.put(key, result)
@@ -72,7 +80,8 @@ def measure_latency(model: nn.Module | str | Path, input_shape: tuple, runtime: 
 
 
 class MeasuredLatency(CostModel):
-    """Latency measured on this CPU of the module a workload builds (``latency_ms`` and its IQR)."""
+    """Latency measured on this CPU of the model a workload builds (``latency_ms`` and its IQR): a module, or the
+    ONNX bytes of a quantized model (:class:`~hwnas.spaces.quantized.QuantizedSpace`), cached per model content."""
 
     name = "measure"
     units = {"latency_ms": "ms", "latency_iqr_ms": "ms"}

@@ -154,11 +154,11 @@ def _runs_per_block(run, block_ms: float) -> int:
 
 
 def _ort_runner(model: nn.Module | str | Path | bytes, input_shape: tuple, threads: int):
-    from hwnas.export.onnx import ort_session, to_onnx_bytes
+    from hwnas.export.onnx import ort_session, session_feed, to_onnx_bytes
 
     source = to_onnx_bytes(model, input_shape, dynamic_batch=False) if isinstance(model, nn.Module) else model
     sess = ort_session(source, threads)
-    feed = {sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal(input_shape).astype(np.float32)}
+    feed = session_feed(sess, input_shape)
     return lambda: sess.run(None, feed)
 
 
@@ -268,7 +268,9 @@ def time_model(model: nn.Module | str, input_shape: tuple, runtime: str, threads
     else:
         was_training = model.training
         model.eval()
-        xt = torch.from_numpy(np.random.default_rng(0).standard_normal(input_shape).astype(np.float32))
+        from hwnas.export.onnx import example_input
+
+        xt = example_input(model, input_shape, seed=0)
         try:
             with _torch_threads(threads), torch.inference_mode():
                 t, r, tok, rok, number, rounds = _time_rounds(lambda: model(xt), ref, warmup, repeats, block_ms)

@@ -1,0 +1,166 @@
+"""Does searching the int8 / fp32 policy with the architecture pay? Joint front vs the union of two separate ones.
+
+Per task (digits: mobilenet; MNIST-1D: signal1d), one supernet trained once (``bench_quantize.task_setup``,
+cached under ``--out``) and, per seed, four searches of ``--budget`` evaluations each, all on the same
+objectives (validation accuracy of the model as deployed, in ONNX Runtime; latency of that model measured
+with the project's timer; size from its bit widths), with the same strategy (``--strategy``):
+
+- ``joint``: architecture + one precision per block (int8 or fp32), each sub-network post-training quantized
+  by its policy;
+- ``fp32``: architecture only, every block fp32;
+- ``int8``: architecture only, every block int8;
+- ``random``: the joint space searched by random sampling (the baseline).
+
+Hypervolume of each search's evaluated points in accuracy vs latency and accuracy vs size (each axis scaled
+by its range over every point of the task, reference at the worst value), median over seeds. Bar: the joint
+front's HV >= the HV of the union of the ``fp32`` and ``int8`` fronts, in both planes, on both tasks, at
+the same evaluation budget: ``union`` joins the first ``budget / 2`` evaluations of each separate search
+(a study's first k evaluations are what a budget of k would have made); ``union_2x`` joins both whole
+searches (twice the joint search's evaluations), reported beside it. Evaluations are memoised across seeds and searches by
+(architecture, policy): the metrics of a model do not depend on which search asked.
+
+    .venv/bin/python benchmarks/bench_joint_policy.py --out runs/bench_quantize --json benchmarks/results/joint_policy.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_quantize import TASKS, ptq_parts, task_setup  # noqa: E402
+
+PLANES = {"latency": "latency_ms", "size": "size_kb"}
+METHODS = ("joint", "fp32", "int8", "random")
+
+
+class Memo:
+    """An evaluator's results kept by (base architecture, policy), shared by the spaces of one task."""
+
+    def __init__(self):
+        self.results: dict[tuple[str, str], dict] = {}
+
+    def wrap(self, space, evaluator):
+        from hwnas.compress.policy import policy_text
+        from hwnas.core.errors import EvaluationFailed
+        from hwnas.evaluators.base import Evaluator
+
+        memo = self.results
+
+        class Memoised(Evaluator):
+            metrics = evaluator.metrics
+
+            def metric_kinds(self):
+                return evaluator.metric_kinds()
+
+            def bind(self, s):
+                evaluator.bind(s)
+
+            def evaluate(self, arch):
+                base = space.base.key(space.base_arch(arch))
+                policy = space.policy(arch)
+                uniform = set(policy.values())  # a uniform policy is one model whatever the blocks are called
+                key = (base, uniform.pop() if len(uniform) == 1 else policy_text(policy))
+                if key not in memo:
+                    try:
+                        memo[key] = evaluator.evaluate(arch)
+                    except EvaluationFailed as e:
+                        memo[key] = {"error": str(e)}
+                if "error" in memo[key]:
+                    raise EvaluationFailed(memo[key]["error"])
+                return dict(memo[key])
+
+            def describe(self):
+                return evaluator.describe()
+
+        return Memoised()
+
+
+def hv(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+    """2-D hypervolume of (accuracy, cost) points, both scaled to [0, 1] by the task's ranges, reference at the worst."""
+    from hwnas.core.pareto import hypervolume
+
+    if len(points) == 0:
+        return 0.0
+    f = np.column_stack([(hi[0] - points[:, 0]) / (hi[0] - lo[0]), (points[:, 1] - lo[1]) / (hi[1] - lo[1])])
+    return float(hypervolume(f, np.array([1.0, 1.0])))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("runs/bench_quantize"))
+    p.add_argument("--budget", type=int, default=20)
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--strategy", default="nsga2")
+    p.add_argument("--tasks", nargs="+", default=list(TASKS))
+    p.add_argument("--mnist1d-epochs", type=int, default=200)
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args()
+    os.environ.setdefault("HWNAS_CACHE", tempfile.mkdtemp(prefix="hwnas-cache-"))
+    import torch
+
+    from hwnas.core.objectives import Objective
+    from hwnas.strategies import get_strategy
+    from hwnas.study import Study
+
+    torch.set_num_threads(1)
+    objectives = [Objective.parse(t) for t in ("accuracy:max", "latency_ms:min", "size_kb:min")]
+    report = {}
+    for task in args.tasks:
+        base, _, quality = task_setup(task, args.out, args.mnist1d_epochs)
+        memo = Memo()
+        parts = {"joint": ptq_parts(base, quality, ["int8", "fp32"], "block", max_drop=2.0),
+                 "fp32": ptq_parts(base, quality, ["fp32"], "network", max_drop=2.0),
+                 "int8": ptq_parts(base, quality, ["int8"], "network", max_drop=2.0)}
+        parts["random"] = parts["joint"]
+        evaluators = {m: memo.wrap(s, ev) for m, (s, _, ev) in parts.items()}
+        points: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
+        t0 = time.perf_counter()
+        for seed in range(args.seeds):
+            for m in METHODS:
+                strategy = get_strategy("random" if m == "random" else args.strategy)
+                study = Study(parts[m][0], evaluators[m], objectives, strategy, seed=seed)
+                study.optimize(args.budget)
+                ok = [t.metrics for t in sorted(study.trials, key=lambda t: t.number) if t.ok]
+                points[m].append(np.array([[r["accuracy"], r["latency_ms"], r["size_kb"]] for r in ok]))
+            print(f"{task} seed {seed}: {len(memo.results)} distinct models evaluated, "
+                  f"{time.perf_counter() - t0:.0f}s", flush=True)
+        every = np.concatenate([x for m in METHODS for x in points[m] if len(x)])
+        out = {}
+        for plane, metric in PLANES.items():
+            c = 1 if metric == "latency_ms" else 2
+            lo = np.array([every[:, 0].min(), every[:, c].min()])
+            hi = np.array([every[:, 0].max(), every[:, c].max()])
+            per = {m: [hv(x[:, [0, c]] if len(x) else x, lo, hi) for x in points[m]] for m in METHODS}
+            half = args.budget // 2
+            per["union"] = [hv(np.concatenate([a[:half], b[:half]])[:, [0, c]], lo, hi)
+                            for a, b in zip(points["fp32"], points["int8"])]
+            per["union_2x"] = [hv(np.concatenate([a, b])[:, [0, c]], lo, hi)
+                               for a, b in zip(points["fp32"], points["int8"])]
+            med = {m: statistics.median(v) for m, v in per.items()}
+            out[plane] = {"per_seed": per, "median": med, "joint_over_union": med["joint"] / med["union"],
+                          "joint_over_union_2x": med["joint"] / med["union_2x"], "bar": med["joint"] >= med["union"]}
+            print(f"{task} accuracy vs {plane}: median HV " + ", ".join(f"{m} {v:.4f}" for m, v in med.items())
+                  + f"; joint / union {med['joint'] / med['union']:.3f}, joint / union_2x "
+                  f"{med['joint'] / med['union_2x']:.3f}", flush=True)
+        int8_share = [float(np.mean([("int8" in k[1]) for k in memo.results]))]
+        report[task] = {"planes": out, "budget": args.budget, "seeds": args.seeds, "strategy": args.strategy,
+                        "distinct_models": len(memo.results), "share_with_int8": int8_share[0],
+                        "failed": sum("error" in v for v in memo.results.values()),
+                        "points": {m: [x.tolist() for x in points[m]] for m in METHODS}}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

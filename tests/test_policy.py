@@ -1,0 +1,111 @@
+"""The quantization policy in the search space: precisions per target, policy genes, canonical form, layer bits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwnas.app.config import parse_config
+from hwnas.compress.policy import check_precisions
+from hwnas.core.errors import ConfigError, InvalidArchitecture
+from hwnas.spaces.mobilenet import MobileNetSpace
+from hwnas.spaces.quantized import QuantizedSpace
+from hwnas.spaces.signal1d import Signal1DSpace
+
+
+def small_signal():
+    return Signal1DSpace(input_shape=(1, 16), num_classes=3, max_conv=2, conv_channels=(2, 4), conv_kernels=(3,),
+                         max_fc=2, fc_widths=(4, 8))
+
+
+def test_target_refuses_precisions_it_emulates_with_the_reason():
+    with pytest.raises(ConfigError, match="int4.*emulates int4 convolutions in fp32.*slower than fp32"):
+        check_precisions(["int4", "fp32"], "onnxruntime")
+    with pytest.raises(ConfigError, match="int16.*no 16-bit integer convolution"):
+        check_precisions(["int16"], "onnxruntime")
+    with pytest.raises(ConfigError, match=r"'fp8' is not a precision.*\['int8', 'fp32'\]"):
+        check_precisions(["fp8"], "onnxruntime")
+    with pytest.raises(ConfigError, match="fp32.*datapath is integer"):
+        check_precisions(["int8", "fp32"], "accelerator")
+    assert check_precisions(["int4", "int8", "int16"], "accelerator") == ("int4", "int8", "int16")
+
+
+def test_config_refuses_a_non_native_precision_when_read():
+    with pytest.raises(ConfigError, match="compress.quantize.*'int4' refused for target 'onnxruntime'"):
+        parse_config({"supernet": {}, "compress": {"quantize": {"precisions": ["int8", "int4"]}}}, "c.yaml")
+    with pytest.raises(ConfigError, match="calibration.method"):
+        parse_config({"supernet": {}, "compress": {"quantize": {"calibration": {"method": "kl"}}}}, "c.yaml")
+    cfg = parse_config({"supernet": {}, "compress": {"quantize": {"calibration": {"method": "entropy",
+                                                                                  "samples": 32}}}}, "c.yaml")
+    assert cfg.compress.quantize.precisions == ["int8", "fp32"] and cfg.compress.quantize.calibration.samples == 32
+
+
+def test_policy_genes_are_dimensions_of_the_space():
+    base = MobileNetSpace()
+    q = QuantizedSpace(base)
+    assert [d.name for d in q.dimensions[:len(base.dimensions)]] == [d.name for d in base.dimensions]
+    policy = [d.name for d in q.dimensions[len(base.dimensions):]]
+    assert policy == ["bits." + b for b in base.precision_blocks()]
+    assert q.size == base.size * 2 ** len(policy)
+    whole = QuantizedSpace(base, per="network")
+    assert [d.name for d in whole.dimensions[len(base.dimensions):]] == ["bits.net"]
+
+
+def test_canonical_merges_policies_of_blocks_not_run():
+    q = QuantizedSpace(small_signal())
+    base = {"n_conv": 1, "conv1_channels": 4, "conv1_kernel": 3, "conv2_channels": 2, "conv2_kernel": 3,
+            "n_fc": 1, "fc1_width": 8, "fc2_width": 4}
+    a = {**base, "bits.conv1": "int8", "bits.conv2": "int8", "bits.fc1": "fp32", "bits.fc2": "int8",
+         "bits.classifier": "int8"}
+    b = {**a, "bits.conv2": "fp32", "bits.fc2": "fp32"}  # conv2 and fc2 are not run
+    c = {**a, "bits.conv1": "fp32"}  # conv1 is run: another policy
+    assert q.key(a) == q.key(b) != q.key(c)
+    assert q.policy(a) == {"conv1": "int8", "fc1": "fp32", "classifier": "int8"}
+    genes = q.sample_genes(np.random.default_rng(0), 200)
+    rows = np.stack([q.to_genes(q.canonical(q.from_genes(g))) for g in genes])
+    assert (q.canonical_genes(genes) == rows).all()
+
+
+def test_bad_policies_are_refused_naming_block_and_allowed_values():
+    q = QuantizedSpace(small_signal())
+    arch = q.largest()
+    with pytest.raises(InvalidArchitecture, match=r"bits.conv9.*blocks are \['conv1', 'conv2', 'fc1', 'fc2', "
+                                                  r"'classifier'\]"):
+        q.validate({**arch, "bits.conv9": "int8"})
+    with pytest.raises(InvalidArchitecture, match=r"bits.fc1='int4' is not allowed.*\['int8', 'fp32'\]"):
+        q.validate({**arch, "bits.fc1": "int4"})
+    small = q.base.smallest()  # no conv layer, one FC layer
+    with pytest.raises(InvalidArchitecture, match=r"\['conv1'\].*no such block; it runs \['fc1', 'classifier'\]"):
+        q.with_policy(small, {"conv1": "int8"})
+    with pytest.raises(InvalidArchitecture, match=r"\{'fc1': 'int16'\}.*one of \['int8', 'fp32'\]"):
+        q.with_policy(small, {"fc1": "int16"})
+
+
+def test_layer_list_carries_each_blocks_bit_width():
+    q = QuantizedSpace(small_signal())
+    base = q.base.largest()
+    arch = q.with_policy(base, {"conv1": "int8", "conv2": "fp32", "fc1": "int8", "fc2": "fp32",
+                                "classifier": "int8"})
+    bits = {lay.name: lay.w_bits for lay in q.layers(arch) if lay.op in ("conv", "linear")}
+    # extracted module: conv1 (0-2), conv2 (3-5), flatten (6), fc1 (7-8), fc2 (9-10), classifier (11)
+    assert bits == {"0": 8, "3": 32, "7": 8, "9": 32, "11": 8}
+    assert all(lay.a_bits == lay.w_bits for lay in q.layers(arch))
+    fp32 = q.with_policy(base, "fp32")
+    assert q.layers(fp32) == q.base.layers(base)
+    assert q.is_float(fp32) and not q.is_float(arch)
+
+
+def test_compress_without_a_supernet_is_refused():
+    with pytest.raises(ConfigError, match="compress.quantize.*train-once job"):
+        parse_config({"objectives": ["accuracy:max"], "compress": {"quantize": {}}}, "c.yaml")
+
+
+def test_half_the_draws_have_a_uniform_policy():
+    q = QuantizedSpace(MobileNetSpace())
+    genes = q.sample_genes(np.random.default_rng(1), 2000)
+    policy = genes[:, len(q.base.dimensions):]
+    uniform = (policy == policy[:, :1]).all(axis=1)
+    assert 0.45 < uniform.mean() < 0.56  # 1/2 drawn uniform, plus 2/2^9 of the block-by-block draws
+    assert 0.4 < (policy[uniform, 0] == 0).mean() < 0.6  # both precisions
+    mixed = policy[~uniform]
+    assert 0.45 < mixed.mean() < 0.55  # blocks independent, each precision equally likely
