@@ -424,10 +424,13 @@ def _loo_mape(nets: Sequence[Items], y: np.ndarray, align: int, overhead: float)
 
 def build_table(space, coverage: int = 100, samples: int = 30, seed: int = 0,
                 measure: MeasureFn | None = None, log: Callable[[str], None] | None = None,
-                align: int | None = None) -> LatencyTable:
+                align: int | None = None, progress: Callable[[int, int, str], None] | None = None) -> LatencyTable:
     """Measure every kernel met in ``coverage`` sampled architectures (plus the largest and smallest)
     and the runtime's per-call overhead (a one-element ``Flatten``), then calibrate on ``samples``
-    whole networks measured end to end (``align``: see :meth:`LatencyTable.fit`)."""
+    whole networks measured end to end (``align``: see :meth:`LatencyTable.fit`).
+
+    ``progress(done, total, phase)`` is called after each measurement (phase ``"kernels"``, then
+    ``"calibration networks"``)."""
     measure = measure or default_measure()
     rng = np.random.default_rng(seed)
     archs = [space.sample(rng) for _ in range(coverage)]
@@ -444,14 +447,18 @@ def build_table(space, coverage: int = 100, samples: int = 30, seed: int = 0,
     for i, (key, kernel) in enumerate(kernels.items()):
         with kernel_model(kernel) as (model, shape):
             table.entries[key] = float(measure(model, shape))
+        if progress is not None:
+            progress(i + 1, len(kernels), "kernels")
         if log and (i + 1) % 50 == 0:
             log(f"measured {i + 1}/{len(kernels)} kernels ({time.perf_counter() - t0:.0f} s)")
     overhead = float(measure(nn.Flatten(), (1, 1)))
     nets, measured = [], []
-    for arch in [space.sample(rng) for _ in range(samples)]:
+    for i, arch in enumerate([space.sample(rng) for _ in range(samples)]):
         w = space.workload(arch)
         nets.append(table.items(w.layers, measure))
         measured.append(float(measure(w.build(), w.input_shape)))
+        if progress is not None:
+            progress(i + 1, samples, "calibration networks")
     table.fit(nets, measured, overhead_ms=overhead, align=align)
     table.meta["kernels"] = len(table.entries)
     if hasattr(measure, "reference_ms"):
