@@ -68,7 +68,7 @@ def run(args) -> dict:
     print(f"pre-trained dense model on {source.name} ({args.pretrain_topics} topics) in {t_pre:.0f} s CPU: test "
           f"accuracy {accuracy(DenseView(*_dense(dense_space, dense_path)), *source.split('test')):.1f}", flush=True)
     tune = TrainingConfig(epochs=args.epochs, batch_size=64, lr=args.lr, sandwich_random=args.sandwich_random,
-                          distill=0.5)
+                          distill=args.distill, warmup_epochs=args.warmup_epochs, teacher=args.teacher)
     sizes = spread_archs(space, args.sizes, seed=0)
     macs = [sum(lay.macs for lay in space.layers(a)) for a in sizes]
     x, y = target.split("test")
@@ -127,6 +127,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--sandwich-random", type=int, default=1)
+    p.add_argument("--distill", type=float, default=0.5)
+    p.add_argument("--warmup-epochs", type=int, default=0, help="of --epochs: the largest network alone first")
+    p.add_argument("--teacher", choices=["inplace", "frozen"], default="inplace")
     p.add_argument("--sizes", type=int, default=5)
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--workdir", default="runs/bench_instatune")
