@@ -68,7 +68,7 @@ def run(args) -> dict:
     print(f"pre-trained dense model on {source.name} ({args.pretrain_topics} topics) in {t_pre:.0f} s CPU: test "
           f"accuracy {accuracy(DenseView(*_dense(dense_space, dense_path)), *source.split('test')):.1f}", flush=True)
     tune = TrainingConfig(epochs=args.epochs, batch_size=64, lr=args.lr, sandwich_random=args.sandwich_random,
-                          distill=args.distill, warmup_epochs=args.warmup_epochs, teacher=args.teacher)
+                          distill=args.distill, warmup_epochs=args.warmup_epochs)
     sizes = spread_archs(space, args.sizes, seed=0)
     macs = [sum(lay.macs for lay in space.layers(a)) for a in sizes]
     x, y = target.split("test")
@@ -80,7 +80,7 @@ def run(args) -> dict:
         return net
 
     rows = {"insta": [], "sliced": [], "plain": [], "t_insta": [], "t_plain": [], "t_sliced": []}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         cfg = tune.model_copy(update={"seed": seed})
         net = start(seed)
         _, t = _cpu(SupernetTrainer(net, target, cfg).train)
@@ -100,15 +100,25 @@ def run(args) -> dict:
         print(f"seed {seed}: insta {np.round(rows['insta'][-1], 1).tolist()} sliced {np.round(sliced, 1).tolist()} "
               f"plain {rows['plain'][-1]:.1f}; CPU insta {rows['t_insta'][-1]:.0f} s plain {rows['t_plain'][-1]:.0f} s",
               flush=True)
-    insta, sliced = np.mean(rows["insta"], 0), np.mean(rows["sliced"], 0)
+    command = "benchmarks/bench_instatune.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                                                          if k not in ("out", "workdir", "combine"))
+    return summarize(command, [space.format(a) for a in sizes], macs, rows, t_pre)
+
+
+def summarize(command: str, archs: list[str], macs: list[int], rows: dict, t_pre: float) -> dict:
+    """Figures over the seeds in ``rows``: the median over seeds per size, and the spread (min, max)."""
+    insta, sliced = np.median(rows["insta"], 0), np.median(rows["sliced"], 0)
     summary = {
-        "command": "benchmarks/bench_instatune.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                                                              if k not in ("out", "workdir")),
-        "sizes": [{"arch": space.format(a), "macs": m, "instatune": round(float(i), 2), "sliced_finetuned": round(float(s), 2)}
-                  for a, m, i, s in zip(sizes, macs, insta, sliced)],
-        "wins": int((insta >= sliced).sum()), "of": len(sizes),
-        "largest_instatune": round(float(insta[-1]), 2), "plain_finetune": round(float(np.mean(rows["plain"])), 2),
-        "largest_gap": round(float(np.mean(rows["plain"]) - insta[-1]), 2),
+        "command": command, "seeds": len(rows["insta"]),
+        "sizes": [{"arch": a, "macs": m, "instatune": round(float(i), 2), "sliced_finetuned": round(float(s), 2),
+                   "instatune_range": [float(np.min(c)), float(np.max(c))],
+                   "sliced_range": [float(np.min(d)), float(np.max(d))]}
+                  for a, m, i, s, c, d in zip(archs, macs, insta, sliced, np.transpose(rows["insta"]),
+                                              np.transpose(rows["sliced"]))],
+        "wins": int((insta >= sliced).sum()), "of": len(archs),
+        "largest_instatune": round(float(insta[-1]), 2), "plain_finetune": round(float(np.median(rows["plain"])), 2),
+        "largest_gap": round(float(np.median(rows["plain"]) - insta[-1]), 2),
+        "largest_gap_per_seed": [round(p - i[-1], 2) for p, i in zip(rows["plain"], rows["insta"])],
         "cpu_s_instatune": round(float(np.mean(rows["t_insta"])), 1),
         "cpu_s_plain_finetune": round(float(np.mean(rows["t_plain"])), 1),
         "cost_ratio": round(float(np.mean(rows["t_insta"]) / np.mean(rows["t_plain"])), 2),
@@ -129,14 +139,23 @@ def main() -> None:
     p.add_argument("--sandwich-random", type=int, default=1)
     p.add_argument("--distill", type=float, default=0.5)
     p.add_argument("--warmup-epochs", type=int, default=0, help="of --epochs: the largest network alone first")
-    p.add_argument("--teacher", choices=["inplace", "frozen"], default="inplace")
     p.add_argument("--sizes", type=int, default=5)
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--workdir", default="runs/bench_instatune")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
+    p.add_argument("--combine", type=Path, nargs="*", default=None, metavar="JSON",
+                   help="only merge the per-seed rows of earlier --out files (seeds run in separate processes)")
     args = p.parse_args()
-    Path(args.workdir).mkdir(parents=True, exist_ok=True)
-    summary = run(args)
+    if args.combine:
+        parts = [json.loads(f.read_text()) for f in args.combine]
+        rows = {k: [v for part in parts for v in part["per_seed"][k]] for k in parts[0]["per_seed"]}
+        summary = summarize(parts[0]["command"].replace(f"--seeds {parts[0]['seeds']}", f"--seeds {len(rows['insta'])}"),
+                            [s["arch"] for s in parts[0]["sizes"]], [s["macs"] for s in parts[0]["sizes"]], rows,
+                            parts[0]["cpu_s_pretrain"])
+    else:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
+        summary = run(args)
     text = json.dumps({k: v for k, v in summary.items() if k != "per_seed"}, indent=1)
     print(text)
     if args.out:

@@ -1,6 +1,5 @@
-"""InstaTune's warm-up and frozen teacher: the first ``warmup_epochs`` train only the largest network; with
-``teacher: frozen`` the other sub-networks distill from a copy of the network taken when the warm-up ends,
-which survives a resume; settings that cannot work are refused."""
+"""InstaTune's warm-up: the first ``warmup_epochs`` train only the largest network, then the sandwich rule;
+a warm-up that leaves no sandwich epoch is refused."""
 
 from __future__ import annotations
 
@@ -28,7 +27,7 @@ def _record_steps(trainer):
     step = trainer.step
 
     def spy(x, y, archs):
-        seen.append((len(archs), trainer.teacher is not None))
+        seen.append(len(archs))
         return step(x, y, archs)
 
     trainer.step = spy
@@ -42,48 +41,18 @@ def test_warmup_trains_only_the_largest_then_the_sandwich():
     seen = _record_steps(trainer)
     trainer.train()
     per_epoch = trainer.steps_per_epoch
-    assert [n for n, _ in seen[:per_epoch]] == [1] * per_epoch
-    assert all(n >= 2 for n, _ in seen[per_epoch:]) and len(seen) == 3 * per_epoch
-    assert not any(t for _, t in seen)  # inplace: no separate teacher
+    assert seen[:per_epoch] == [1] * per_epoch
+    assert all(n >= 2 for n in seen[per_epoch:]) and len(seen) == 3 * per_epoch
 
 
-def test_frozen_teacher_is_the_network_as_the_warmup_left_it_and_survives_a_resume(tmp_path):
-    space, data = _setup()
-    cfg = TrainingConfig(epochs=3, batch_size=64, sandwich_random=1, warmup_epochs=1, teacher="frozen")
-    ckpt = tmp_path / "s.safetensors"
-    one = SupernetTrainer(space.build_supernet(), data, cfg, ckpt)
-    seen = _record_steps(one)
-
-    class Crash(Exception):
-        pass
-
-    def crash_in_third_epoch(done, total, info):
-        if info["epoch"] == 3:
-            raise Crash
-
-    with pytest.raises(Crash):  # the run stops in its third epoch; the checkpoint holds two
-        one.train(progress=crash_in_third_epoch)
-    per_epoch = one.steps_per_epoch
-    assert [t for _, t in seen] == [False] * per_epoch + [True] * (per_epoch + 1)
-    teacher = {k: v.clone() for k, v in one.teacher.state_dict().items()}
-    assert any(not torch.equal(teacher[k], v) for k, v in one.net.state_dict().items())  # the net moved on
-    assert (tmp_path / "s.teacher.safetensors").exists()
-    # a second trainer resumes the same run from the checkpoint and gets the same frozen teacher back
-    two = SupernetTrainer(space.build_supernet(), data, cfg, ckpt)
-    assert two.resume() == 2
-    assert all(torch.equal(teacher[k], v) for k, v in two.teacher.state_dict().items())
-    # the teacher's logits are what the sub-networks distill from: they do not change while the net trains
-    x = data.x_train[:16]
-    before = two.teacher(x, space.largest()).detach().clone()
-    two.step(x, data.y_train[:16], [space.largest(), space.smallest()])
-    assert torch.equal(before, two.teacher(x, space.largest()))
-    assert not torch.equal(before, two.net(x, space.largest()))
-
-
-def test_frozen_teacher_and_warmup_settings_that_cannot_work_are_refused():
-    with pytest.raises(ValidationError, match="warmup_epochs"):
+def test_a_warmup_that_leaves_no_sandwich_epoch_is_refused():
+    with pytest.raises(ValidationError, match=r"warmup_epochs \(2\) must be below epochs \(2\)"):
         TrainingConfig(epochs=2, warmup_epochs=2)
-    with pytest.raises(ValidationError, match="teacher: frozen"):
-        TrainingConfig(epochs=2, teacher="frozen")
-    with pytest.raises(ValidationError, match="teacher"):
-        TrainingConfig(epochs=2, warmup_epochs=1, teacher="student")
+
+
+def test_warmup_is_part_of_the_checkpoint_fingerprint_only_when_set():
+    space, data = _setup()
+    plain = SupernetTrainer(space.build_supernet(), data, TrainingConfig(epochs=2))
+    warm = SupernetTrainer(space.build_supernet(), data, TrainingConfig(epochs=2, warmup_epochs=1))
+    assert "warmup_epochs" not in plain.fingerprint()["training"]  # checkpoints written before it still resume
+    assert warm.fingerprint()["training"]["warmup_epochs"] == 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -38,9 +36,6 @@ class TrainingConfig(_Strict):
     warmup_epochs: int = Field(
         0, ge=0, description="the first epochs of `epochs` train only the largest network on the labels (InstaTune: "
                              "a new head settles on the pre-trained body before the sandwich rule)")
-    teacher: Literal["inplace", "frozen"] = Field(
-        "inplace", description="what the other sub-networks distill from: the largest network of the same step "
-                               "(inplace), or a frozen copy of it taken when the warm-up ends (frozen)")
     few_shot: str | None = Field(
         None, description="a dimension of the space (e.g. n_conv): one supernet per value of it, sharing no weights "
                           "(few-shot NAS), trained in turn; each gets 1/(number of values) of the steps")
@@ -52,6 +47,4 @@ class TrainingConfig(_Strict):
         if self.warmup_epochs >= self.epochs:
             raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be below epochs ({self.epochs}): the "
                              "sandwich rule needs at least one epoch")
-        if self.teacher == "frozen" and self.warmup_epochs == 0:
-            raise ValueError("teacher: frozen copies the largest network when the warm-up ends; set warmup_epochs >= 1")
         return self

@@ -14,14 +14,11 @@ path as an uninterrupted one).
 
 ``warmup_epochs`` (InstaTune) trains only the largest network on the labels for
 the first epochs, so a new head settles on pre-trained weights before the
-smaller sub-networks distill from it; ``teacher: frozen`` then distills from a
-copy of the largest network taken when the warm-up ends (saved beside the
-checkpoint) instead of from the largest network of the same step.
+smaller sub-networks distill from it.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable
@@ -89,12 +86,11 @@ class SupernetTrainer:
         self._shot_dim = net.dim_index if split else None
         self._largest_genes = self.space.to_genes(self.space.largest())
         self._smallest_genes = self.space.to_genes(self.space.smallest())
-        self.teacher: Supernet | None = None  # teacher: frozen, once the warm-up has ended
 
     # ------------------------------------------------------------------ identity
     def fingerprint(self) -> dict:
         """What a checkpoint must share with this run to be continued."""
-        unset = {k for k in ("warmup_epochs", "teacher") if getattr(self.cfg, k) == TrainingConfig.model_fields[k].default}
+        unset = {"warmup_epochs"} if self.cfg.warmup_epochs == 0 else set()  # as checkpoints without the option
         out = {"training": self.cfg.model_dump(exclude={"checkpoint_every", *unset}), "data": self.data.describe()}
         return out if self.init is None else {**out, "init": self.init}
 
@@ -134,9 +130,6 @@ class SupernetTrainer:
         logits = self.net(x, archs[0])
         loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
         loss.backward()
-        if self.teacher is not None and len(archs) > 1:
-            with torch.no_grad():
-                logits = self.teacher(x, archs[0])
         soft = logits.detach().softmax(-1)
         for arch in archs[1:]:
             out = self.net(x, arch)
@@ -164,23 +157,7 @@ class SupernetTrainer:
                             "delete it or set supernet.checkpoint to another file")
         meta = load_checkpoint(self.checkpoint, self.net, self.optimizer)
         self.history = list(meta.get("history", []))
-        epoch = int(meta.get("epoch", 0))
-        if self.cfg.teacher == "frozen" and epoch >= self.cfg.warmup_epochs:
-            self.teacher = copy.deepcopy(self.net)
-            load_checkpoint(self._teacher_path(), self.teacher)
-            self.teacher.eval()
-        return epoch
-
-    def _teacher_path(self) -> Path:
-        return self.checkpoint.with_name(self.checkpoint.stem + ".teacher.safetensors")
-
-    def _freeze_teacher(self) -> None:
-        """The frozen teacher: a copy of the network as the warm-up leaves it (saved beside the checkpoint)."""
-        self.teacher = copy.deepcopy(self.net).eval()
-        for p in self.teacher.parameters():
-            p.requires_grad_(False)
-        if self.checkpoint is not None:
-            save_checkpoint(self._teacher_path(), self.teacher)
+        return int(meta.get("epoch", 0))
 
     def save(self, epoch: int) -> None:
         if self.checkpoint is not None:
@@ -195,8 +172,6 @@ class SupernetTrainer:
         cfg = self.cfg
         self.net.train()
         for epoch in range(start, cfg.epochs):
-            if cfg.teacher == "frozen" and epoch == cfg.warmup_epochs and self.teacher is None:
-                self._freeze_teacher()
             gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
             rng = np.random.default_rng([cfg.seed, epoch])
             losses = []
