@@ -46,7 +46,8 @@ def task_setup(task: str, out: Path, mnist1d_epochs: int = 200):
 
     from hwnas.app.components import build_data, build_quality, build_trainable_space
     from hwnas.app.config import parse_config
-    from hwnas.app.train_once import _file_id, train_supernet
+    from hwnas.app.train import train_supernet
+    from hwnas.app.train_once import _file_id
 
     cfg = parse_config(task_config(task, mnist1d_epochs), task)
     data = build_data(cfg)

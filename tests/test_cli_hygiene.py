@@ -1,4 +1,4 @@
-"""CLI hygiene: --quiet leaves no progress bar, help texts are plain text, a failed run leaves no folder."""
+"""CLI hygiene: --quiet or a pipe leaves no progress bar, help texts are plain text, a failed run leaves no folder."""
 
 import os
 import subprocess
@@ -33,8 +33,10 @@ TINY_TRAIN_ONCE = {
 }
 
 
-def _cli(*args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "COLUMNS": "100"}
+def _cli(*args, cwd, terminal: bool = False):
+    """Run ``hwnas``; ``terminal`` makes rich draw as on a terminal (FORCE_COLOR), else output is a pipe."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    env.update({"PYTHONPATH": str(REPO / "src"), "COLUMNS": "100", **({"FORCE_COLOR": "1"} if terminal else {})})
     return subprocess.run([sys.executable, "-m", "hwnas.cli", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=600)
 
@@ -50,16 +52,19 @@ def table_config(tmp_path, synthetic_nb201_table):
 
 
 def test_quiet_search_shows_no_progress_bar(tmp_path, table_config):
+    """Bars are drawn on a terminal's stderr only: not with --quiet, and not into a pipe (a CI log)."""
     (tmp_path / "once.yaml").write_text(yaml.safe_dump(TINY_TRAIN_ONCE))
     for config in ("once.yaml", "table.yaml"):
-        loud = _cli("search", "--config", config, "--out", f"loud_{config}", cwd=tmp_path)
+        loud = _cli("search", "--config", config, "--out", f"loud_{config}", cwd=tmp_path, terminal=True)
         assert loud.returncode == 0, loud.stderr
-        assert progress_lines(loud.stdout + loud.stderr)  # the bars exist without --quiet
-        quiet = _cli("search", "--config", config, "--out", f"quiet_{config}", "--quiet", cwd=tmp_path)
-        assert quiet.returncode == 0, quiet.stderr
-        text = quiet.stdout + quiet.stderr
-        assert not progress_lines(text), text
-        assert "Pareto front" in text  # results are still printed
+        assert progress_lines(loud.stderr) and not progress_lines(loud.stdout)  # the bars exist, on stderr
+        for flags, terminal in ((["--quiet"], True), ([], False)):
+            quiet = _cli("search", "--config", config, "--out", f"quiet_{config}_{terminal}", *flags, cwd=tmp_path,
+                         terminal=terminal)
+            assert quiet.returncode == 0, quiet.stderr
+            text = quiet.stdout + quiet.stderr
+            assert not progress_lines(text), text
+            assert "Pareto front" in text  # results are still printed
 
 
 def test_help_texts_are_plain(capsys):

@@ -27,6 +27,7 @@ def test_process_pool_matches_serial(synthetic_nb201_table):
     assert serial == pooled and len(serial) == 24
 
 
+@pytest.mark.ray
 def test_ray_matches_serial(synthetic_nb201_table):
     ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'hwnas[ray]'")
     try:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from hwnas.app.train_once import build_seeded_supernet
+from hwnas.app.train import build_seeded_supernet
 from hwnas.core.errors import ConfigError, DataError, InvalidArchitecture
 from hwnas.data import get_dataset
 from hwnas.evaluators.supernet import SupernetEvaluator

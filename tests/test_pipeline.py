@@ -194,7 +194,7 @@ def test_kill_during_training_then_resume(tmp_path):
 
 
 def test_supernet_initial_weights_follow_the_training_seed():
-    from hwnas.app.train_once import build_seeded_supernet
+    from hwnas.app.train import build_seeded_supernet
     from hwnas.spaces import get_space
 
     space = get_space("mobilenet", **TINY["space"]["options"])

@@ -109,7 +109,7 @@ def test_changed_config_is_refused(tmp_path, synthetic_nb201_table, capsys):
     ("constraints: ['lat_ms == 3']", "METRIC OP NUMBER"),
     ("executor: {name: cluster}", "executor: unknown executor 'cluster'; allowed: ['process', 'ray', 'serial']"),
     ("executor: {name: process, options: {threads: 2}}", "executor 'process': unknown option(s) ['threads']; "
-                                                          "allowed: ['workers']"),
+                                                          "allowed: ['workers', 'max_retries', 'timeout_s']"),
     ("executor: {name: process, workers: 2}", "executor.workers: key of the old schema; it now lives in "
                                               "executor.options.workers; allowed keys here: ['name', 'options']"),
     ("evaluator: {type: table, path: table.csv}", "evaluator.type: key of the old schema; it now lives in "

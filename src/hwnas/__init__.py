@@ -7,6 +7,7 @@ The Python API (imported on first use, so ``import hwnas`` stays light):
 
 - :func:`hwnas.run` (config file or dict -> :class:`SearchResult`, as ``hwnas search``);
 - :func:`hwnas.search` (space, evaluator, objectives, strategy objects -> a finished :class:`Study`);
+- :func:`hwnas.train` (a train-once config -> its trained supernet checkpoint, on N processes; as ``hwnas train``);
 - :func:`hwnas.pick` (an output folder + bounds -> the best front member, its model copied; as ``hwnas pick``);
 - :func:`hwnas.load_config` (a validated :class:`Config`), :class:`Study`.
 """
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "run": "hwnas.app.api:run",
     "search": "hwnas.app.api:search",
+    "train": "hwnas.app.api:train",
     "pick": "hwnas.app.pick:pick",
     "load_config": "hwnas.app.config:load_config",
     "Config": "hwnas.app.schema:Config",

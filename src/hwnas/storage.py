@@ -41,7 +41,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from hwnas.core.errors import ConfigError, StudyMismatch
+from hwnas.core.errors import ConfigError, DataError, StudyMismatch
 from hwnas.core.trial import FAILED, RUNNING, Trial
 
 #: the layout of a stored study (tables, fingerprint) this code writes and reads; 1: before versions were
@@ -317,9 +317,18 @@ def storage_url(spec: str | Path) -> str:
     return f"sqlite:///{path}"
 
 
-def _trial(r) -> Trial:
-    return Trial(number=r.number, key=r.key, arch=json.loads(r.arch), state=r.state,
-                 metrics=json.loads(r.metrics), error=r.error, duration_s=r.duration_s)
+def _trial(r, where: str = "storage") -> Trial:
+    """A stored row as a Trial; a damaged JSON field (a tampered or truncated database) is refused naming
+    ``where`` (the storage and study), the trial and the field."""
+    def field(column: str):
+        try:
+            return json.loads(getattr(r, column))
+        except (TypeError, json.JSONDecodeError) as e:
+            raise DataError(f"{where}, trial {r.number}: {column} is not valid JSON ({e}); the database is damaged"
+                            ) from None
+
+    return Trial(number=r.number, key=r.key, arch=field("arch"), state=r.state, metrics=field("metrics"),
+                 error=r.error, duration_s=r.duration_s)
 
 
 class SQLStorage(Storage):
@@ -471,7 +480,7 @@ class SQLStorage(Storage):
     def trials(self, name: str) -> list[Trial]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(_trials).where(self._of(name)).order_by(_trials.c.number)).all()
-        return [_trial(r) for r in rows]
+        return [_trial(r, f"storage {self.shown}: study {name!r}") for r in rows]
 
     def write(self, name: str, trial: Trial) -> None:
         sid = self._sid(name)

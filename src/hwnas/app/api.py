@@ -15,6 +15,7 @@
 
     hwnas.run("examples/digits.yaml", out="runs/demo", study="fast")  # another study on the trained supernet
     chosen = hwnas.pick("runs/demo", max={"latency_ms": 0.05}, copy_to="model.onnx")   # = hwnas pick
+    hwnas.train("examples/digits.yaml", out="runs/demo", nproc=2)   # = hwnas train: the supernet only
 """
 
 from __future__ import annotations
@@ -74,6 +75,22 @@ def run(config: str | Path | dict | Config, out: str | Path | None = None, *, bu
     out = out if out is not None else default_out(config, cfg)
     console = Console() if verbose else Console(quiet=True)
     return run_config(cfg, out, budget=budget, console=console, quiet=not verbose, study=study)
+
+
+def train(config: str | Path | dict | Config, out: str | Path | None = None, *, nproc: int = 1,
+          verbose: bool = False, base: str | Path | None = None):
+    """Train (or continue) the supernet of the train-once ``config`` into ``out`` without searching, on
+    ``nproc`` local processes (data-parallel; or as the rank torchrun gave this process); returns a
+    :class:`~hwnas.app.train.TrainOutcome` (checkpoint path, epochs it holds, processes). :func:`run` on
+    the same ``out`` then reuses the checkpoint."""
+    from hwnas.app.train import run_train
+
+    cfg = load_config(config, base=base)
+    out = out if out is not None else default_out(config, cfg)
+    if out is None:
+        raise ConfigError("hwnas.train needs a train-once config (one with a 'supernet:' section)")
+    console = Console() if verbose else Console(quiet=True)
+    return run_train(cfg, out, nproc=nproc, console=console, quiet=not verbose)
 
 
 def search(space, evaluator, objectives: Sequence, strategy=None, budget: int = 100, constraints: Sequence = (),

@@ -183,6 +183,10 @@ def with_ptq(cfg: Config, space, quality):
         raise ConfigError(f"compress.quantize: post-training quantization scores sub-networks of a trained "
                           f"supernet (evaluator: supernet), not {type(quality).__name__}")
     q = cfg.compress.quantize
+    if space.target == "accelerator":  # no ONNX Runtime kernel for 4/16 bits: fake-quantized PyTorch accuracy
+        from hwnas.evaluators.fakequant import FakeQuantEvaluator
+
+        return FakeQuantEvaluator(quality, space, calib_samples=q.calibration.samples)
     try:
         return PTQEvaluator(quality, space, Calibration(q.calibration.method, q.calibration.samples),
                             q.max_accuracy_drop)

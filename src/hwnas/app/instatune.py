@@ -41,7 +41,7 @@ def start_from_pretrained(cfg: Config, space: TrainableSpace, net: Supernet, out
 def _pretrain(section, training, space: TrainableSpace, path: Path, console: Console) -> None:
     """The dense model: the space's largest network trained alone on ``section.data`` for ``section.epochs``,
     otherwise with ``training``'s settings (labels only), saved at ``path``."""
-    from hwnas.app.train_once import build_seeded_supernet
+    from hwnas.app.train import build_seeded_supernet
     from hwnas.data import get_dataset
     from hwnas.spaces import get_space
     from hwnas.supernet.pretrained import pretrain_dense

@@ -21,6 +21,7 @@
     compress:                                      # train-once job: the policy searched with the architecture
       quantize: {precisions: [int8, fp32], per: block, target: onnxruntime,
                  calibration: {method: minmax, samples: 256}, max_accuracy_drop: 2.0}
+      prune: {ratio: 0.5, members: all, epochs: 5}  # front members pruned by channel after the search
     threads: 1                                     # torch threads
 
 **Two jobs of one schema.** A config with a ``supernet:`` section is the *train-once* job: train
@@ -191,8 +192,20 @@ class QuantizeSection(_Strict):
         return self
 
 
+class PruneSection(_Strict):
+    """Front members pruned by channel after the search (``hwnas.compress.prune``), fine-tuned, re-measured,
+    added to the front."""
+
+    ratio: float = Field(0.5, gt=0, lt=1, description="fraction of the channels removed")
+    members: Literal["all"] | list[int] = Field("all", description="front.csv rows to prune: all, or their indices")
+    epochs: int = Field(5, ge=0, description="fine-tuning epochs after pruning")
+    lr: float = Field(1e-3, gt=0, description="fine-tuning learning rate (Adam)")
+    repeats: int = Field(200, ge=3, description="timer blocks for the pruned model's latency")
+
+
 class CompressSection(_Strict):
     quantize: QuantizeSection | None = Field(None, description="search a quantization policy with the architecture")
+    prune: PruneSection | None = Field(None, description="prune chosen front members by channel after the search")
 
 
 #: the default targets of the train-once job: latency measured on this CPU and counted MACs / parameters
@@ -244,6 +257,9 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _compress_needs_a_supernet(self):
+        if self.compress is not None and self.compress.prune is not None and self.supernet is None:
+            raise ValueError("compress.prune: pruning front members needs the train-once job (a config with a "
+                             "`supernet:` section)")
         if self.compress is not None and self.compress.quantize is not None and self.supernet is None:
             raise ValueError("compress.quantize: quantizing evaluated sub-networks needs the train-once job "
                              "(a config with a `supernet:` section)")

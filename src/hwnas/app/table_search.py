@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hwnas.app.components import build_data, build_quality, build_space, build_study, build_targets, combine
 from hwnas.app.result import SearchResult
 from hwnas.app.schema import Config
+from hwnas.core.progress import progress_bar
 
 
 def run_table_search(cfg: Config, out: Path | None = None, budget: int | None = None,
@@ -47,10 +47,10 @@ def run_table_search(cfg: Config, out: Path | None = None, budget: int | None = 
         if study.interrupted:
             msg += f", {len(study.interrupted)} interrupted evaluation(s) will be run again"
         console.print(msg)
-    with Progress(TextColumn("search"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, disable=quiet) as bar:
-        task = bar.add_task("search", total=budget, completed=min(done, budget))
-        study.optimize(budget, callbacks=[lambda s, _: bar.update(task, completed=s.n_evaluated)])
+    with progress_bar(quiet) as bar:
+        task = bar.add_task("search", total=budget, completed=min(done, budget), info="")
+        study.optimize(budget, callbacks=[lambda s, _: bar.update(
+            task, completed=s.n_evaluated, info=f"{sum(t.state == 'failed' for t in s.trials)} failed")])
     front = study.pareto_front()
     table = _table(evaluator)
     fmt = table.spelling if table is not None else study.space.format

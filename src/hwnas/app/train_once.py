@@ -26,14 +26,6 @@ from pathlib import Path
 
 import torch
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from hwnas.app.components import (
@@ -51,49 +43,12 @@ from hwnas.app.outdir import output_folder
 from hwnas.app.result import SearchResult
 from hwnas.app.schema import Config
 from hwnas.app.study_folder import study_dir
+from hwnas.app.train import checkpoint_path, train_supernet
 from hwnas.core.errors import ConfigError
+from hwnas.core.progress import progress_bar
 from hwnas.spaces.trainable import TrainableSpace
 
 FRONT_COLUMNS = ["arch", "accuracy", "latency_ms", "macs", "params", "model"]
-
-
-def _progress(console: Console, quiet: bool = False) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False, disable=quiet)
-
-
-def build_seeded_supernet(space: TrainableSpace, seed: int, few_shot: str | None = None):
-    """The space's supernet (split by dimension ``few_shot`` when given) with initial weights drawn from ``seed``
-    (the global RNG is left as it was), so the same config trains the same supernet."""
-    from hwnas.supernet.fewshot import make_supernet
-
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return make_supernet(space, few_shot)
-
-
-def train_supernet(cfg: Config, space: TrainableSpace, data, checkpoint: Path, console: Console,
-                   quiet: bool = False, out: Path | None = None):
-    from hwnas.app.instatune import start_from_pretrained
-    from hwnas.supernet.train import SupernetTrainer
-
-    net = build_seeded_supernet(space, cfg.supernet.training.seed, cfg.supernet.training.few_shot)
-    init = start_from_pretrained(cfg, space, net, out or checkpoint.parent, console)  # InstaTune: pre-trained weights
-    trainer = SupernetTrainer(net, data, cfg.supernet.training, checkpoint, init=init)
-    start = trainer.resume()
-    if start >= cfg.supernet.training.epochs:
-        console.print(f"supernet: reusing trained checkpoint {checkpoint} ({start} epochs)")
-        return net.eval(), trainer
-    if start:
-        console.print(f"supernet: resuming training from {checkpoint} at epoch {start}/{cfg.supernet.training.epochs}")
-    with _progress(console, quiet) as bar:
-        task = bar.add_task("train supernet", total=trainer.total_steps, completed=start * trainer.steps_per_epoch,
-                            info="")
-        result = trainer.train(lambda done, total, info: bar.update(
-            task, completed=done, info=f"epoch {info['epoch']} loss {info['loss']:.3f}"))
-    console.print(f"supernet: trained {result.epochs_done} epochs in {result.seconds:.1f}s"
-                  + (f" (resumed at epoch {result.resumed_from})" if result.resumed_from else ""))
-    return net.eval(), trainer
 
 
 def _file_id(path: Path) -> str:
@@ -132,7 +87,7 @@ def _run_train_once(cfg: Config, out: Path, budget: int | None, console: Console
     console.print(f"space {space.name}: {space.size:.3g} architectures")
     _cache_measured_latency(cfg)
     targets = build_targets(cfg, space)  # fail before training
-    checkpoint = Path(expand_out(cfg.supernet.checkpoint, out) or out / "supernet.safetensors")
+    checkpoint = checkpoint_path(cfg, out)
     net, _ = train_supernet(cfg, trained, data, checkpoint, console, quiet, out=out)
 
     # ---------------------------------------------------------------- search
@@ -146,7 +101,7 @@ def _run_train_once(cfg: Config, out: Path, budget: int | None, console: Console
         console.print(f"search: resuming, {done} evaluations already recorded in "
                       f"{expand_out(cfg.study.storage, out)}")
     cost = _cost_metric(cfg, evaluator)
-    with _progress(console, quiet) as bar:
+    with progress_bar(quiet) as bar:
         task = bar.add_task(f"search ({' + '.join(o.metric for o in study.objectives)})", total=budget,
                             completed=min(done, budget), info="")
         study.optimize(budget, callbacks=[lambda s, _: bar.update(task, completed=s.n_evaluated,
@@ -168,6 +123,10 @@ def _run_train_once(cfg: Config, out: Path, budget: int | None, console: Console
     if dest != out:
         console.print(f"study {cfg.study.name!r}: front, models and plot in {dest}")
     rows = export_front(cfg, space, data, quality, front, dest, console, evaluator=evaluator)
+    if cfg.compress is not None and cfg.compress.prune is not None and rows:
+        from hwnas.app.prune import prune_front
+
+        rows = prune_front(cfg, space, data, quality, front, rows, dest, console)
     if cfg.export.plot:
         plot = plot_search(study, evaluator, front, rows, cost, _split(cfg), dest / "front.png",
                            f"{space.name} on {data.name}: {len(front)} Pareto-optimal of {study.n_evaluated}")

@@ -71,8 +71,14 @@ def run_build(args) -> int:
     space = _space(args)
     t0 = time.perf_counter()
     measure = _measure(args)
-    table = build_table(space, coverage=args.coverage, samples=args.samples, seed=args.seed,
-                        measure=measure, log=lambda m: print(m, file=sys.stderr, flush=True), align=args.align)
+    from hwnas.core.progress import progress_bar, shown
+
+    with progress_bar() as bar:
+        task = bar.add_task("measure", total=None, info="")
+        table = build_table(space, coverage=args.coverage, samples=args.samples, seed=args.seed, measure=measure,
+                            log=None if shown() else (lambda m: print(m, file=sys.stderr, flush=True)),
+                            align=args.align, progress=lambda done, total, phase: bar.update(
+                                task, completed=done, total=total, description=f"measure {phase}"))
     table.meta.update({"runtime": args.runtime, "threads": args.threads, "build_s": time.perf_counter() - t0})
     table.save(args.out)
     cal = table.calibration

@@ -24,6 +24,7 @@ COMMANDS = {
     "report": "hwnas.cli.report",
     "pick": "hwnas.cli.pick",
     "studies": "hwnas.cli.studies",
+    "train": "hwnas.cli.train",
 }
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 from hwnas.compress.base import Compressed, CompressionStep
 from hwnas.core.registry import Registry
 
-COMPRESSORS: Registry[CompressionStep] = Registry("compression step", "hwnas.compressors", {}, base=CompressionStep)
+COMPRESSORS: Registry[CompressionStep] = Registry("compression step", "hwnas.compressors", {
+    "qat": "hwnas.compress.qat:QuantizationAwareTraining",
+    "prune": "hwnas.compress.prune:ChannelPruning",
+}, base=CompressionStep)
 
 __all__ = ["COMPRESSORS", "CompressionStep", "Compressed"]

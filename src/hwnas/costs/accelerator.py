@@ -16,6 +16,14 @@ several passes, an embedding lookup moves the rows it gathers); ops listed in
 nothing, by declaration. Any other op is refused with an error naming it.
 Memory stalls: DRAM transfers overlap compute (double-buffered SRAMs), so a
 layer stalls only for the transfer time exceeding its compute time.
+
+Precision: a layer is costed at its ``w_bits`` / ``a_bits`` (weights; input and output
+activations). A width of 32 (the layer list's default: not quantized) runs at the
+accelerator's native word width (``word_bytes``), so a layer list without a policy costs
+what it always did. Narrower operands take fewer bits of SRAM and DRAM traffic, more of
+them fit in a buffer, and their MACs cost the per-precision energy of the preset's table
+(:mod:`hwnas.costs.energy`); compute cycles do not change (one MAC per PE per cycle at any
+width: the array is not bit-serial), but memory stalls shrink with the traffic.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from hwnas.core.layers import ELEMENT_PASSES, GEMM_OPS, Layer, Workload
 from hwnas.core.plaindata import dataclass_from_dict
 from hwnas.costs.base import CostModel
 from hwnas.costs.count import ACTIVATION_INPUTS
-from hwnas.costs.energy import EnergyTable, energy_breakdown_pj
+from hwnas.costs.energy import EnergyTable, energy_breakdown_pj, traffic_scale
 from hwnas.costs.systolic import (
     DATAFLOWS,
     GemmShape,
@@ -84,6 +92,10 @@ class AcceleratorConfig:
             raise ConfigError(f"accelerator {self.name}: fused_ops {bad} cannot be fused; allowed {list(VECTOR_OPS)}")
         if isinstance(self.energy, dict):
             object.__setattr__(self, "energy", EnergyTable.from_dict(self.energy))
+        native = dict(self.energy.mac_pj_bits).get(self.native_bits)
+        if native is not None and native != self.energy.mac_pj:
+            raise ConfigError(f"accelerator {self.name}: energy.mac_pj_bits[{self.native_bits}]={native} disagrees with "
+                              f"energy.mac_pj={self.energy.mac_pj} (the MAC at the native {self.native_bits}-bit width)")
         # the stationary operand's SRAM must hold at least one rows x cols tile
         tile_kb = self.rows * self.cols * self.word_bytes / 1024.0
         stationary = {"ws": "filter_sram_kb", "is": "ifmap_sram_kb", "os": "ofmap_sram_kb"}[self.dataflow]
@@ -95,9 +107,23 @@ class AcceleratorConfig:
             )
 
     @property
+    def native_bits(self) -> int:
+        return 8 * self.word_bytes
+
+    @property
     def sram_words(self) -> tuple[int, int, int]:
         return tuple(int(kb * 1024 // self.word_bytes)
                      for kb in (self.ifmap_sram_kb, self.filter_sram_kb, self.ofmap_sram_kb))
+
+    def operand_bits(self, bits: int) -> int:
+        """The width an operand of a layer's ``bits`` occupies here (32, not quantized: the native width)."""
+        return self.native_bits if bits == 32 else bits
+
+    def sram_elements(self, w_bits: int, a_bits: int) -> tuple[int, int, int]:
+        """(ifmap, filter, ofmap) SRAM capacities in elements of the given operand widths."""
+        return tuple(int(kb * 1024 * 8 // b) for kb, b in ((self.ifmap_sram_kb, a_bits),
+                                                          (self.filter_sram_kb, w_bits),
+                                                          (self.ofmap_sram_kb, a_bits)))
 
     @classmethod
     def from_dict(cls, d: dict) -> AcceleratorConfig:
@@ -207,25 +233,31 @@ class AcceleratorModel(CostModel):
         self._cache: dict[tuple, LayerCost] = {}
 
     # -- one matrix product -------------------------------------------------------------------------
-    def cost_gemm(self, g: GemmShape, repeats: int = 1) -> LayerCost:
-        """Cost of ``repeats`` independent products of shape ``g`` (cached)."""
-        key = ("gemm", g.m, g.n, g.k, repeats)
+    def cost_gemm(self, g: GemmShape, repeats: int = 1, w_bits: int = 32, a_bits: int = 32) -> LayerCost:
+        """Cost of ``repeats`` independent products of shape ``g`` with ``w_bits`` weights and ``a_bits``
+        activations (32: the native width; cached)."""
+        c = self.config
+        w, a = c.operand_bits(w_bits), c.operand_bits(a_bits)
+        key = ("gemm", g.m, g.n, g.k, repeats, w, a)
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        c = self.config
-        R, C, df = c.rows, c.cols, c.dataflow
+        R, C, df, nb = c.rows, c.cols, c.dataflow, c.native_bits
+        sw, sa = traffic_scale(w, nb), traffic_scale(a, nb)
         comp = compute_cycles(g, R, C, df) * repeats
         s = sram_accesses(g, R, C, df)
-        d = dram_words(g, R, C, df, c.sram_words)
-        dram_b = d.total * c.word_bytes * repeats
-        stall = max(0, math.ceil(d.total * repeats / c.bandwidth) - comp)
-        reads = (s.ifmap_reads + s.filter_reads + s.ofmap_reads) * repeats
-        writes = (s.ofmap_writes + d.ifmap_reads + d.filter_reads + d.ofmap_reads) * repeats
+        d = dram_words(g, R, C, df, c.sram_elements(w, a))
+        # DRAM traffic in native words: each operand at its own width
+        d_words = (d.ifmap_reads + d.ofmap_writes + d.ofmap_reads) * sa + d.filter_reads * sw
+        dram_b = math.ceil(d_words * c.word_bytes * repeats)
+        stall = max(0, math.ceil(d_words * repeats / c.bandwidth) - comp)
+        reads = ((s.ifmap_reads + s.ofmap_reads) * sa + s.filter_reads * sw) * repeats
+        writes = ((s.ofmap_writes + d.ifmap_reads + d.ofmap_reads) * sa + d.filter_reads * sw) * repeats
         energy = energy_breakdown_pj(c.energy, macs=g.macs * repeats, sram_reads=reads, sram_writes=writes,
-                                     dram_bytes=dram_b, vector_ops=0, pe_cycles=(comp + stall) * R * C)
-        out = LayerCost(comp, stall, g.macs * repeats, mapping_efficiency(g, R, C, df), reads, writes, dram_b,
-                        0, energy, "array")
+                                     dram_bytes=dram_b, vector_ops=0, pe_cycles=(comp + stall) * R * C,
+                                     mac_pj=c.energy.mac_energy(w, a, nb))
+        out = LayerCost(comp, stall, g.macs * repeats, mapping_efficiency(g, R, C, df), round(reads), round(writes),
+                        dram_b, 0, energy, "array")
         self._cache[key] = out
         return out
 
@@ -238,21 +270,23 @@ class AcceleratorModel(CostModel):
         c = self.config
         if layer.op in GEMM_OPS:
             g, reps = gemm_of(layer)
-            out = self.cost_gemm(g, reps)
+            out = self.cost_gemm(g, reps, layer.w_bits, layer.a_bits)
         elif layer.op in c.fused_ops:
             out = LayerCost(0, 0, 0, 0.0, 0, 0, 0, 0, energy_breakdown_pj(
                 c.energy, macs=0, sram_reads=0, sram_writes=0, dram_bytes=0, vector_ops=0, pe_cycles=0), "fused")
         elif layer.op in VECTOR_OPS and c.vector_lanes > 0:
             work = _vector_work(layer)
             comp = -(-work // c.vector_lanes)
-            words = ACTIVATION_INPUTS[layer.op] * layer.input_elements + layer.output_elements
+            elements = ACTIVATION_INPUTS[layer.op] * layer.input_elements + layer.output_elements
             if layer.op == "embedding":  # the gathered table rows are read too
-                words += layer.output_elements
+                elements += layer.output_elements
+            words = elements * traffic_scale(c.operand_bits(layer.a_bits), c.native_bits)
+            dram_b = math.ceil(words * c.word_bytes)
             stall = max(0, math.ceil(words / c.bandwidth) - comp)
             energy = energy_breakdown_pj(c.energy, macs=0, sram_reads=0, sram_writes=0,
-                                         dram_bytes=words * c.word_bytes, vector_ops=work,
+                                         dram_bytes=dram_b, vector_ops=work,
                                          pe_cycles=(comp + stall) * c.rows * c.cols)
-            out = LayerCost(comp, stall, 0, 0.0, 0, 0, words * c.word_bytes, work, energy, "vector")
+            out = LayerCost(comp, stall, 0, 0.0, 0, 0, dram_b, work, energy, "vector")
         else:
             why = ("the config has no vector unit (set vector_lanes > 0, or list the op in fused_ops)"
                    if layer.op in VECTOR_OPS else f"the systolic array runs only {'/'.join(GEMM_OPS)}")

@@ -13,13 +13,22 @@ summed per kernel kind and calibrated on a few whole-network measurements (the
 same timer) with a non-negative least-squares fit (:class:`LatencyTable`). The
 table is saved as JSON with the timer's scale (``meta.reference_ms``), so later
 measurements against it use the same one.
+
+Precision is part of a kernel's key (:meth:`~hwnas.core.layers.Layer.shape_key`). A kernel
+whose layers all run at 8-bit weights and activations is measured as what ONNX Runtime
+deploys: the kernel's ONNX model quantized statically (QDQ, signed int8, per-channel
+weights), which the CPU provider fuses into QLinearConv / QGemm. Other widths (int4 weights,
+16-bit activations, mixed) have no native CPU kernel and are refused by name: ONNX Runtime
+would run them in float32 behind DequantizeLinear, so a table entry would only mislead.
 """
 
 from __future__ import annotations
 
 import math
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +157,57 @@ def kernel_module(kernel: Sequence[Layer]):
     return (mods[0] if len(mods) == 1 else nn.Sequential(*mods)).eval(), shape
 
 
+def kernel_precision(kernel: Sequence[Layer]) -> int:
+    """32 for a float32 kernel, 8 for an int8 one; any other precision is refused naming the layer."""
+    widths = {(layer.w_bits, layer.a_bits) for layer in kernel}
+    if widths == {(32, 32)}:
+        return 32
+    if widths == {(8, 8)}:
+        return 8
+    names = "+".join(layer.name or layer.op for layer in kernel)
+    got = ", ".join(f"w{w}/a{a}" for w, a in sorted(widths))
+    raise CostModelError(
+        f"cost model 'lut': kernel {names} runs at {got}; the table measures float32 kernels and int8 "
+        "kernels (w8/a8 throughout) only: onnxruntime on CPU has no native kernel for int4 weights, 16-bit "
+        "activations or mixed widths (it emulates them in float32, slower than float32)"
+    )
+
+
+def _int8_onnx(module, shape: tuple[int, ...], path: Path) -> Path:
+    """``module`` exported to ONNX and quantized statically to int8 QDQ (S8S8, per-channel weights)."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    from hwnas.export.onnx import to_onnx_bytes
+
+    fp32 = path.with_suffix(".fp32.onnx")
+    fp32.write_bytes(to_onnx_bytes(module, shape, dynamic_batch=False))
+    gen = np.random.default_rng(0)
+
+    class Reader(CalibrationDataReader):  # random inputs: a kernel's latency does not depend on its values
+        def __init__(self):
+            self.batches = iter([{"input": gen.standard_normal(shape).astype(np.float32)} for _ in range(4)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    quantize_static(str(fp32), str(path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    return path
+
+
+@contextmanager
+def kernel_model(kernel: Sequence[Layer]) -> Iterator[tuple[object, tuple[int, ...]]]:
+    """(model, input shape) to measure for a kernel: its float32 module, or the path of its int8 ONNX model
+    (valid inside the ``with`` block)."""
+    bits = kernel_precision(kernel)
+    module, shape = kernel_module(kernel)
+    if bits == 32:
+        yield module, shape
+        return
+    with tempfile.TemporaryDirectory(prefix="hwnas-lut-") as tmp:
+        yield str(_int8_onnx(module, shape, Path(tmp) / "kernel.onnx")), shape
+
+
 def default_measure(runtime: str = "onnxruntime", threads: int = 1, reference_ms: float | None = None,
                     **kw) -> MeasureFn:
     """A measure function backed by :func:`hwnas.costs.measure.model.measure_latency` (the one timer of hwnas).
@@ -243,6 +303,7 @@ class LatencyTable:
         """The network's kernels with their table latencies; unknown kernels measured if ``measure``."""
         out = []
         for kernel in group_kernels(layers):
+            kernel_precision(kernel)
             key = kernel_key(kernel)
             ms = self.entries.get(key)
             if ms is None:
@@ -252,8 +313,8 @@ class LatencyTable:
                         f"cost model 'lut'{where}: no entry for layer {names} ({key}); rebuild the table "
                         "with more coverage (hwnas lut build --coverage N) or allow measure_missing"
                     )
-                module, shape = kernel_module(kernel)
-                ms = self.entries[key] = float(measure(module, shape))
+                with kernel_model(kernel) as (model, shape):
+                    ms = self.entries[key] = float(measure(model, shape))
             out.append((kernel, ms))
         return out
 
@@ -363,10 +424,13 @@ def _loo_mape(nets: Sequence[Items], y: np.ndarray, align: int, overhead: float)
 
 def build_table(space, coverage: int = 100, samples: int = 30, seed: int = 0,
                 measure: MeasureFn | None = None, log: Callable[[str], None] | None = None,
-                align: int | None = None) -> LatencyTable:
+                align: int | None = None, progress: Callable[[int, int, str], None] | None = None) -> LatencyTable:
     """Measure every kernel met in ``coverage`` sampled architectures (plus the largest and smallest)
     and the runtime's per-call overhead (a one-element ``Flatten``), then calibrate on ``samples``
-    whole networks measured end to end (``align``: see :meth:`LatencyTable.fit`)."""
+    whole networks measured end to end (``align``: see :meth:`LatencyTable.fit`).
+
+    ``progress(done, total, phase)`` is called after each measurement (phase ``"kernels"``, then
+    ``"calibration networks"``)."""
     measure = measure or default_measure()
     rng = np.random.default_rng(seed)
     archs = [space.sample(rng) for _ in range(coverage)]
@@ -381,16 +445,20 @@ def build_table(space, coverage: int = 100, samples: int = 30, seed: int = 0,
                                "seed": seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
     t0 = time.perf_counter()
     for i, (key, kernel) in enumerate(kernels.items()):
-        module, shape = kernel_module(kernel)
-        table.entries[key] = float(measure(module, shape))
+        with kernel_model(kernel) as (model, shape):
+            table.entries[key] = float(measure(model, shape))
+        if progress is not None:
+            progress(i + 1, len(kernels), "kernels")
         if log and (i + 1) % 50 == 0:
             log(f"measured {i + 1}/{len(kernels)} kernels ({time.perf_counter() - t0:.0f} s)")
     overhead = float(measure(nn.Flatten(), (1, 1)))
     nets, measured = [], []
-    for arch in [space.sample(rng) for _ in range(samples)]:
+    for i, arch in enumerate([space.sample(rng) for _ in range(samples)]):
         w = space.workload(arch)
         nets.append(table.items(w.layers, measure))
         measured.append(float(measure(w.build(), w.input_shape)))
+        if progress is not None:
+            progress(i + 1, samples, "calibration networks")
     table.fit(nets, measured, overhead_ms=overhead, align=align)
     table.meta["kernels"] = len(table.entries)
     if hasattr(measure, "reference_ms"):

@@ -15,6 +15,11 @@ path as an uninterrupted one).
 ``warmup_epochs`` (InstaTune) trains only the largest network on the labels for
 the first epochs, so a new head settles on pre-trained weights before the
 smaller sub-networks distill from it.
+
+Given :class:`~hwnas.supernet.distributed.Ranks` of a joined process group, the trainer is data-parallel
+(:mod:`hwnas.supernet.distributed`): every rank takes its share of each global batch of ``batch_size``
+rows, draws the same sub-networks, and only rank 0 writes the checkpoint; a last batch with fewer rows
+than ranks is skipped (every rank skips it).
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed
 import torch.nn.functional as F
 
 from hwnas.core.errors import DataError
 from hwnas.data.base import TaskData, batches
 from hwnas.spaces.trainable import Supernet
 from hwnas.supernet.checkpoint import load_checkpoint, read_metadata, save_checkpoint
+from hwnas.supernet.distributed import Ranks, synced_batch_norm, wrap
 from hwnas.supernet.fewshot import FewShotSupernet
 from hwnas.supernet.settings import TrainingConfig
 
@@ -69,9 +76,11 @@ class SupernetTrainer:
     """Trains ``net`` on ``data`` with the settings ``cfg``, checkpointing to ``checkpoint`` (if given)."""
 
     def __init__(self, net: Supernet, data: TaskData, cfg: TrainingConfig, checkpoint: str | Path | None = None,
-                 init: dict | None = None):
+                 init: dict | None = None, ranks: Ranks | None = None):
         self.net, self.data, self.cfg = net, data, cfg
         self.init = init  # what the weights started from (InstaTune: the pre-trained file), part of the fingerprint
+        self.ranks = ranks or Ranks()
+        self.model = net  # what the steps call: the network itself, or its DDP wrapper while training
         self.space = net.space
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.optimizer = make_optimizer(net.parameters(), cfg)
@@ -122,25 +131,28 @@ class SupernetTrainer:
         return out
 
     # ------------------------------------------------------------------ training
-    def step(self, x: torch.Tensor, y: torch.Tensor, archs: list[dict]) -> float:
-        """One sandwich step: ``archs[0]`` is the teacher (largest); returns the teacher's loss."""
+    def step(self, x: torch.Tensor, y: torch.Tensor, archs: list[dict], weight: float = 1.0) -> float:
+        """One sandwich step: ``archs[0]`` is the teacher (largest); returns the teacher's loss.
+
+        ``weight`` scales this process's losses (a rank's share of the global batch, :meth:`Ranks.shard`)."""
         cfg = self.cfg
         self.optimizer.zero_grad(set_to_none=True)
         x = fast_layout(x)
-        logits = self.net(x, archs[0])
+        logits = self.model(x, archs[0])
         loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-        loss.backward()
+        (weight * loss).backward()
         soft = logits.detach().softmax(-1)
         for arch in archs[1:]:
-            out = self.net(x, arch)
+            out = self.model(x, arch)
             ce = F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing)
             kd = F.kl_div(out.log_softmax(-1), soft, reduction="batchmean")
-            ((1 - cfg.distill) * ce + cfg.distill * kd).backward()
+            (weight * ((1 - cfg.distill) * ce + cfg.distill * kd)).backward()
         self.optimizer.step()
         return float(loss.detach())
 
     def resume(self) -> int:
         """Load the checkpoint if there is one for this run; return the epoch to start from."""
+        self.resumed_at = 0  # epochs the checkpoint held when last read
         if self.checkpoint is None or not self.checkpoint.exists():
             return 0
         md = read_metadata(self.checkpoint)
@@ -157,33 +169,53 @@ class SupernetTrainer:
                             "delete it or set supernet.checkpoint to another file")
         meta = load_checkpoint(self.checkpoint, self.net, self.optimizer)
         self.history = list(meta.get("history", []))
-        return int(meta.get("epoch", 0))
+        self.resumed_at = int(meta.get("epoch", 0))
+        return self.resumed_at
 
     def save(self, epoch: int) -> None:
-        if self.checkpoint is not None:
+        """Rank 0 writes the checkpoint; every rank returns once it is written (a barrier)."""
+        if self.checkpoint is not None and self.ranks.is_main:
             save_checkpoint(self.checkpoint, self.net, self.optimizer,
                             {"epoch": epoch, "fingerprint": self.fingerprint(), "history": self.history})
+        if self.ranks.distributed:
+            torch.distributed.barrier()
 
     def train(self, progress: Progress | None = None) -> TrainResult:
         t0 = time.perf_counter()
         self.history: list[dict] = []
         start = self.resume()
         resumed = start if start > 0 else None
-        cfg = self.cfg
         self.net.train()
+        if self.ranks.distributed:
+            with synced_batch_norm(self.net):
+                self.model = wrap(self.net)
+                try:
+                    self._epochs(start, progress)
+                finally:
+                    self.model = self.net
+        else:
+            self._epochs(start, progress)
+        self.net.eval()
+        return TrainResult(self.cfg.epochs, resumed, time.perf_counter() - t0, self.history)
+
+    def _epochs(self, start: int, progress: Progress | None) -> None:
+        cfg, ranks = self.cfg, self.ranks
         for epoch in range(start, cfg.epochs):
             gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
             rng = np.random.default_rng([cfg.seed, epoch])
             losses = []
             for i, (xb, yb) in enumerate(batches(self.data.x_train, self.data.y_train, cfg.batch_size, gen)):
                 step = epoch * self.steps_per_epoch + i
+                archs = self.sample_archs(rng, self.shot_at(step))  # drawn on every rank alike, even if skipped
+                if len(xb) < ranks.world_size:
+                    continue
+                rows, weight = ranks.shard(len(xb))
                 set_lr(self.optimizer, cosine_lr(cfg, step, self.total_steps))
-                archs = self.sample_archs(rng, self.shot_at(step))
-                losses.append(self.step(xb, yb, archs[:1] if epoch < cfg.warmup_epochs else archs))
+                if epoch < cfg.warmup_epochs:
+                    archs = archs[:1]  # the warm-up: the largest network alone
+                losses.append(self.step(xb[rows], yb[rows], archs, weight))
                 if progress is not None:
                     progress(step + 1, self.total_steps, {"epoch": epoch + 1, "loss": losses[-1]})
             self.history.append({"epoch": epoch + 1, "loss": float(np.mean(losses))})
             if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
                 self.save(epoch + 1)
-        self.net.eval()
-        return TrainResult(cfg.epochs, resumed, time.perf_counter() - t0, self.history)

@@ -70,6 +70,8 @@ class LatencyCache:
             return {}
         except OSError as e:
             raise self._damaged(f"cannot be read ({e.strerror or e})") from None
+        except UnicodeDecodeError as e:
+            raise self._damaged(f"is not UTF-8 text ({e})") from None
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:

@@ -1,0 +1,119 @@
+"""Accelerator target: does searching a 4/8/16-bit policy per block with the architecture pay in accuracy vs energy?
+
+Per task (digits: mobilenet; MNIST-1D: signal1d), one supernet trained once (``bench_quantize.task_setup``,
+cached under ``--out``) and, per seed, three searches of ``--budget`` evaluations each on the objectives
+validation accuracy (max) and energy (min) on an accelerator preset (``--preset``; the accelerator model
+costs each layer at its precision: per-precision MAC energy, traffic scaling with bit width):
+
+- ``joint``: architecture + one precision per block among int4 / int8 / int16, with ``--strategy``;
+- ``int8``: architecture only, every block int8, with ``--strategy`` (the uniform-8-bit front);
+- ``random``: the joint space searched by random sampling (the baseline, same run).
+
+Accuracy is the fake-quantized PyTorch accuracy (``hwnas.evaluators.fakequant``: inherited weights, BN
+recalibrated, BN folded, LSQ quantizers calibrated on 256 training samples, ``--epochs`` of QAT fine-tuning,
+default none), since ONNX Runtime
+has no CPU kernel for 4- or 16-bit layers. Hypervolume of each search's evaluated points, both axes scaled by
+their range over every point of the task, reference at the worst; median over seeds. Bar: the joint front's
+HV >= 1.2x the uniform-int8 front's. Evaluations are memoised by (architecture, policy).
+
+    .venv/bin/python benchmarks/bench_accel_policy.py --out runs/bench_quantize --json benchmarks/results/accel_policy.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_joint_policy import Memo, hv  # noqa: E402
+from bench_quantize import TASKS, task_setup  # noqa: E402
+
+METHODS = ("joint", "int8", "random")
+
+
+def accel_parts(base, quality, precisions, per: str, preset: str, epochs: int = 0):
+    """The quantized space of ``base`` for the accelerator and its evaluator: fake-quantized accuracy + energy."""
+    from hwnas.costs.accelerator import AcceleratorModel
+    from hwnas.evaluators.base import CombinedEvaluator
+    from hwnas.evaluators.cost import CostEvaluator
+    from hwnas.evaluators.fakequant import FakeQuantEvaluator
+    from hwnas.spaces.quantized import QuantizedSpace
+
+    space = QuantizedSpace(base, precisions, per=per, target="accelerator")
+    fq = FakeQuantEvaluator(quality, space, calib_samples=256, epochs=epochs)
+    return space, CombinedEvaluator([fq, CostEvaluator(AcceleratorModel(preset=preset))])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("runs/bench_quantize"))
+    p.add_argument("--budget", type=int, default=40)
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--strategy", default="nsga2")
+    p.add_argument("--preset", default="edge_npu")
+    p.add_argument("--tasks", nargs="+", default=list(TASKS))
+    p.add_argument("--mnist1d-epochs", type=int, default=200)
+    p.add_argument("--epochs", type=int, default=0, help="QAT fine-tuning epochs per evaluated model")
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args()
+    import torch
+
+    from hwnas.core.objectives import Objective
+    from hwnas.strategies import get_strategy
+    from hwnas.study import Study
+
+    torch.set_num_threads(1)
+    objectives = [Objective.parse(t) for t in ("accuracy:max", "energy_mj:min")]
+    report = {}
+    for task in args.tasks:
+        base, _, quality = task_setup(task, args.out, args.mnist1d_epochs)
+        memo = Memo()
+        parts = {"joint": accel_parts(base, quality, ["int4", "int8", "int16"], "block", args.preset, args.epochs),
+                 "int8": accel_parts(base, quality, ["int8"], "network", args.preset, args.epochs)}
+        parts["random"] = parts["joint"]
+        evaluators = {m: memo.wrap(s, ev) for m, (s, ev) in parts.items()}
+        points: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
+        t0 = time.perf_counter()
+        for seed in range(args.seeds):
+            for m in METHODS:
+                strategy = get_strategy("random" if m == "random" else args.strategy)
+                study = Study(parts[m][0], evaluators[m], objectives, strategy, seed=seed)
+                study.optimize(args.budget)
+                ok = [t.metrics for t in study.trials if t.ok]
+                points[m].append(np.array([[r["accuracy"], r["energy_mj"]] for r in ok]))
+            print(f"{task} seed {seed}: {len(memo.results)} distinct models evaluated, "
+                  f"{time.perf_counter() - t0:.0f}s", flush=True)
+        every = np.concatenate([x for m in METHODS for x in points[m] if len(x)])
+        lo, hi = every.min(0), every.max(0)
+        per = {m: [hv(x, lo, hi) for x in points[m]] for m in METHODS}
+        med = {m: statistics.median(v) for m, v in per.items()}
+        ratio = med["joint"] / med["int8"] if med["int8"] > 0 else float("inf")
+        print(f"{task} accuracy vs energy ({args.preset}): median HV "
+              + ", ".join(f"{m} {v:.4f}" for m, v in med.items()) + f"; joint / int8 {ratio:.3f} "
+              f"(bar >= 1.2: {'met' if ratio >= 1.2 else 'NOT met'})", flush=True)
+        from hwnas.core.pareto import nondominated_mask
+
+        fronts = {m: [x[nondominated_mask(np.column_stack([-x[:, 0], x[:, 1]]))].tolist() if len(x) else []
+                      for x in points[m]] for m in METHODS}
+        for m in METHODS:
+            f = sorted(fronts[m][0], key=lambda r: r[1])
+            print(f"{task} seed 0 {m} front (accuracy %, energy mJ): "
+                  + ", ".join(f"({a:.1f}, {e:.2e})" for a, e in f), flush=True)
+        report[task] = {"per_seed": per, "median": med, "joint_over_int8": ratio, "bar": ratio >= 1.2,
+                        "fronts": fronts, "range": {"low": lo.tolist(), "high": hi.tolist()},
+                        "budget": args.budget, "seeds": args.seeds, "strategy": args.strategy,
+                        "preset": args.preset, "distinct_models": len(memo.results)}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
