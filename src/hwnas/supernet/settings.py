@@ -33,8 +33,18 @@ class TrainingConfig(_Strict):
     sandwich_random: int = Field(2, ge=0, description="random sub-networks per step besides largest and smallest")
     distill: float = Field(0.5, ge=0, le=1, description="weight of in-place distillation from the largest network")
     label_smoothing: float = Field(0.0, ge=0, lt=1)
+    warmup_epochs: int = Field(
+        0, ge=0, description="the first epochs of `epochs` train only the largest network on the labels (InstaTune: "
+                             "a new head settles on the pre-trained body before the sandwich rule)")
     few_shot: str | None = Field(
         None, description="a dimension of the space (e.g. n_conv): one supernet per value of it, sharing no weights "
                           "(few-shot NAS), trained in turn; each gets 1/(number of values) of the steps")
     seed: int = 0
     checkpoint_every: int = Field(1, ge=1, description="epochs between checkpoints")
+
+    @model_validator(mode="after")
+    def _check_warmup(self):
+        if self.warmup_epochs >= self.epochs:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be below epochs ({self.epochs}): the "
+                             "sandwich rule needs at least one epoch")
+        return self

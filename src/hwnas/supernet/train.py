@@ -12,6 +12,10 @@ space, data and settings continues after its last epoch (batch order and
 architecture samples are seeded per epoch, so a resumed run follows the same
 path as an uninterrupted one).
 
+``warmup_epochs`` (InstaTune) trains only the largest network on the labels for
+the first epochs, so a new head settles on pre-trained weights before the
+smaller sub-networks distill from it.
+
 Given :class:`~hwnas.supernet.distributed.Ranks` of a joined process group, the trainer is data-parallel
 (:mod:`hwnas.supernet.distributed`): every rank takes its share of each global batch of ``batch_size``
 rows, draws the same sub-networks, and only rank 0 writes the checkpoint; a last batch with fewer rows
@@ -95,7 +99,8 @@ class SupernetTrainer:
     # ------------------------------------------------------------------ identity
     def fingerprint(self) -> dict:
         """What a checkpoint must share with this run to be continued."""
-        out = {"training": self.cfg.model_dump(exclude={"checkpoint_every"}), "data": self.data.describe()}
+        unset = {"warmup_epochs"} if self.cfg.warmup_epochs == 0 else set()  # as checkpoints without the option
+        out = {"training": self.cfg.model_dump(exclude={"checkpoint_every", *unset}), "data": self.data.describe()}
         return out if self.init is None else {**out, "init": self.init}
 
     # ------------------------------------------------------------------ sampling
@@ -206,6 +211,8 @@ class SupernetTrainer:
                     continue
                 rows, weight = ranks.shard(len(xb))
                 set_lr(self.optimizer, cosine_lr(cfg, step, self.total_steps))
+                if epoch < cfg.warmup_epochs:
+                    archs = archs[:1]  # the warm-up: the largest network alone
                 losses.append(self.step(xb[rows], yb[rows], archs, weight))
                 if progress is not None:
                     progress(step + 1, self.total_steps, {"epoch": epoch + 1, "loss": losses[-1]})
