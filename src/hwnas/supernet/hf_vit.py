@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 
 from hwnas.core.errors import DataError
-from hwnas.supernet.pretrained import check_fits, check_heads
+from hwnas.supernet.pretrained import check_encoder_config, check_fits
 
 LAYER = {"layernorm_before": "norm1", "attention.attention.query": "attn.q", "attention.attention.key": "attn.k",
          "attention.attention.value": "attn.v", "attention.output.dense": "attn.out",
@@ -44,23 +44,9 @@ def to_supernet(config: dict, tensors: dict[str, torch.Tensor], space, source: s
                 ) -> tuple[dict[str, torch.Tensor], list[str], list[str]]:
     """(supernet tensors, supernet names left fresh, checkpoint names not used) of a ViT checkpoint."""
     what = f"ViT {source}"
-    heads, hidden, layers = (int(config.get(k, 0)) for k in ("num_attention_heads", "hidden_size",
-                                                              "num_hidden_layers"))
-    if not heads or hidden % heads:
-        raise DataError(f"pretrained {what}: config.json hidden_size {hidden} / num_attention_heads {heads} is "
-                        "not a whole head size")
-    check_heads(space, what, heads, hidden)
-    check_fits(space, what, "num_hidden_layers (largest depths choice)", layers, space.max_depth)
+    check_encoder_config(space, what, config)
     check_fits(space, what, "patch_size (space option patch)", int(config.get("patch_size", 0)), space.patch)
     check_fits(space, what, "num_channels", int(config.get("num_channels", 3)), space.input_shape[0])
-    act = config.get("hidden_act", "gelu")
-    if act != "gelu":
-        raise DataError(f"pretrained {what}: hidden_act {act!r} is not supported (the space's MLP uses exact "
-                        "'gelu')")
-    eps = float(config.get("layer_norm_eps", 1e-12))
-    if abs(eps - space.norm_eps) > 1e-3 * max(eps, space.norm_eps):
-        raise DataError(f"pretrained {what}: layer_norm_eps is {eps} in the checkpoint but {space.norm_eps} in "
-                        f"the space; set space.options.norm_eps: {eps}")
     if config.get("qkv_bias", True) is False:
         raise DataError(f"pretrained {what}: qkv_bias false is not supported (the space's projections have biases)")
     src = {_strip(k): v for k, v in tensors.items()}

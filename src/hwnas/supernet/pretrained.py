@@ -212,3 +212,23 @@ def pretrain_dense(net: Supernet, data, cfg, path: str | Path) -> Path:
     train_standalone(DenseView(net, largest), data, cfg, seed=cfg.seed)
     return save_checkpoint(path, net, meta={"dense": net.space.key(largest), "data": data.describe(),
                                             "training": cfg.model_dump()})
+
+
+def check_encoder_config(space, what: str, config: dict) -> None:
+    """Refuse a Hugging Face encoder config (BERT, ViT) the space cannot reproduce: heads and head size,
+    depth, activation and layer-norm epsilon, each named with both values."""
+    heads, hidden, layers = (int(config.get(k, 0)) for k in ("num_attention_heads", "hidden_size",
+                                                              "num_hidden_layers"))
+    if not heads or hidden % heads:
+        raise DataError(f"pretrained {what}: config.json hidden_size {hidden} / num_attention_heads {heads} is "
+                        "not a whole head size")
+    check_heads(space, what, heads, hidden)
+    check_fits(space, what, "num_hidden_layers (largest depths choice)", layers, space.max_depth)
+    act = config.get("hidden_act", "gelu")
+    if act != "gelu":
+        raise DataError(f"pretrained {what}: hidden_act {act!r} is not supported (the space's MLP uses exact "
+                        "'gelu')")
+    eps = float(config.get("layer_norm_eps", 1e-12))
+    if abs(eps - space.norm_eps) > 1e-3 * max(eps, space.norm_eps):
+        raise DataError(f"pretrained {what}: layer_norm_eps is {eps} in the checkpoint but {space.norm_eps} in "
+                        f"the space; set space.options.norm_eps: {eps}")
