@@ -8,7 +8,7 @@ distinct evaluations on ``--seeds`` seeds and records the hypervolume ratio agai
 0) at 50/100/300/1000 evaluations, and the time spent inside the strategy (ask + tell + surrogate
 refits; evaluation excluded). ``--mixed`` adds the mixed-stage pairs: stage s timed on runtime s
 (ONNX Runtime, LiteRT, TorchScript, then round again). Writes a markdown table and the raw
-per-seed results (JSON beside it).
+per-seed results (JSON beside it; with ``--archs`` also every run's evaluated architectures).
 
     .venv/bin/python benchmarks/bench_stages.py --stages 3 --seeds 10 --budget 300 --jobs 2 \
         --out benchmarks/results/bench_stages.md
@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cost", default=",".join(LATENCY), help="latency columns (comma separated)")
     p.add_argument("--mixed", action="store_true", help=f"add the mixed-stage latency {MIXED!r} per accuracy")
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--archs", action="store_true",
+                   help="keep every run's evaluated architectures (the K cells joined by ';') in the JSON, so the "
+                        "scores can be recomputed from the table")
     p.add_argument("--table", type=Path, default=None,
                    help="the NB201 table (default: ../shared/benchdata/nb201_hw.csv or $HWNAS_SHARED)")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_stages.md",
@@ -131,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     md = render(results, args, command, time.time() - t0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(md)
+    if not args.archs:  # the evaluated architectures of every run: tens of MB at 10 seeds x 12 pairs
+        for runs in (r for pair in results.values() for r in pair.values()):
+            for run in runs:
+                run.pop("evaluated", None)
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=1))
     print(md)
     return 0
