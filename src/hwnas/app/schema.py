@@ -14,7 +14,8 @@
     objectives: ["accuracy:max", "latency_ms:min"]
     constraints: ["latency_ms <= 5"]
     strategy: {name: linas, options: {}}           # STRATEGIES
-    executor: {name: serial, options: {}}          # EXECUTORS (process: {workers: 4}, ray: {address: ...})
+    executor: {name: serial, options: {}}          # EXECUTORS (process: {workers: 4, max_retries, timeout_s},
+                                                   #   ray: {address, max_retries, timeout_s, connect_timeout_s})
     study: {name: study, storage: hwnas.db, budget: 100, batch_size: null, seed: 0,
             heartbeat_s: 10, grace_s: 60, max_retries: 2}   # many workers may share one storage
     export: {onnx: true, tolerance: 1.0e-4, plot: true}
