@@ -75,8 +75,7 @@ def run(args) -> dict:
     print(f"pre-trained dense model on {source.name} ({args.pretrain_topics} topics) in {t_pre:.0f} s CPU: test "
           f"accuracy {accuracy(DenseView(*_dense(dense_space, dense_path)), *source.split('test')):.1f}", flush=True)
     tune = TrainingConfig(epochs=args.epochs, batch_size=64, lr=args.lr, sandwich_random=args.sandwich_random,
-                          distill=args.distill, warmup_epochs=args.warmup_epochs,
-                          warmup_restart=args.warmup_restart)
+                          distill=args.distill, warmup_epochs=args.warmup_epochs)
     sizes = spread_archs(space, args.sizes, seed=0)
     macs = [sum(lay.macs for lay in space.layers(a)) for a in sizes]
     x, y = target.split("test")
@@ -147,8 +146,6 @@ def main() -> None:
     p.add_argument("--sandwich-random", type=int, default=1)
     p.add_argument("--distill", type=float, default=0.5)
     p.add_argument("--warmup-epochs", type=int, default=5, help="of --epochs: the largest network alone first")
-    p.add_argument("--warmup-restart", type=int, default=0, choices=(0, 1),
-                   help="1: the cosine learning rate starts again when the sandwich rule begins")
     p.add_argument("--sizes", type=int, default=5)
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--workdir", default="runs/bench_instatune")

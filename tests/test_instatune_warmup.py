@@ -56,21 +56,3 @@ def test_warmup_is_part_of_the_checkpoint_fingerprint_only_when_set():
     warm = SupernetTrainer(space.build_supernet(), data, TrainingConfig(epochs=2, warmup_epochs=1))
     assert "warmup_epochs" not in plain.fingerprint()["training"]  # checkpoints written before it still resume
     assert warm.fingerprint()["training"]["warmup_epochs"] == 1
-
-
-def test_warmup_restart_starts_the_cosine_again_with_the_sandwich_rule():
-    from hwnas.supernet.train import scheduled_lr
-
-    one = TrainingConfig(epochs=4, lr=1e-2, warmup_epochs=2)
-    again = one.model_copy(update={"warmup_restart": True})
-    spe = 10
-    assert scheduled_lr(one, 0, spe) == scheduled_lr(again, 0, spe) == pytest.approx(1e-2)
-    assert scheduled_lr(one, 20, spe) == pytest.approx(5e-3)  # one cosine: half-way down when the sandwich begins
-    assert scheduled_lr(again, 19, spe) < 1e-4  # the warm-up's own cosine has decayed ...
-    assert scheduled_lr(again, 20, spe) == pytest.approx(1e-2)  # ... and the sandwich epochs start again from lr
-    assert scheduled_lr(again, 30, spe) == pytest.approx(5e-3)
-    space, data = _setup()
-    plain = SupernetTrainer(space.build_supernet(), data, one)
-    restart = SupernetTrainer(space.build_supernet(), data, again)
-    assert "warmup_restart" not in plain.fingerprint()["training"]
-    assert restart.fingerprint()["training"]["warmup_restart"] is True

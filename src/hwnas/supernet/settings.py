@@ -36,10 +36,6 @@ class TrainingConfig(_Strict):
     warmup_epochs: int = Field(
         0, ge=0, description="the first epochs of `epochs` train only the largest network on the labels (InstaTune: "
                              "a new head settles on the pre-trained body before the sandwich rule)")
-    warmup_restart: bool = Field(
-        False, description="with warmup_epochs: the cosine learning rate runs once over the warm-up and starts again "
-                           "from lr over the sandwich epochs (else one cosine over all epochs, so the sandwich "
-                           "rule runs only on its decaying half)")
     few_shot: str | None = Field(
         None, description="a dimension of the space (e.g. n_conv): one supernet per value of it, sharing no weights "
                           "(few-shot NAS), trained in turn; each gets 1/(number of values) of the steps")

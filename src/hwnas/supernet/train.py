@@ -14,8 +14,7 @@ path as an uninterrupted one).
 
 ``warmup_epochs`` (InstaTune) trains only the largest network on the labels for
 the first epochs, so a new head settles on pre-trained weights before the
-smaller sub-networks distill from it; ``warmup_restart`` starts the cosine
-learning rate again when the sandwich rule begins.
+smaller sub-networks distill from it.
 
 Given :class:`~hwnas.supernet.distributed.Ranks` of a joined process group, the trainer is data-parallel
 (:mod:`hwnas.supernet.distributed`): every rank takes its share of each global batch of ``batch_size``
@@ -63,17 +62,6 @@ def cosine_lr(cfg: TrainingConfig, step: int, total: int) -> float:
     return 0.5 * cfg.lr * (1 + math.cos(math.pi * min(step, total) / max(1, total)))
 
 
-def scheduled_lr(cfg: TrainingConfig, step: int, steps_per_epoch: int) -> float:
-    """The learning rate at global ``step``: one cosine over all epochs, or (``warmup_restart``) one over the
-    warm-up and another over the sandwich epochs."""
-    if not (cfg.warmup_restart and cfg.warmup_epochs):
-        return cosine_lr(cfg, step, cfg.epochs * steps_per_epoch)
-    warm = cfg.warmup_epochs * steps_per_epoch
-    if step < warm:
-        return cosine_lr(cfg, step, warm)
-    return cosine_lr(cfg, step - warm, (cfg.epochs - cfg.warmup_epochs) * steps_per_epoch)
-
-
 def fast_layout(x: torch.Tensor) -> torch.Tensor:
     """Images in channels-last layout: oneDNN's depthwise-conv backward is ~2.5x faster in it on CPU."""
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
@@ -112,7 +100,6 @@ class SupernetTrainer:
     def fingerprint(self) -> dict:
         """What a checkpoint must share with this run to be continued."""
         unset = {"warmup_epochs"} if self.cfg.warmup_epochs == 0 else set()  # as checkpoints without the option
-        unset |= {"warmup_restart"} if not self.cfg.warmup_restart else set()
         out = {"training": self.cfg.model_dump(exclude={"checkpoint_every", *unset}), "data": self.data.describe()}
         return out if self.init is None else {**out, "init": self.init}
 
@@ -223,7 +210,7 @@ class SupernetTrainer:
                 if len(xb) < ranks.world_size:
                     continue
                 rows, weight = ranks.shard(len(xb))
-                set_lr(self.optimizer, scheduled_lr(cfg, step, self.steps_per_epoch))
+                set_lr(self.optimizer, cosine_lr(cfg, step, self.total_steps))
                 if epoch < cfg.warmup_epochs:
                     archs = archs[:1]  # the warm-up: the largest network alone
                 losses.append(self.step(xb[rows], yb[rows], archs, weight))
