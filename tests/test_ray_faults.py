@@ -140,7 +140,10 @@ def test_ray_worker_crash_is_recorded_after_its_retries(local_ray, synthetic_nb2
     study = _study(ev, make_executor("ray", max_retries=1, num_cpus_per_task=1))
     by_key = {t.key: t for t in study.trials}
     assert study.n_evaluated == 12
-    assert by_key[doomed[0]].state == FAILED and "Ray worker died during the evaluation (WorkerCrashedError) (2 attempt(s))" in by_key[doomed[0]].error
+    error = by_key[doomed[0]].error
+    # how Ray reports the death (WorkerCrashedError, or the task's stream ending early) depends on timing
+    assert by_key[doomed[0]].state == FAILED and error.startswith("Ray worker died during the evaluation (")
+    assert error.endswith("(2 attempt(s))")
     assert sum(t.state == COMPLETE for t in study.trials) == 11
     assert _marks(tmp_path) == 2  # Ray's default would have tried four times
 

@@ -34,5 +34,8 @@ def test_trainer_fingerprint_is_every_training_setting_but_the_checkpoint_interv
     space = get_space("mobilenet", stem=4, stages=((4, 2, 1),), head=8, widths=(0.5, 1.0))
     cfg = TrainingConfig(epochs=1, batch_size=256)
     fp = SupernetTrainer(space.build_supernet(), digits, cfg).fingerprint()
-    assert set(fp["training"]) == set(TrainingConfig.model_fields) - {"checkpoint_every"}
+    # warmup_epochs joins the fingerprint only when set, so checkpoints trained without it still resume
+    assert set(fp["training"]) == set(TrainingConfig.model_fields) - {"checkpoint_every", "warmup_epochs"}
+    warm = TrainingConfig(epochs=2, batch_size=256, warmup_epochs=1)
+    assert SupernetTrainer(space.build_supernet(), digits, warm).fingerprint()["training"]["warmup_epochs"] == 1
     assert fp["training"]["few_shot"] is None and fp["data"] == digits.describe()

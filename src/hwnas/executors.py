@@ -236,8 +236,10 @@ class RayExecutor(Executor):
                 except RayTaskError as e:  # the job itself raised (a configuration error): as in this process
                     raise e.as_instanceof_cause() from None
                 except (RayError, StopIteration) as e:  # the worker died (WorkerCrashedError, a lost node, ...)
+                    # a stream may also just end without its result when the worker dies after the start mark
+                    why = "the task ended without a result" if isinstance(e, StopIteration) else type(e).__name__
                     running.pop(stream, None)
-                    out = retry_or_fail(i, f"Ray worker died during the evaluation ({type(e).__name__})",
+                    out = retry_or_fail(i, f"Ray worker died during the evaluation ({why})",
                                         time.monotonic() - started if started is not None else 0.0)
                     if out is not None:
                         yield out
