@@ -160,3 +160,22 @@ def test_targets_add_cost_models_by_name(tmp_path, synthetic_nb201_table, capsys
     cfg.write_text(cfg.read_text().replace("space: nb201\n", "space: nb201_net\n").replace("  - count", "  - abacus"))
     assert main(["search", "--config", str(cfg), "--quiet"]) == 2
     assert "unknown cost model 'abacus'" in capsys.readouterr().err
+
+
+@pytest.mark.distributed
+def test_three_hwnas_search_processes_share_one_study(tmp_path, synthetic_nb201_table):
+    """The same `hwnas search --config F` started three times against one storage: one study, the budget
+    shared, each architecture evaluated once, nothing left running."""
+    cfg = _config(tmp_path, synthetic_nb201_table, budget=60, strategy="evolution")
+    slower = SLOW.replace("time.sleep(0.02)", "time.sleep(0.1)")  # 6 s of work: every process gets a share
+    procs = [subprocess.Popen([sys.executable, "-c", slower, str(cfg)], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=240) for p in procs]
+    for p, (_, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    with sqlite3.connect(tmp_path / "study.db") as c:
+        rows = c.execute("select key, state, worker from hwnas_trials").fetchall()
+    keys = [k for k, _, _ in rows]
+    assert len(rows) == 60 and len(set(keys)) == 60
+    assert {s for _, s, _ in rows} <= {"complete", "failed"}
+    assert len({w for _, _, w in rows}) >= 2  # the work was shared, not done by the first process alone
