@@ -16,20 +16,9 @@ times are the process's CPU seconds (the machine is shared), one thread.
     PYTHONPATH=src python benchmarks/bench_instatune.py --seeds 3 --out benchmarks/results/instatune.json
 
 Defaults: 15 epochs, the first 7 the largest network alone (``--warmup-epochs``: the new head settles on the
-pre-trained body before the sandwich rule), then 2 random sub-networks per step. Median of 3 seeds: largest 83.5
-vs plain fine-tuning 83.9 (gap 0.4), cost 1.57x, wins 1 of 5 (the three middle sizes 14 to 15 points below their
-sliced + fine-tuned networks). Seed 0 over 15 epochs, warm-up 7, 1 / 2 / 3 random sub-networks per step: 56.3 /
-63.4 / 63.0 / 67.8 / 84.8, 58.8 / 66.4 / 65.8 / 71.6 / 84.8, 58.7 / 67.6 / 66.6 / 73.0 / 84.1 (cost 1.4x / 1.5x
-/ 1.9x; sliced + fine-tuned 41.7 / 72.2 / 74.6 / 81.8 / 83.9). Warm-up 5 of the 15 (2 random, 3 seeds): middle sizes
-2 to 3 points higher (61.8 / 61.9 / 68.5), largest 82.4 (gap 1.5), cost 1.68x. Over 10 epochs (3 seeds): no warm-up gap 7.1 (1
-seed), warm-up 3 4.5, warm-up 5 2.4 (cost 1.31x, middle sizes 10 to 15 points below). Seed 0 screens over 10
-epochs, warm-up 5 (insta at MACs 46.5k / 240k / 314k / 397k / 702k): 1 random sub-network 44.8 / 54.4 / 54.6 /
-59.5 / 80.8 (cost 1.31x); 2: 46.8 / 56.8 / 57.5 / 63.1 / 80.4 (1.44x); 3: 48.1 / 59.2 / 60.0 / 65.0 / 80.4
-(1.95x); 2 without distillation (``--distill 0``) the same within 1 point; 2 with the cosine learning rate
-restarted at the end of the warm-up: middle sizes unchanged, largest 74.2 (not offered); lr 5e-3 for every
-method: middle sizes 8 to 16 points below, largest 1.1 below plain. Sliced + fine-tuned: 41.6 / 63.0 / 65.8 / 74.4 / 81.4.
-Distilling from a frozen copy of the warmed-up network instead of in-place from the largest was 1 to 4 points
-lower on the four smaller sizes (1 seed) and is not offered.
+pre-trained body before the sandwich rule), then 2 random sub-networks per step; the figures they give, and
+what the alternatives gave (more random sub-networks, no distillation, a frozen teacher, other warm-ups and
+learning rates), are in BENCHMARKS.md (issue 22).
 
 Seeds run in parallel with ``--first-seed K --seeds 1`` each; their ``--out`` files merge with ``--combine``.
 
