@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 
 from hwnas.core.errors import DataError
-from hwnas.supernet.pretrained import check_encoder_config
+from hwnas.supernet.pretrained import check_encoder_config, rename
 
 LAYER = {"attention.self.query": "attn.q", "attention.self.key": "attn.k", "attention.self.value": "attn.v",
          "attention.output.dense": "attn.out", "attention.output.LayerNorm": "norm1",
@@ -44,22 +44,7 @@ def to_supernet(config: dict, tensors: dict[str, torch.Tensor], space, source: s
     if pos_type != "absolute":
         raise DataError(f"pretrained {what}: position_embedding_type {pos_type!r} is not supported ('absolute')")
     src = {_strip(k): v for k, v in tensors.items()}
-    out: dict[str, torch.Tensor] = {}
-    used: set[str] = set()
-    for name, t in src.items():
-        for old, new in TOP.items():
-            if name.startswith(old + "."):
-                out[new + name[len(old):]] = t
-                used.add(name)
-        if name.startswith("encoder.layer."):
-            i, rest = name[len("encoder.layer."):].split(".", 1)
-            for old, new in LAYER.items():
-                if rest.startswith(old + "."):
-                    out[f"blocks.{i}.{new}{rest[len(old):]}"] = t
-                    used.add(name)
-        if name.startswith("classifier."):
-            out["head" + name[len("classifier"):]] = t
-            used.add(name)
+    out, used = rename(src, TOP, LAYER, ("encoder.layer.",))
     positions = src.get("embeddings.position_embeddings.weight")
     if positions is None:
         raise DataError(f"pretrained {what}: no embeddings.position_embeddings.weight")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 
 from hwnas.core.errors import DataError
-from hwnas.supernet.pretrained import check_encoder_config, check_fits
+from hwnas.supernet.pretrained import check_encoder_config, check_fits, rename
 
 LAYER = {"layernorm_before": "norm1", "attention.attention.query": "attn.q", "attention.attention.key": "attn.k",
          "attention.attention.value": "attn.v", "attention.output.dense": "attn.out",
@@ -50,23 +50,7 @@ def to_supernet(config: dict, tensors: dict[str, torch.Tensor], space, source: s
     if config.get("qkv_bias", True) is False:
         raise DataError(f"pretrained {what}: qkv_bias false is not supported (the space's projections have biases)")
     src = {_strip(k): v for k, v in tensors.items()}
-    out: dict[str, torch.Tensor] = {}
-    used: set[str] = set()
-    for name, t in src.items():
-        for old, new in TOP.items():
-            if name == old or name.startswith(old + "."):
-                out[new + name[len(old):]] = t
-                used.add(name)
-        for prefix in LAYER_PREFIXES:
-            if name.startswith(prefix):
-                i, rest = name[len(prefix):].split(".", 1)
-                for old, new in LAYER.items():
-                    if rest.startswith(old + "."):
-                        out[f"blocks.{i}.{new}{rest[len(old):]}"] = t
-                        used.add(name)
-        if name.startswith("classifier."):
-            out["head" + name[len("classifier"):]] = t
-            used.add(name)
+    out, used = rename(src, TOP, LAYER, LAYER_PREFIXES)
     if "embed.positions" in out and out["embed.positions"].shape[1] != space.tokens:
         p = out["embed.positions"]
         raise DataError(f"pretrained {what}: parameter embed.positions has shape {tuple(p.shape)} "

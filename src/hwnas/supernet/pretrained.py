@@ -232,3 +232,30 @@ def check_encoder_config(space, what: str, config: dict) -> None:
     if abs(eps - space.norm_eps) > 1e-3 * max(eps, space.norm_eps):
         raise DataError(f"pretrained {what}: layer_norm_eps is {eps} in the checkpoint but {space.norm_eps} in "
                         f"the space; set space.options.norm_eps: {eps}")
+
+
+def rename(src: dict[str, torch.Tensor], top: dict[str, str], layer: dict[str, str],
+           layer_prefixes: tuple[str, ...]) -> tuple[dict[str, torch.Tensor], set[str]]:
+    """A Hugging Face encoder's tensors under the supernet's names, and the checkpoint names used.
+
+    ``top`` maps module names outside the layers (``embeddings.LayerNorm`` -> ``embed.norm``), ``layer`` the
+    modules of one layer (``attention.self.query`` -> ``attn.q``) found under each of ``layer_prefixes``
+    followed by the layer index (``blocks.{i}.`` in the supernet); ``classifier`` becomes ``head``."""
+    out: dict[str, torch.Tensor] = {}
+    used: set[str] = set()
+    for name, t in src.items():
+        for old, new in top.items():
+            if name == old or name.startswith(old + "."):
+                out[new + name[len(old):]] = t
+                used.add(name)
+        for prefix in layer_prefixes:
+            if name.startswith(prefix):
+                i, rest = name[len(prefix):].split(".", 1)
+                for old, new in layer.items():
+                    if rest.startswith(old + "."):
+                        out[f"blocks.{i}.{new}{rest[len(old):]}"] = t
+                        used.add(name)
+        if name.startswith("classifier."):
+            out["head" + name[len("classifier"):]] = t
+            used.add(name)
+    return out, used
