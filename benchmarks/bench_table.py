@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from hwnas.app.bench_table import results_table
+from hwnas.app.bench_table import results_page
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCURACY = ("cifar10_acc", "cifar100_acc", "imagenet16_acc")
@@ -131,15 +130,8 @@ def render(results: dict, args, command: str, seconds: float) -> str:
         "evaluations (reference point: per-objective median of all 15,625 rows; see `hwnas.strategies.scoring`).",
         "Overhead: seconds spent inside the strategy (setup + ask + tell + surrogate refits, evaluation",
         "excluded) per 100 evaluations, median over runs, wall clock and process CPU time.",
-        "",
-        f"Command: `{command}`",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPU(s), shared with other jobs while measured; "
-        f"{seconds / 60:.1f} min in all.",
-        "",
     ]
-    lines += results_table(results, points, args.budget)
-    return "\n".join(lines) + "\n"
+    return results_page(lines, command, seconds, results, points, args.budget)
 
 
 if __name__ == "__main__":

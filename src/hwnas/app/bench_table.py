@@ -14,6 +14,8 @@ mean; :mod:`hwnas.evaluators.stage_table`) against their exact front
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -195,3 +197,13 @@ def bench_table(table: str | Path, objectives: Sequence[Objective], strategy: st
 
 #: keys of :func:`bench_table`'s result that are not a strategy's runs
 NOT_RUNS = ("default", "scoring")
+
+
+def results_page(intro: Sequence[str], command: str, seconds: float, results: dict, points: Sequence[int],
+                 budget: int) -> str:
+    """A benchmark's markdown page: ``intro`` lines (title, protocol), the command, the machine and the time it
+    took, then :func:`results_table`."""
+    lines = [*intro, "", f"Command: `{command}`", "",
+             f"Machine: {platform.machine()}, {os.cpu_count()} CPU(s), shared with other jobs while measured; "
+             f"{seconds / 60:.1f} min in all.", ""]
+    return "\n".join(lines + results_table(results, points, budget)) + "\n"
