@@ -150,3 +150,21 @@ def test_searched_space_reads_the_reference_from_uniform_draws_not_the_candidate
     np.testing.assert_allclose(ref, expected)
     # and it is not the candidates' quantile: they are predicted faster than the space
     assert np.quantile(cand_mean[:, 1], strategy.ref_quantile) < ref[1]
+
+
+def test_inner_search_copies_cells_across_stages(searched):
+    """The stages are one space: block copies put a cell of a good network at another stage of it."""
+    from hwnas.strategies.linas.candidates import InnerSearch
+
+    space, strategy, _ = searched
+    trials = strategy._usable()
+    genes = space.genes_matrix([t.arch for t in trials])
+    strategy.models.fit(genes, {m: np.array([t.metrics[m] for t in trials]) for m in strategy._metrics})
+
+    def repeated(inner):
+        c = inner.candidates(strategy, trials, set(), strategy._predict, strategy._score)[0].genes
+        return int((c[:, :6] == c[:, 6:]).all(axis=1).sum())
+
+    with_copies = repeated(InnerSearch(copies=3, copy_share=0.25))
+    without = repeated(InnerSearch(copies=0, copy_share=0.0))
+    assert with_copies >= 20 and with_copies > 4 * max(without, 1)

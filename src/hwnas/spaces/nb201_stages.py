@@ -28,7 +28,8 @@ class NB201StagesSpace(ChoiceSpace):
     """K NB201 cells, one per stage (``stages`` = K >= 1).
 
     Implements :class:`~hwnas.spaces.protocols.QualityViews` and
-    :class:`~hwnas.spaces.protocols.ExecutedWorkViews` stage-wise, with the NB201 space's views.
+    :class:`~hwnas.spaces.protocols.ExecutedWorkViews` stage-wise, with the NB201 space's views, and
+    :class:`~hwnas.spaces.protocols.BlockProduct` (its blocks: the K stages' NB201 space).
     """
 
     name = "nb201_stages"
@@ -46,7 +47,9 @@ class NB201StagesSpace(ChoiceSpace):
         self._cell_names = tuple(d.name for d in self.cell.dimensions)
         self._stage_names = tuple(tuple(f"s{s}_{n}" for n in self._cell_names) for s in range(1, self.stages + 1))
         self._cell_texts: dict[tuple, str] = {}  # at most one entry per NB201 cell
+        self._tables: dict[str, np.ndarray] = {}  # per-cell results over every NB201 cell (see _cell_table)
         self.executed_views = tuple(self.cell.executed_views)
+        self.blocks = (self.cell,) * self.stages
 
     def describe(self) -> dict:
         return {"name": self.name, "stages": self.stages, "cell": self.cell.describe()}
@@ -59,11 +62,25 @@ class NB201StagesSpace(ChoiceSpace):
             raise InvalidArchitecture(f"expected {self.stages * self.width} genes per row, got {genes.shape[1]}")
         return genes.reshape(len(genes), self.stages, self.width)
 
-    def _per_cell(self, fn, genes: np.ndarray) -> np.ndarray:
-        """``fn`` (NB201 gene rows -> NB201 gene rows) applied to every stage's cell."""
+    def _cell_table(self, key: str, fn) -> np.ndarray:
+        """``fn`` (NB201 gene rows -> one row each) over all 15,625 NB201 cells, computed once, row = gene code.
+
+        A strategy encodes a few dozen networks at a time, thousands of times per search: a lookup in
+        a table of every cell costs a fraction of a call on the cells."""
+        table = self._tables.get(key)
+        if table is None:
+            every = self.cell.enumerate_genes(self.cells)
+            values = np.asarray(fn(every))
+            table = np.empty_like(values)
+            table[self.cell.gene_codes(every)] = values
+            self._tables[key] = table
+        return table
+
+    def _per_cell(self, key: str, fn, genes: np.ndarray) -> np.ndarray:
+        """``fn`` (NB201 gene rows -> one row each) of every stage's cell, the stages' rows side by side."""
         stages = self._split(genes)
-        n = len(stages)
-        return np.asarray(fn(stages.reshape(n * self.stages, self.width))).reshape(n, self.stages * self.width)
+        codes = self.cell.gene_codes(stages.reshape(-1, self.width))
+        return self._cell_table(key, fn)[codes].reshape(len(stages), -1)
 
     def stage_genes(self, genes: np.ndarray, stage: int) -> np.ndarray:
         """The NB201 gene rows of stage ``stage`` (0-based) of each row."""
@@ -125,38 +142,36 @@ class NB201StagesSpace(ChoiceSpace):
 
     def canonical_genes(self, genes: np.ndarray) -> np.ndarray:
         """Every stage's cell in its canonical (executed) form."""
-        return self._per_cell(self.cell.canonical_genes, genes)
+        return self._per_cell("canonical", self.cell.canonical_genes, genes)
 
     def live_genes(self, genes: np.ndarray) -> np.ndarray:
         """Every stage's cell reduced to its fully live edges."""
-        return self._per_cell(self.cell.live_genes, genes)
+        return self._per_cell("live", self.cell.live_genes, genes)
 
     def function_genes(self, genes: np.ndarray) -> np.ndarray:
         """Every stage's cell reduced to what determines its outputs (the NB201 function form)."""
-        return self._per_cell(self.cell.function_genes, genes)
+        return self._per_cell("function", self.cell.function_genes, genes)
 
     # ------------------------------------------------------------------ encodings
-    def _side_by_side(self, fn, genes: np.ndarray) -> np.ndarray:
-        stages = self._split(genes)
-        return np.hstack([np.asarray(fn(stages[:, s, :])) for s in range(self.stages)])
-
     def features(self, genes: np.ndarray) -> np.ndarray:
         """The stages' NB201 features side by side."""
-        return self._side_by_side(self.cell.features, genes)
+        return self._per_cell("features", self.cell.features, genes)
 
     def quality_features(self, name: str, genes: np.ndarray) -> np.ndarray:
         if name not in self.quality_views:
             raise ValueError(f"quality view {name!r} unknown; allowed {list(self.quality_views)}")
-        return self._side_by_side(lambda g: self.cell.quality_features(name, g), genes)
+        # counts of operation pairs: exact in float32, half the table
+        return self._per_cell(f"quality:{name}",
+                              lambda g: np.asarray(self.cell.quality_features(name, g), dtype=np.float32), genes)
 
     def executed_work(self, genes: np.ndarray, view: str) -> FeatureBlock:
         """The stages' executed-work blocks side by side; column names carry the stage (``s1:n_nor_conv_3x3``)."""
         stages = self._split(genes)
-        blocks = [self.cell.executed_work(stages[:, s, :], view) for s in range(self.stages)]
+        one = self.cell.executed_work(stages[:1, 0, :], view)  # names and groups (the same for every row)
         return FeatureBlock(
-            np.hstack([b.matrix for b in blocks]),
-            tuple(f"s{s}:{n}" for s, b in enumerate(blocks, start=1) for n in b.names),
-            tuple(g for b in blocks for g in b.groups))
+            self._per_cell(f"executed:{view}", lambda g: self.cell.executed_work(g, view).matrix, genes),
+            tuple(f"s{s}:{n}" for s in range(1, self.stages + 1) for n in one.names),
+            tuple(one.groups) * self.stages)
 
     def _stage_keys(self, genes: np.ndarray, fn) -> np.ndarray:
         stages = self._split(genes)

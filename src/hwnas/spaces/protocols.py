@@ -14,6 +14,8 @@ the space's name.
   (executed-work features under named views) and which rows of a measurement
   table share one measurement (measurement classes and their first-listed
   representatives).
+* :class:`BlockProduct`: the space is a product of smaller spaces (its blocks),
+  so a strategy can vary one block at a time (:mod:`hwnas.spaces.product`).
 """
 
 from __future__ import annotations
@@ -73,3 +75,12 @@ class ExecutedWorkViews(Protocol):
 
     def apply_representatives(self, genes: np.ndarray, reps: dict[int, int]) -> np.ndarray:
         """Gene rows replaced by their class representative's genes."""
+
+
+@runtime_checkable
+class BlockProduct(Protocol):
+    """A space that is the product of smaller spaces: its genes are its blocks' gene rows side by side,
+    in block order."""
+
+    #: the blocks, in gene order (one space object may stand for several blocks)
+    blocks: tuple[Any, ...]

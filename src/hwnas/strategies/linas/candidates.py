@@ -4,7 +4,9 @@
 (NB201: 15,625 cells, 12,205 distinct), or of the evaluator's catalog when a table holds only part
 of the space, encoded once; told architectures leave it. :class:`InnerSearch` serves spaces too big
 to enumerate: local moves around the best evaluated architectures and the children of an NSGA-II run
-on the surrogates' mean predictions, each new row encoded and predicted once.
+on the surrogates' mean predictions, each new row encoded and predicted once. In a product space whose
+blocks are one space (NB201 stages), block copies (:func:`~hwnas.spaces.product.copy_block`) join the
+moves and a share of each generation's children.
 Either way every candidate is predicted in one vectorised call per surrogate and batch of rows.
 
 :func:`redundant_rows` finds cells that execute an operation feeding nothing while the cell without
@@ -21,6 +23,7 @@ import numpy as np
 
 from hwnas.core.trial import Trial
 from hwnas.spaces.base import ChoiceSpace
+from hwnas.spaces.product import copy_block, copy_pairs
 from hwnas.strategies.linas.models import Candidates, Encoded, Predictions
 from hwnas.strategies.random import fresh_genes
 from hwnas.strategies.ranking import best_order, binary_tournament, rank_and_crowding, survivors
@@ -72,8 +75,10 @@ class EnumeratedPool:
 
 class InnerSearch:
     """Candidates of a space too big to enumerate: local moves around the best evaluated architectures
-    (mutations of them, crossovers between them), then an NSGA-II run of ``generations`` generations of
-    ``population`` on the surrogates' mean predictions, started from those architectures and moves.
+    (mutations of them, crossovers between them, and ``copies`` block copies of each where the space's
+    blocks allow), then an NSGA-II run of ``generations`` generations of ``population`` on the
+    surrogates' mean predictions, started from those architectures and moves, ``copy_share`` of each
+    generation's children with a block copied.
 
     Every row produced is reduced to its function form when ``prune`` (a row running an operation
     that feeds nothing costs more for the same function), canonicalised, and kept only when new (told
@@ -83,8 +88,10 @@ class InnerSearch:
     ``population x generations``, never with the space.
     """
 
-    def __init__(self, population: int = 64, generations: int = 12, prune: bool = True):
+    def __init__(self, population: int = 64, generations: int = 12, prune: bool = True, copies: int = 3,
+                 copy_share: float = 0.25):
         self.population, self.generations, self.prune = int(population), int(generations), bool(prune)
+        self.copies, self.copy_share = int(copies), float(copy_share)
 
     def _reduce(self, space: ChoiceSpace, genes: np.ndarray) -> np.ndarray:
         return space.canonical_genes(space.function_genes(genes) if self.prune else genes)
@@ -99,6 +106,7 @@ class InnerSearch:
         ``score(pred)``: predicted minimised objectives (n, d) and constraint violation (n,) (the fitness).
         """
         space, rng, P = strategy.space, strategy.rng, self.population
+        copies = bool(copy_pairs(space))
         encoded: list[Encoded] = []
         preds: list[Predictions] = []
 
@@ -116,10 +124,13 @@ class InnerSearch:
         _, elite_pred = predict(elite)
         pop, (F, V) = elite, score(elite_pred)
         best = elite[: max(P // 4, 2)]
-        moves = np.vstack([space.mutate_genes(np.repeat(best, 2, axis=0), rng),
-                           space.crossover_genes(best[rng.integers(0, len(best), P // 2)],
-                                                 best[rng.integers(0, len(best), P // 2)], rng),
-                           space.sample_genes(rng, max(P - len(elite), 0))])
+        moves = [space.mutate_genes(np.repeat(best, 2, axis=0), rng),
+                 space.crossover_genes(best[rng.integers(0, len(best), P // 2)],
+                                       best[rng.integers(0, len(best), P // 2)], rng),
+                 space.sample_genes(rng, max(P - len(elite), 0))]
+        if copies:
+            moves.append(copy_block(space, np.repeat(best, self.copies, axis=0), rng))
+        moves = np.vstack(moves)
         kids, kF, kV = new(moves)
         pop, F, V = np.vstack([pop, kids]), np.vstack([F, kF]), np.concatenate([V, kV])
         keep = survivors(F, P, V)
@@ -128,7 +139,11 @@ class InnerSearch:
             rank, crowd = rank_and_crowding(F, V)
             a = pop[binary_tournament(rank, crowd, P, rng)]
             b = pop[binary_tournament(rank, crowd, P, rng)]
-            kids, kF, kV = new(space.mutate_genes(space.crossover_genes(a, b, rng), rng))
+            kids = space.mutate_genes(space.crossover_genes(a, b, rng), rng)
+            if copies:
+                q = int(len(kids) * self.copy_share)
+                kids[:q] = copy_block(space, kids[:q], rng)
+            kids, kF, kV = new(kids)
             pop, F, V = np.vstack([pop, kids]), np.vstack([F, kF]), np.concatenate([V, kV])
             keep = survivors(F, P, V)
             pop, F, V = pop[keep], F[keep], V[keep]

@@ -1,0 +1,48 @@
+"""Block copies in a product space: one block's setting copied into another block of the same space."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwnas.spaces import get_space
+from hwnas.spaces.product import copy_block, copy_pairs
+from hwnas.spaces.protocols import BlockProduct
+
+
+def test_stage_space_is_a_product_of_its_stages():
+    space = get_space("nb201_stages", stages=3)
+    assert isinstance(space, BlockProduct)
+    assert len(space.blocks) == 3 and all(b is space.cell for b in space.blocks)
+    assert sorted(copy_pairs(space)) == [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
+    assert copy_pairs(get_space("nb201_stages", stages=1)) == []
+    assert copy_pairs(get_space("nb201")) == []  # not a product
+
+
+def test_each_row_gets_one_stage_copied_into_another():
+    space = get_space("nb201_stages", stages=3)
+    rng = np.random.default_rng(0)
+    genes = space.sample_genes(rng, 400)
+    out = copy_block(space, genes, rng)
+    assert out.shape == genes.shape and out is not genes
+    before, after = genes.reshape(-1, 3, 6), out.reshape(-1, 3, 6)
+    changed = (before != after).any(axis=2)  # (rows, stages)
+    assert (changed.sum(axis=1) <= 1).all()  # at most one stage rewritten per row
+    for i in range(len(genes)):
+        dst = np.flatnonzero(changed[i])
+        if len(dst):  # the rewritten stage now holds another stage's original cell
+            others = [s for s in range(3) if s != dst[0]]
+            assert any((after[i, dst[0]] == before[i, s]).all() for s in others)
+        else:  # the copied cell was already there: two stages were equal
+            assert any((before[i, a] == before[i, b]).all() for a in range(3) for b in range(a + 1, 3))
+    assert changed.any(axis=1).mean() > 0.9  # random cells rarely coincide
+    # every stage is a destination and a source
+    assert set(np.flatnonzero(changed.any(axis=0))) == {0, 1, 2}
+
+
+def test_rows_of_a_space_without_pairs_come_back_unchanged():
+    rng = np.random.default_rng(1)
+    one = get_space("nb201_stages", stages=1)
+    genes = one.sample_genes(rng, 20)
+    np.testing.assert_array_equal(copy_block(one, genes, rng), genes)
+    flat = get_space("nb201")
+    np.testing.assert_array_equal(copy_block(flat, genes, rng), genes)
