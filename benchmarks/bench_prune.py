@@ -39,6 +39,8 @@ def main() -> None:
                                                                Path("examples/mnist1d.yaml")])
     p.add_argument("--arch", choices=("largest", "smallest"), default="largest")
     p.add_argument("--ratio", type=float, default=0.5)
+    p.add_argument("--round-to", type=int, default=16,
+                   help="channels each group keeps rounded down to a multiple of this (0: no rounding)")
     p.add_argument("--epochs", type=int, default=60, help="stand-alone training epochs")
     p.add_argument("--finetune", type=int, nargs="+", default=[20],
                    help="fine-tuning epochs after pruning (several: one row each, from the same pruned weights; 0: none)")
@@ -60,7 +62,7 @@ def main() -> None:
         for seed in args.seeds:
             t0 = time.perf_counter()
             model = train_alone(space, data, arch, tcfg, seed)
-            pruned = prune_channels(model, args.ratio, shape)
+            pruned = prune_channels(model, args.ratio, shape, args.round_to or None)
             raw_acc = accuracy(pruned, x, y)
             lat = [measure_latency(m, shape, repeats=args.repeats).latency_ms for m in (model, pruned)]
             base_acc = accuracy(model, x, y)
