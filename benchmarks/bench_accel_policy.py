@@ -23,6 +23,8 @@ with two reference points:
 Each is also given as a fraction of its box (from the run's best accuracy and lowest energy to the reference):
 the ceiling of the joint / int8 ratio is 1 / the int8 front's fraction. Bar: the joint front's HV >= 1.2x the
 uniform-int8 front's. Evaluations are memoised by (architecture, policy).
+``--probe N`` prints instead where the policy pays: accuracy and energy of the largest and N random
+architectures at uniform int4 / int8 / int16 and with one block changed.
 
     .venv/bin/python benchmarks/bench_accel_policy.py --out runs/bench_quantize --json benchmarks/results/accel_policy.json
 """
@@ -77,6 +79,23 @@ def hv_from(points: np.ndarray, ref: np.ndarray, best: np.ndarray) -> float:
     return float(hypervolume(f, np.array([-ref[0], ref[1]])) / box)
 
 
+def probe(base, space, evaluator, n: int, seed: int = 0) -> None:
+    """Print accuracy and energy of the largest architecture and ``n`` random ones under uniform int4 / int8 /
+    int16 and under int8 with one block at int4 (and int4 with one block at int8): where the policy pays."""
+    evaluator.bind(space)
+    archs = [base.largest()] + [base.from_genes(g) for g in base.sample_genes(np.random.default_rng(seed), n)]
+    for arch in archs:
+        blocks = list(space.running_blocks(base.canonical(arch)))
+        policies = ["int4", "int8", "int16"] + [{**dict.fromkeys(blocks, hi), b: lo} for hi, lo in
+                                               (("int8", "int4"), ("int4", "int8")) for b in blocks]
+        for policy in policies:
+            r = evaluator.evaluate(space.with_policy(arch, policy))
+            name = policy if isinstance(policy, str) else " ".join(f"{b}:{v}" for b, v in policy.items())
+            print(f"{name:72s} accuracy {r['accuracy']:5.1f} (fp32 {r['float_accuracy']:5.1f}) "
+                  f"energy {r['energy_mj'] * 1e3:.3f} uJ", flush=True)
+        print(flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("runs/bench_quantize"))
@@ -88,6 +107,8 @@ def main() -> None:
     p.add_argument("--mnist1d-epochs", type=int, default=200)
     p.add_argument("--epochs", type=int, default=0, help="QAT fine-tuning epochs per evaluated model")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--probe", type=int, default=None, metavar="N",
+                   help="instead of the searches, print the policies of the largest and N random architectures")
     args = p.parse_args()
     import torch
 
@@ -104,6 +125,9 @@ def main() -> None:
         parts = {"joint": accel_parts(base, quality, ["int4", "int8", "int16"], "block", args.preset, args.epochs),
                  "int8": accel_parts(base, quality, ["int8"], "network", args.preset, args.epochs)}
         parts["random"] = parts["joint"]
+        if args.probe is not None:
+            probe(base, *parts["joint"], args.probe)
+            continue
         evaluators = {m: memo.wrap(s, ev) for m, (s, ev) in parts.items()}
         points: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
         t0 = time.perf_counter()
