@@ -7,9 +7,9 @@ depthwise conv that must keep as many channels as its input, both sides of a res
 Each group is ranked by the L2 magnitude of its weights and the lowest ``ratio`` of its
 channels removed; the classifier's outputs (the classes) are never pruned. With ``round_to``
 the channels a group keeps are rounded down to a multiple of it (torch-pruning's ``round_to``;
-a group narrower than it is left whole): ONNX Runtime's CPU convolutions work on blocks of
-channels (16 fp32 lanes with AVX-512), and channel counts off the block keep less of the
-speed-up the removed work promises (benchmarks/results/prune.md). The pruned module is then
+a group whose share rounds down to none is left whole): ONNX Runtime's CPU convolutions work
+on blocks of channels (16 fp32 lanes with AVX-512), and channel counts off the block keep less
+of the speed-up the removed work promises (benchmarks/results/prune.md). The pruned module is then
 fine-tuned on the training split to recover the accuracy lost.
 
 Unstructured and N:M (2:4) sparsity are not offered: no CPU runtime used here runs them faster
@@ -42,7 +42,8 @@ def _classifier(module: nn.Module) -> nn.Module | None:
 def prune_channels(module: nn.Module, ratio: float, input_shape: tuple[int, ...],
                    round_to: int | None = None) -> nn.Module:
     """A copy of ``module`` with ``ratio`` of the channels of every prunable group removed (L2 magnitude); with
-    ``round_to``, each group keeps a multiple of ``round_to`` channels (rounded down; narrower groups whole)."""
+    ``round_to``, each group keeps a multiple of ``round_to`` channels (rounded down; a group whose share rounds
+    to none stays whole)."""
     try:
         import torch_pruning as tp
     except ImportError:
