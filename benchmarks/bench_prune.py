@@ -1,12 +1,17 @@
 """Structured pruning bar: 50 % of the channels removed runs >= 1.3x faster at batch 1, loses <= 1 point after fine-tuning.
 
-For each task config (digits: the mobilenet space; MNIST-1D: the signal1d space) the network at the top of a
-front (the largest architecture of the space; ``--arch`` picks another: ``largest`` or ``smallest``) is
-trained alone with the config's stand-alone recipe for ``--epochs``; then ``--ratio`` of its channels are
-removed with torch-pruning's dependency graph (:mod:`hwnas.compress.prune`) and it is fine-tuned
-``--finetune`` epochs with the same stand-alone recipe (``--recipe config``: the config's optimizer, cosine
-schedule, weight decay, label smoothing) or with the pruning step's own (``--recipe step``: Adam, ``--lr``). Latency: the project timer (:func:`hwnas.costs.measure.model.measure_latency`, ONNX
-Runtime, 1 thread, batch 1); accuracy on the test split. Seeds ``--seeds``; the table gives each.
+For each task config (digits: the mobilenet space; MNIST-1D: the signal1d space) the member pruned is the
+space's largest architecture (``--arch largest``, the default: every choice at its maximum, so the member with
+the most MACs and the top of an accuracy-latency front, the one worth pruning; ``--arch smallest`` the other
+end). It is trained alone with the config's stand-alone recipe for ``--epochs``; then ``--ratio`` of its
+channels are removed with torch-pruning's dependency graph (:mod:`hwnas.compress.prune`), each group keeping a
+multiple of ``--round-to`` channels (default 16, ONNX Runtime's channel block with AVX-512; 0: no rounding), and
+the pruned network is fine-tuned for each of ``--finetune`` epoch counts (one row each, from the same pruned
+weights) with the same stand-alone recipe (``--recipe config``: the config's optimizer, cosine schedule, weight
+decay, label smoothing) or with the pruning step's own (``--recipe step``: Adam); ``--lr`` sets the
+fine-tuning learning rate. Latency: the project timer (:func:`hwnas.costs.measure.model.measure_latency`, ONNX
+Runtime, 1 thread, batch 1); accuracy lost on the test split, and on the validation split beside it (the
+split to choose a fine-tuning recipe on). Seeds ``--seeds``; the table gives each.
 
     .venv/bin/python benchmarks/bench_prune.py --configs examples/digits.yaml examples/mnist1d.yaml
 """
@@ -14,6 +19,7 @@ Runtime, 1 thread, batch 1); accuracy on the test split. Seeds ``--seeds``; the 
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 from pathlib import Path
 
@@ -35,10 +41,14 @@ def main() -> None:
                                                                Path("examples/mnist1d.yaml")])
     p.add_argument("--arch", choices=("largest", "smallest"), default="largest")
     p.add_argument("--ratio", type=float, default=0.5)
+    p.add_argument("--round-to", type=int, default=16,
+                   help="channels each group keeps rounded down to a multiple of this (0: no rounding)")
     p.add_argument("--epochs", type=int, default=60, help="stand-alone training epochs")
-    p.add_argument("--finetune", type=int, default=20, help="fine-tuning epochs after pruning")
+    p.add_argument("--finetune", type=int, nargs="+", default=[20],
+                   help="fine-tuning epochs after pruning (several: one row each, from the same pruned weights; 0: none)")
     p.add_argument("--recipe", choices=("config", "step"), default="config", help="fine-tuning recipe")
-    p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam, --recipe step)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="fine-tuning learning rate (default: the config's with --recipe config, 1e-3 with --recipe step)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--repeats", type=int, default=200)
     args = p.parse_args()
@@ -55,24 +65,32 @@ def main() -> None:
         for seed in args.seeds:
             t0 = time.perf_counter()
             model = train_alone(space, data, arch, tcfg, seed)
-            pruned = prune_channels(model, args.ratio, shape)
+            pruned = prune_channels(model, args.ratio, shape, args.round_to or None)
             raw_acc = accuracy(pruned, x, y)
-            if args.recipe == "config":
-                pruned = train_standalone(pruned, data, tcfg, seed=seed, epochs=args.finetune)
-            else:
-                pruned = finetune(pruned, data, epochs=args.finetune, lr=args.lr, seed=seed)
             lat = [measure_latency(m, shape, repeats=args.repeats).latency_ms for m in (model, pruned)]
-            acc = [accuracy(m, x, y) for m in (model, pruned)]
-            rows.append((data.name, seed, channel_count(pruned) / channel_count(model),
-                         sum(q.numel() for q in pruned.parameters()) / sum(q.numel() for q in model.parameters()),
-                         *lat, lat[0] / lat[1], acc[0], raw_acc, acc[1], acc[0] - acc[1], time.perf_counter() - t0))
-            print(f"{data.name} seed {seed}: done in {rows[-1][-1]:.0f}s", flush=True)
-    print("\n| task | seed | channels kept | params kept | latency ms | pruned ms | speed-up | test acc | "
-          "pruned, before fine-tune | after fine-tune | loss (points) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+            base_acc = accuracy(model, x, y)
+            base_val = accuracy(model, *data.split("val"))
+            for epochs in args.finetune:
+                tuned = copy.deepcopy(pruned)
+                if epochs == 0:
+                    pass
+                elif args.recipe == "config":
+                    ft = tcfg if args.lr is None else tcfg.model_copy(update={"lr": args.lr})
+                    tuned = train_standalone(tuned, data, ft, seed=seed, epochs=epochs)
+                else:
+                    tuned = finetune(tuned, data, epochs=epochs, lr=args.lr or 1e-3, seed=seed)
+                acc = accuracy(tuned, x, y)
+                val_loss = base_val - accuracy(tuned, *data.split("val"))
+                rows.append((data.name, seed, epochs, channel_count(tuned) / channel_count(model),
+                             sum(q.numel() for q in tuned.parameters()) / sum(q.numel() for q in model.parameters()),
+                             *lat, lat[0] / lat[1], base_acc, raw_acc, acc, base_acc - acc, val_loss))
+            print(f"{data.name} seed {seed}: done in {time.perf_counter() - t0:.0f}s", flush=True)
+    print("\n| task | seed | fine-tune epochs | channels kept | params kept | latency ms | pruned ms | speed-up | test acc | "
+          "pruned, before fine-tune | after fine-tune | loss (points) | val loss (points) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]:.2f} | {r[3]:.2f} | {r[4]:.4f} | {r[5]:.4f} | {r[6]:.2f}x | {r[7]:.2f} | "
-              f"{r[8]:.2f} | {r[9]:.2f} | {r[10]:+.2f} |")
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.2f} | {r[4]:.2f} | {r[5]:.4f} | {r[6]:.4f} | {r[7]:.2f}x | "
+              f"{r[8]:.2f} | {r[9]:.2f} | {r[10]:.2f} | {r[11]:+.2f} | {r[12]:+.2f} |")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,32 @@ def test_half_the_channels_go_and_the_network_stays_consistent():
     assert channel_count(module) == channel_count(space.build(space.largest()))  # the input is left alone
 
 
+def test_round_to_keeps_whole_blocks_of_channels_and_leaves_narrower_groups_whole():
+    space, module = _mobilenet()
+    plain = prune_channels(module, 0.5, (1, *space.input_shape))
+    rounded = prune_channels(module, 0.5, (1, *space.input_shape), round_to=16)
+    assert rounded(torch.randn(2, *space.input_shape)).shape == (2, 10)
+    before = {n: m.out_channels for n, m in module.named_modules() if isinstance(m, nn.Conv2d)}
+    after = {n: m.out_channels for n, m in rounded.named_modules() if isinstance(m, nn.Conv2d)}
+    halved = {n: m.out_channels for n, m in plain.named_modules() if isinstance(m, nn.Conv2d)}
+    assert any(c % 16 for c in halved.values())  # without rounding some groups keep counts off the block
+    for name, c in after.items():
+        if before[name] < 32:  # half of it is under one block: the group stays whole
+            assert c == before[name], name
+        else:
+            assert c % 16 == 0 and c <= before[name] // 2 + 15, (name, before[name], c)
+    assert 0.4 < channel_count(rounded) / channel_count(module) < 0.65
+
+
+@pytest.mark.parametrize("round_to", [0, -16, 2.5, True])
+def test_bad_round_to_is_refused(round_to):
+    space, module = _mobilenet()
+    with pytest.raises(ConfigError, match="round_to"):
+        prune_channels(module, 0.5, (1, *space.input_shape), round_to=round_to)
+    with pytest.raises(ConfigError, match="compress prune: round_to"):
+        COMPRESSORS.create("prune", round_to=round_to)
+
+
 def test_a_1d_network_is_pruned_too():
     space = Signal1DSpace()
     module = space.build(space.largest())
