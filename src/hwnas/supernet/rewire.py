@@ -74,6 +74,11 @@ class Rewiring:
         return f"rewired: {moved} of {units} heads, neurons and channels moved (most important first)"
 
 
+def can_rewire(net: Supernet) -> bool:
+    """Whether :func:`rewire` knows ``net``'s layout (a transformer space's supernet, not a few-shot split)."""
+    return net.space.name in AXES and hasattr(net, "blocks") and hasattr(net, "head")
+
+
 def _axes(space_name: str, name: str) -> list[tuple[int, str]]:
     if space_name not in AXES:
         raise ConfigError(f"supernet.init.rewire: the {space_name!r} space cannot be rewired; spaces that can: "
