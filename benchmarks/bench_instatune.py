@@ -4,21 +4,22 @@ sub-networks sliced from that model and fine-tuned alone, and against plain fine
 1. A dense model (the ``text_encoder`` space's largest network) is pre-trained on the synthetic language's
    ``topic`` task with ``--pretrain-topics`` (6) topics (``--pretrain-epochs``); the target task is the same
    language with ``--topics`` (12) topics, each coarse topic split in two (finer labels, a new head).
-2. InstaTune: a supernet starts from it (new head) and is tuned with the sandwich rule and in-place
-   distillation for ``--epochs`` (``--sandwich-random`` random sub-networks per step).
-3. Plain fine-tuning: the dense model alone, same epochs, optimizer and schedule (labels only).
-4. Per size (``--sizes`` sub-networks spread over MACs, smallest to largest): the sub-network sliced from
-   the pre-trained model and fine-tuned alone for the same epochs, against its inherited accuracy.
+2. InstaTune's start (what ``supernet.init`` does): the new head is fitted as a linear probe of the pre-trained
+   features (``--probe-head``), then heads, MLP neurons and embedding channels are reordered most important on
+   the target task first (``--rewire``, :mod:`hwnas.supernet.rewire`; the dense function is unchanged).
+   From there the supernet is tuned for ``--epochs``: ``--warmup-epochs`` (3) of the largest network alone,
+   then the sandwich rule with ``--sandwich-random`` (2) random sub-networks per step and in-place distillation.
+3. Plain fine-tuning: the dense model alone with its fresh head, same epochs, optimizer and schedule (labels
+   only); also reported from InstaTune's start (probed head).
+4. Per size (``--sizes`` sub-networks spread over MACs, smallest to largest): the sub-network sliced from the
+   pre-trained model as given and fine-tuned alone for the same epochs (the bar's reference); also reported:
+   the same sliced from InstaTune's start (probed and rewired) and fine-tuned alone, which separates what the
+   start gives from what the sandwich rule gives.
 
 Accuracies are on the test split, the median over ``--seeds`` (weights of the new head and batch order);
-times are the process's CPU seconds (the machine is shared), one thread.
+times are the process's CPU seconds (the machine is shared), one thread; InstaTune's include its start.
 
     PYTHONPATH=src python benchmarks/bench_instatune.py --seeds 3 --out benchmarks/results/instatune.json
-
-Defaults: 15 epochs, the first 7 the largest network alone (``--warmup-epochs``: the new head settles on the
-pre-trained body before the sandwich rule), then 2 random sub-networks per step; the figures they give, and
-what the alternatives gave (more random sub-networks, no distillation, a frozen teacher, other warm-ups and
-learning rates), are in BENCHMARKS.md (issue 22).
 
 Seeds run in parallel with ``--first-seed K --seeds 1`` each; their ``--out`` files merge with ``--combine``.
 
