@@ -7,7 +7,7 @@ sub-networks sliced from that model and fine-tuned alone, and against plain fine
 2. InstaTune's start (what ``supernet.init`` does): the new head is fitted as a linear probe of the pre-trained
    features (``--probe-head``), then heads, MLP neurons and embedding channels are reordered most important on
    the target task first (``--rewire``, :mod:`hwnas.supernet.rewire`; the dense function is unchanged).
-   From there the supernet is tuned for ``--epochs``: ``--warmup-epochs`` (3) of the largest network alone,
+   From there the supernet is tuned for ``--epochs``: ``--warmup-epochs`` (5) of the largest network alone,
    then the sandwich rule with ``--sandwich-random`` (2) random sub-networks per step and in-place distillation.
 3. Plain fine-tuning: the dense model alone with its fresh head, same epochs, optimizer and schedule (labels
    only); also reported from InstaTune's start (probed head).
@@ -89,7 +89,7 @@ def run(args) -> dict:
         if prepared and args.probe_head:
             probe_head(net, target.x_train, target.y_train, seed=seed)
         if prepared and args.rewire:
-            rewire(net, target.x_train, target.y_train, seed=seed)
+            rewire(net, target.x_train, target.y_train, seed=seed, probe=not args.probe_head)
         return net
 
     rows = {k: [] for k in ("insta", "sliced", "sliced_start", "plain", "plain_start", "t_insta", "t_plain",
@@ -172,7 +172,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--sandwich-random", type=int, default=2)
     p.add_argument("--distill", type=float, default=0.5)
-    p.add_argument("--warmup-epochs", type=int, default=3, help="of --epochs: the largest network alone first")
+    p.add_argument("--warmup-epochs", type=int, default=5, help="of --epochs: the largest network alone first")
     p.add_argument("--rewire", action=argparse.BooleanOptionalAction, default=True,
                    help="reorder heads, neurons and channels most important first (hwnas.supernet.rewire)")
     p.add_argument("--probe-head", action=argparse.BooleanOptionalAction, default=True,

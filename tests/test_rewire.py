@@ -93,3 +93,15 @@ def test_spaces_without_a_rule_are_refused():
     with pytest.raises(ConfigError, match=r"'mobilenet' space cannot be rewired; spaces that can: \['text_encoder', "
                                           r"'vit'\]"):
         permute("mobilenet", {"stem.weight": torch.zeros(1)}, {}, 8)
+
+
+def test_a_probed_head_measures_what_the_probe_would(text):
+    # probe_head then rewire(probe=False) reads the same classifier the temporary probe would fit
+    a, b = _text_net(text), _text_net(text)
+    x, y = text.x_train, text.y_train
+    probe_head(a, x, y, samples=300)
+    probe_head(b, x, y, samples=300)
+    with_probe = rewire(a, x, y, samples=300)
+    own_head = rewire(b, x, y, samples=300, probe=False)
+    for k in with_probe.order:
+        assert torch.equal(with_probe.order[k], own_head.order[k])

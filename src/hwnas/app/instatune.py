@@ -54,8 +54,8 @@ def start_from_pretrained(cfg: Config, space: TrainableSpace, net: Supernet, out
         if not can_rewire(net):
             raise ConfigError(f"supernet.init.rewire: the {space.name!r} supernet cannot be rewired (spaces that "
                               "can: text_encoder, vit, without few_shot); set rewire: false")
-        console.print(rewire(net, x, y, seed=cfg.supernet.training.seed).summary(), soft_wrap=True, markup=False,
-                      highlight=False)
+        result = rewire(net, x, y, seed=cfg.supernet.training.seed, probe=not probed)
+        console.print(result.summary(), soft_wrap=True, markup=False, highlight=False)
     return {**identity(path), "new_head": init.new_head, "probe_head": probed, "rewire": rewired}
 
 

@@ -127,14 +127,15 @@ def _probe(net: Supernet, x: torch.Tensor, y: torch.Tensor, arch: dict, steps: i
     return {"head.weight": w.detach(), "head.bias": b.detach()}
 
 
-def importance(net: Supernet, x: torch.Tensor, y: torch.Tensor, probe_steps: int = 300,
+def importance(net: Supernet, x: torch.Tensor, y: torch.Tensor, probe: bool = True,
                batch_size: int = 256) -> dict[str, torch.Tensor]:
     """First-order importance of every head, MLP neuron, residual channel (and pooler output) of ``net``'s
-    largest network on the samples ``x, y``, its classifier replaced by a linear probe (module docstring)."""
+    largest network on the samples ``x, y``, its classifier replaced by a linear probe (module docstring);
+    ``probe=False`` uses the classifier as it is (one already fitted to the task, e.g. by :func:`probe_head`)."""
     arch = net.space.largest()
     was_training = net.training
     net.eval()
-    probe = _probe(net, x, y, arch, probe_steps)
+    fitted = _probe(net, x, y, arch, 300) if probe else None
     saved = {k: v.detach().clone() for k, v in net.head.state_dict().items()}
     acts: dict[str, torch.Tensor] = {}
 
@@ -153,9 +154,10 @@ def importance(net: Supernet, x: torch.Tensor, y: torch.Tensor, probe_steps: int
     scores: dict[str, torch.Tensor] = {}
     head_dim = net.space.head_dim
     try:
-        with torch.no_grad():
-            net.head.weight.copy_(probe["head.weight"])
-            net.head.bias.copy_(probe["head.bias"])
+        if fitted is not None:
+            with torch.no_grad():
+                net.head.weight.copy_(fitted["head.weight"])
+                net.head.bias.copy_(fitted["head.bias"])
         for i in range(0, len(x), batch_size):
             acts.clear()
             loss = F.cross_entropy(net(x[i:i + batch_size], arch), y[i:i + batch_size], reduction="sum")
@@ -196,11 +198,13 @@ def probe_head(net: Supernet, x: torch.Tensor, y: torch.Tensor, samples: int = 2
         net.head.bias.copy_(probe["head.bias"])
 
 
-def rewire(net: Supernet, x: torch.Tensor, y: torch.Tensor, samples: int = 2000, seed: int = 0) -> Rewiring:
+def rewire(net: Supernet, x: torch.Tensor, y: torch.Tensor, samples: int = 2000, seed: int = 0,
+           probe: bool = True) -> Rewiring:
     """Reorder ``net``'s heads, MLP neurons and channels in place, most important on the target task's
-    samples ``x, y`` first (``samples`` of them drawn with ``seed``); its largest network's function is kept."""
+    samples ``x, y`` first (``samples`` of them drawn with ``seed``); its largest network's function is kept.
+    ``probe=False``: the classifier already fits the task (:func:`probe_head`) and measures importance."""
     x, y = _subset(x, y, samples, seed)
-    imp = importance(net, x, y)
+    imp = importance(net, x, y, probe)
     order = {k: torch.argsort(v, descending=True, stable=True) for k, v in imp.items()}
     state = {k: v.detach() for k, v in net.named_parameters()}
     new = permute(net.space.name, state, order, net.space.head_dim)
