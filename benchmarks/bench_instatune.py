@@ -4,21 +4,22 @@ sub-networks sliced from that model and fine-tuned alone, and against plain fine
 1. A dense model (the ``text_encoder`` space's largest network) is pre-trained on the synthetic language's
    ``topic`` task with ``--pretrain-topics`` (6) topics (``--pretrain-epochs``); the target task is the same
    language with ``--topics`` (12) topics, each coarse topic split in two (finer labels, a new head).
-2. InstaTune: a supernet starts from it (new head) and is tuned with the sandwich rule and in-place
-   distillation for ``--epochs`` (``--sandwich-random`` random sub-networks per step).
-3. Plain fine-tuning: the dense model alone, same epochs, optimizer and schedule (labels only).
-4. Per size (``--sizes`` sub-networks spread over MACs, smallest to largest): the sub-network sliced from
-   the pre-trained model and fine-tuned alone for the same epochs, against its inherited accuracy.
+2. InstaTune's start (what ``supernet.init`` does): the new head is fitted as a linear probe of the pre-trained
+   features (``--probe-head``), then heads, MLP neurons and embedding channels are reordered most important on
+   the target task first (``--rewire``, :mod:`hwnas.supernet.rewire`; the dense function is unchanged).
+   From there the supernet is tuned for ``--epochs``: ``--warmup-epochs`` (5) of the largest network alone,
+   then the sandwich rule with ``--sandwich-random`` (2) random sub-networks per step and in-place distillation.
+3. Plain fine-tuning: the dense model alone with its fresh head, same epochs, optimizer and schedule (labels
+   only); also reported from InstaTune's start (probed head).
+4. Per size (``--sizes`` sub-networks spread over MACs, smallest to largest): the sub-network sliced from the
+   pre-trained model as given and fine-tuned alone for the same epochs (the bar's reference); also reported:
+   the same sliced from InstaTune's start (probed and rewired) and fine-tuned alone, which separates what the
+   start gives from what the sandwich rule gives.
 
 Accuracies are on the test split, the median over ``--seeds`` (weights of the new head and batch order);
-times are the process's CPU seconds (the machine is shared), one thread.
+times are the process's CPU seconds (the machine is shared), one thread; InstaTune's include its start.
 
     PYTHONPATH=src python benchmarks/bench_instatune.py --seeds 3 --out benchmarks/results/instatune.json
-
-Defaults: 15 epochs, the first 7 the largest network alone (``--warmup-epochs``: the new head settles on the
-pre-trained body before the sandwich rule), then 2 random sub-networks per step; the figures they give, and
-what the alternatives gave (more random sub-networks, no distillation, a frozen teacher, other warm-ups and
-learning rates), are in BENCHMARKS.md (issue 22).
 
 Seeds run in parallel with ``--first-seed K --seeds 1`` each; their ``--out`` files merge with ``--combine``.
 
@@ -41,6 +42,7 @@ from hwnas.spaces import get_space
 from hwnas.supernet.calibrate import accuracy
 from hwnas.supernet.pretrained import DenseView, load_pretrained, pretrain_dense
 from hwnas.supernet.ranking import spread_archs
+from hwnas.supernet.rewire import probe_head, rewire
 from hwnas.supernet.settings import TrainingConfig
 from hwnas.supernet.standalone import train_standalone
 from hwnas.supernet.train import SupernetTrainer
@@ -80,53 +82,78 @@ def run(args) -> dict:
     macs = [sum(lay.macs for lay in space.layers(a)) for a in sizes]
     x, y = target.split("test")
 
-    def start(seed):
+    def start(seed, prepared):
         torch.manual_seed(seed)  # the new head's weights
         net = space.build_supernet()
         load_pretrained(dense_path, net, new_head=True)
+        if prepared and args.probe_head:
+            probe_head(net, target.x_train, target.y_train, seed=seed)
+        if prepared and args.rewire:
+            rewire(net, target.x_train, target.y_train, seed=seed, probe=not args.probe_head)
         return net
 
-    rows = {"insta": [], "sliced": [], "plain": [], "t_insta": [], "t_plain": [], "t_sliced": []}
+    rows = {k: [] for k in ("insta", "sliced", "sliced_start", "plain", "plain_start", "t_insta", "t_plain",
+                            "t_start", "t_sliced")}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         cfg = tune.model_copy(update={"seed": seed})
-        net = start(seed)
+        net, t0 = _cpu(start, seed, True)
         _, t = _cpu(SupernetTrainer(net, target, cfg).train)
-        rows["t_insta"].append(t)
+        rows["t_start"].append(t0)
+        rows["t_insta"].append(t0 + t)
         rows["insta"].append([accuracy(net, x, y, a) for a in sizes])
-        dense = start(seed)
-        _, t = _cpu(train_standalone, DenseView(dense, space.largest()), target, cfg, seed=seed)
-        rows["t_plain"].append(t)
-        rows["plain"].append(accuracy(dense, x, y, space.largest()))
-        sliced = []
-        for a in sizes:
-            module = start(seed).extract(a)
-            _, t = _cpu(train_standalone, module.train(), target, cfg, seed=seed)
-            rows["t_sliced"].append(t)
-            sliced.append(accuracy(module, x, y))
-        rows["sliced"].append(sliced)
-        print(f"seed {seed}: insta {np.round(rows['insta'][-1], 1).tolist()} sliced {np.round(sliced, 1).tolist()} "
-              f"plain {rows['plain'][-1]:.1f}; CPU insta {rows['t_insta'][-1]:.0f} s plain {rows['t_plain'][-1]:.0f} s",
-              flush=True)
-    command = "benchmarks/bench_instatune.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+        for key, prepared in (("plain", False), ("plain_start", True)):
+            dense = start(seed, prepared)
+            _, t = _cpu(train_standalone, DenseView(dense, space.largest()), target, cfg, seed=seed)
+            if not prepared:
+                rows["t_plain"].append(t)
+            rows[key].append(accuracy(dense, x, y, space.largest()))
+        for key, prepared in (("sliced", False), ("sliced_start", True)):
+            sliced = []
+            for a in sizes:
+                module = start(seed, prepared).extract(a)
+                _, t = _cpu(train_standalone, module.train(), target, cfg, seed=seed)
+                rows["t_sliced"].append(t)
+                sliced.append(accuracy(module, x, y))
+            rows[key].append(sliced)
+        print(f"seed {seed}: insta {np.round(rows['insta'][-1], 1).tolist()} sliced "
+              f"{np.round(rows['sliced'][-1], 1).tolist()} sliced from InstaTune's start "
+              f"{np.round(rows['sliced_start'][-1], 1).tolist()} plain {rows['plain'][-1]:.1f} (from InstaTune's "
+              f"start {rows['plain_start'][-1]:.1f}); CPU insta {rows['t_insta'][-1]:.0f} s plain "
+              f"{rows['t_plain'][-1]:.0f} s", flush=True)
+    def flag(k, v):
+        k = k.replace("_", "-")
+        return (f"--{k}" if v else f"--no-{k}") if isinstance(v, bool) else f"--{k} {v}"
+
+    command = "benchmarks/bench_instatune.py " + " ".join(flag(k, v) for k, v in vars(args).items()
                                                           if k not in ("out", "workdir", "combine"))
     return summarize(command, [space.format(a) for a in sizes], macs, rows, t_pre)
 
 
 def summarize(command: str, archs: list[str], macs: list[int], rows: dict, t_pre: float) -> dict:
     """Figures over the seeds in ``rows``: the median over seeds per size, and the spread (min, max)."""
-    insta, sliced = np.median(rows["insta"], 0), np.median(rows["sliced"], 0)
+    med = {k: np.median(rows[k], 0) for k in ("insta", "sliced", "sliced_start")}
+    insta, sliced, sliced_start = med["insta"], med["sliced"], med["sliced_start"]
+    plain = float(np.median(rows["plain"]))
+
+    def spread(k, i):
+        return [float(np.min(np.transpose(rows[k])[i])), float(np.max(np.transpose(rows[k])[i]))]
+
     summary = {
         "command": command, "seeds": len(rows["insta"]),
-        "sizes": [{"arch": a, "macs": m, "instatune": round(float(i), 2), "sliced_finetuned": round(float(s), 2),
-                   "instatune_range": [float(np.min(c)), float(np.max(c))],
-                   "sliced_range": [float(np.min(d)), float(np.max(d))]}
-                  for a, m, i, s, c, d in zip(archs, macs, insta, sliced, np.transpose(rows["insta"]),
-                                              np.transpose(rows["sliced"]))],
+        "sizes": [{"arch": a, "macs": m, "instatune": round(float(insta[i]), 2),
+                   "sliced_finetuned": round(float(sliced[i]), 2),
+                   "sliced_from_start_finetuned": round(float(sliced_start[i]), 2),
+                   "instatune_range": spread("insta", i), "sliced_range": spread("sliced", i),
+                   "sliced_from_start_range": spread("sliced_start", i)}
+                  for i, (a, m) in enumerate(zip(archs, macs))],
         "wins": int((insta >= sliced).sum()), "of": len(archs),
-        "largest_instatune": round(float(insta[-1]), 2), "plain_finetune": round(float(np.median(rows["plain"])), 2),
-        "largest_gap": round(float(np.median(rows["plain"]) - insta[-1]), 2),
+        "wins_vs_sliced_from_start": int((insta >= sliced_start).sum()),
+        "largest_instatune": round(float(insta[-1]), 2), "plain_finetune": round(plain, 2),
+        "plain_finetune_from_start": round(float(np.median(rows["plain_start"])), 2),
+        "largest_gap": round(plain - float(insta[-1]), 2),
         "largest_gap_per_seed": [round(p - i[-1], 2) for p, i in zip(rows["plain"], rows["insta"])],
         "cpu_s_instatune": round(float(np.mean(rows["t_insta"])), 1),
+        "cpu_s_instatune_start": round(float(np.mean(rows["t_start"])), 1),
         "cpu_s_plain_finetune": round(float(np.mean(rows["t_plain"])), 1),
         "cost_ratio": round(float(np.mean(rows["t_insta"]) / np.mean(rows["t_plain"])), 2),
         "cpu_s_pretrain": round(t_pre, 1), "per_seed": rows,
@@ -145,7 +172,11 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--sandwich-random", type=int, default=2)
     p.add_argument("--distill", type=float, default=0.5)
-    p.add_argument("--warmup-epochs", type=int, default=7, help="of --epochs: the largest network alone first")
+    p.add_argument("--warmup-epochs", type=int, default=5, help="of --epochs: the largest network alone first")
+    p.add_argument("--rewire", action=argparse.BooleanOptionalAction, default=True,
+                   help="reorder heads, neurons and channels most important first (hwnas.supernet.rewire)")
+    p.add_argument("--probe-head", action=argparse.BooleanOptionalAction, default=True,
+                   help="the new head starts as a linear probe of the pre-trained features")
     p.add_argument("--sizes", type=int, default=5)
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--workdir", default="runs/bench_instatune")

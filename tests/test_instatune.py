@@ -16,6 +16,7 @@ from hwnas.data import get_dataset
 from hwnas.spaces import get_space
 from hwnas.supernet.checkpoint import load_checkpoint, read_metadata
 from hwnas.supernet.pretrained import load_pretrained, pretrain_dense
+from hwnas.supernet.rewire import rewire
 from hwnas.supernet.settings import TrainingConfig
 from hwnas.supernet.train import SupernetTrainer
 
@@ -47,6 +48,7 @@ def test_instatune_job_pretrains_then_tunes_from_the_dense_model(tmp_path):
     md = read_metadata(out / "supernet.safetensors")
     init = md["meta"]["fingerprint"]["init"]
     assert init["pretrained"] == str(out / "dense.safetensors") and init["new_head"] is True
+    assert init["rewire"] is True and init["probe_head"] is True  # the defaults on a transformer space
     assert len(result.rows) >= 1
     # the tuned supernet moved away from the dense weights, but started from them: one epoch of fine-tuning
     # leaves the token embeddings far closer to the dense model's than to a fresh initialisation
@@ -55,6 +57,8 @@ def test_instatune_job_pretrains_then_tunes_from_the_dense_model(tmp_path):
     load_checkpoint(out / "supernet.safetensors", tuned)
     fresh = copy.deepcopy(start)
     load_pretrained(out / "dense.safetensors", start)
+    target = get_dataset("synthetic_text", task="sentiment", **DATA)
+    rewire(start, target.x_train, target.y_train)  # as the job did: the same units in the same order
     moved = (tuned.embed.tokens.weight - start.embed.tokens.weight).norm()
     assert 0 < moved < 0.5 * (tuned.embed.tokens.weight - fresh.embed.tokens.weight).norm()
     # a second run reuses the dense file and the tuned checkpoint
@@ -80,6 +84,13 @@ def test_checkpoint_that_does_not_fit_is_refused_before_training(tmp_path):
                                         r"checkpoint but \(16, 16\)"):
         run_train_once(cfg, tmp_path / "run", console=Console(quiet=True), quiet=True)
     assert not (tmp_path / "run" / "supernet.safetensors").exists()
+
+
+def test_rewire_and_probe_head_can_be_turned_off(tmp_path):
+    out = tmp_path / "run"
+    run_train_once(_config(tmp_path, rewire=False, probe_head=False), out, console=Console(quiet=True), quiet=True)
+    init = read_metadata(out / "supernet.safetensors")["meta"]["fingerprint"]["init"]
+    assert init["rewire"] is False and init["probe_head"] is False
 
 
 def test_schema_refuses_unknown_init_keys(tmp_path):

@@ -113,6 +113,12 @@ class InitSection(_Strict):
                                               "(the checkpoint was trained on another task)")
     pretrain: PretrainSection | None = Field(None, description="pre-train a dense model into `pretrained` first "
                                                                "when that file does not exist")
+    rewire: bool | None = Field(None, description="reorder attention heads, MLP neurons and embedding channels most "
+                                                  "important on the target task first, so that sliced sub-networks "
+                                                  "keep them (DynaBERT; hwnas.supernet.rewire); default: on for the "
+                                                  "spaces that support it (text_encoder, vit)")
+    probe_head: bool = Field(True, description="a fresh classifier starts as a linear probe fitted on the pre-trained "
+                                               "features (LP-FT) instead of random weights")
 
 
 class SupernetSection(_Strict):

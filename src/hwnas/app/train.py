@@ -67,7 +67,7 @@ def train_supernet(cfg: Config, space: TrainableSpace, data, checkpoint: Path, c
     ranks = ranks or Ranks()
     say = console.print if ranks.is_main else (lambda *a, **k: None)
     net = build_seeded_supernet(space, cfg.supernet.training.seed, cfg.supernet.training.few_shot)
-    init = start_from_pretrained(cfg, space, net, out or checkpoint.parent, console)  # InstaTune: pre-trained weights
+    init = start_from_pretrained(cfg, space, net, out or checkpoint.parent, console, data)  # InstaTune
     trainer = SupernetTrainer(net, data, cfg.supernet.training, checkpoint, init=init, ranks=ranks)
     start = trainer.resume()
     if start >= cfg.supernet.training.epochs:
