@@ -26,7 +26,8 @@ TINY = {
     "strategy": {"name": "random"},
     "export": {"plot": False},
     "threads": 1,
-    "compress": {"prune": {"ratio": 0.5, "members": [0], "epochs": 1, "repeats": 5}},
+    # channels counts of 8 and 12: rounding to the default 16 would keep every group whole
+    "compress": {"prune": {"ratio": 0.5, "members": [0], "epochs": 1, "repeats": 5, "round_to": None}},
 }
 
 
@@ -58,5 +59,8 @@ def test_members_and_ratios_are_checked():
         load_config({"supernet": {}, "compress": {"prune": {"ratio": 1.5}}})
     with pytest.raises(ConfigError, match="compress.prune.members"):
         load_config({"supernet": {}, "compress": {"prune": {"members": "some"}}})
+    with pytest.raises(ConfigError, match="compress.prune.round_to"):
+        load_config({"supernet": {}, "compress": {"prune": {"round_to": 0}}})
+    assert load_config({"supernet": {}, "compress": {"prune": {}}}).compress.prune.round_to == 16
     with pytest.raises(ConfigError, match="compress.prune: pruning front members needs the train-once job"):
         load_config({"compress": {"prune": {}}, "space": "nb201", "objectives": ["accuracy:max"]})

@@ -45,7 +45,7 @@ def prune_front(cfg: Config, space, data, quality, front, rows: list[dict], out:
     from hwnas.supernet.calibrate import accuracy
 
     p = cfg.compress.prune
-    step = ChannelPruning(ratio=p.ratio, epochs=p.epochs, lr=p.lr, seed=cfg.study.seed)
+    step = ChannelPruning(ratio=p.ratio, epochs=p.epochs, lr=p.lr, seed=cfg.study.seed, round_to=p.round_to)
     split = str(cfg.evaluator.options.get("split", "val")) if cfg.evaluator is not None else "val"
     x_test, y_test = data.split("test")
     shape = (1, *space.input_shape)

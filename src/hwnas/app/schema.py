@@ -208,6 +208,9 @@ class PruneSection(_Strict):
     epochs: int = Field(5, ge=0, description="fine-tuning epochs after pruning")
     lr: float = Field(1e-3, gt=0, description="fine-tuning learning rate (Adam)")
     repeats: int = Field(200, ge=3, description="timer blocks for the pruned model's latency")
+    round_to: int | None = Field(16, ge=1, description="channels each group keeps, rounded down to a multiple of "
+                                 "this (ONNX Runtime's CPU convolutions work in blocks of 16 channels: digits "
+                                 "1.42-1.45x faster at 50 % instead of 1.27x); null keeps the exact ratio")
 
 
 class CompressSection(_Strict):
