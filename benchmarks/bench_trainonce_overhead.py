@@ -177,17 +177,26 @@ class Pipeline:
         }
 
 
-def front_quality(runs: list[dict], objectives) -> tuple[list[float], list[float], list[float]]:
-    """Each run's hypervolume as a fraction of the box between the best and worst value of each objective over
-    all ``runs``; returns (fractions, reference, ideal) in the objectives' own directions."""
+def references(runs: dict[str, list[dict]], objectives) -> dict[str, list[float]]:
+    """The reference points and the best point, in the objectives' own directions: ``median``, each objective's
+    median over random search's evaluations (a sample of the space; over every run's without random search),
+    ``worst``, each objective's worst value over all runs, and ``best``, its best value over all runs."""
+    signs = np.array([o.sign for o in objectives], dtype=float)
+    every = np.concatenate([np.asarray(r["points"], dtype=float) * signs for rs in runs.values() for r in rs])
+    sample = runs.get("random") or [r for rs in runs.values() for r in rs]
+    median = np.median(np.concatenate([np.asarray(r["points"], dtype=float) * signs for r in sample]), axis=0)
+    return {"median": list(median * signs), "worst": list(every.max(axis=0) * signs),
+            "best": list(every.min(axis=0) * signs)}
+
+
+def hypervolume_fraction(points: list, ref: list[float], best: list[float], objectives) -> float:
+    """The hypervolume of ``points`` up to ``ref`` as a fraction of the box between ``best`` and ``ref``."""
     from hwnas.core.pareto import hypervolume
 
     signs = np.array([o.sign for o in objectives], dtype=float)
-    every = np.concatenate([np.asarray(r["points"], dtype=float) * signs for r in runs])
-    ref, ideal = every.max(axis=0), every.min(axis=0)
-    box = float(np.prod(ref - ideal)) or 1.0
-    fractions = [hypervolume(np.asarray(r["points"], dtype=float) * signs, ref) / box for r in runs]
-    return fractions, list(ref * signs), list(ideal * signs)
+    r, b = np.asarray(ref) * signs, np.asarray(best) * signs
+    box = float(np.prod(r - b))
+    return hypervolume(np.asarray(points, dtype=float) * signs, r) / box if box > 0 else 0.0
 
 
 def front_of(points: list, archs: list[str], objectives) -> list[dict]:
@@ -215,11 +224,14 @@ def bench_space(config: str | Path, epochs: int | None, strategies: Sequence[str
                 f"{r['overhead_cpu_s'] * 100 / max(r['evaluated'], 1):.2f} CPU s/100, evaluation "
                 f"{r['eval_cpu_s']['all'] / max(r['evaluated'], 1):.3f} CPU s each, run {r['run_wall_s']:.0f}s wall")
     flat = [r for rs in runs.values() for r in rs]
-    fractions, ref, ideal = front_quality(flat, pipe.objectives)
-    for r, hv in zip(flat, fractions):
-        r["hypervolume"] = hv
+    refs = references(runs, pipe.objectives)
+    metrics = [o.metric for o in pipe.objectives]
+    for r in flat:
+        r["hypervolume"] = {k: hypervolume_fraction(r["points"], refs[k], refs["best"], pipe.objectives)
+                            for k in ("median", "worst")}
         r["front"] = front_of(r["points"], r["archs"], pipe.objectives)
-        del r["points"], r["archs"]
+        # every evaluation, in order, so the scores can be recomputed
+        r["trials"] = [{"arch": a, **dict(zip(metrics, p))} for a, p in zip(r.pop("archs"), r.pop("points"))]
     return {
         "config": str(config), "space": pipe.space.name, "data": pipe.data.name,
         "space_size": float(pipe.space.size), "objectives": [str(o) for o in pipe.objectives],
@@ -227,7 +239,7 @@ def bench_space(config: str | Path, epochs: int | None, strategies: Sequence[str
         "few_shot": pipe.cfg.supernet.training.few_shot,
         "supernet_trained_here": not pipe.trained_before,
         "train_cpu_s": pipe.train_cpu_s, "train_wall_s": pipe.train_wall_s,
-        "reference": ref, "ideal": ideal, "budget": budget, "runs": runs,
+        "references": refs, "budget": budget, "runs": runs,
     }
 
 
@@ -251,9 +263,11 @@ def render(results: dict, command: str, seconds: float, seeds: int, budget: int)
         f"per 100 evaluations, median [min-max] over {seeds} seeds, budget {budget}; the bar is "
         f"<= {BAR_CPU_PER_100:g}. Evaluation: CPU",
         "(wall) seconds per evaluation, median over runs, and its parts (supernet accuracy / latency measurement;",
-        "a latency already in the run's cache file is not measured again). Front: hypervolume of the run's",
-        "front (accuracy vs latency) as a fraction of the box between the best and the worst value of each",
-        "objective over all runs of the space (reference point = the worst), median [min-max] over seeds.",
+        "a latency already in the run's cache file is not measured again). Front: hypervolume of the run's front",
+        "(accuracy vs latency) as a fraction of the box between the best value of each objective over all runs of",
+        "the space and the reference point, median [min-max] over seeds; reference: each objective's median over",
+        "random search's evaluations (a random sample of the space), and, in the next column, its worst value over",
+        "all runs. Every evaluation of every run (architecture, accuracy, latency) is in the JSON beside this page.",
         "",
     ]
     for res in results.values():
@@ -266,8 +280,9 @@ def render(results: dict, command: str, seconds: float, seeds: int, budget: int)
               f"Machine: {platform.machine()}, {os.cpu_count()} CPU(s), shared with other jobs while measured; "
               f"one thread; {seconds / 60:.1f} min in all (supernet training included where it ran).", "",
               "| space (config) | strategy | strategy CPU s / 100 | wall s / 100 | evaluation CPU s (wall) | "
-              f"{' / '.join(_parts(next(iter(results.values()))))} CPU s | front hypervolume | front size |",
-              "|---|---|---|---|---|---|---|---|"]
+              f"{' / '.join(_parts(next(iter(results.values()))))} CPU s | front hypervolume (median ref.) | "
+              "(worst ref.) | front size |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for res in results.values():
         for name, runs in res["runs"].items():
             cpu = [per_100(r) for r in runs]
@@ -276,18 +291,21 @@ def render(results: dict, command: str, seconds: float, seeds: int, budget: int)
             ev_wall = np.median([r["eval_wall_s"]["all"] / r["evaluated"] for r in runs])
             part_s = " / ".join(f"{np.median([r['eval_cpu_s'][p] / r['evaluated'] for r in runs]):.3f}"
                                 for p in _parts(res))
-            hv = [r["hypervolume"] for r in runs]
+            hv = [r["hypervolume"]["median"] for r in runs]
+            hv_worst = [r["hypervolume"]["worst"] for r in runs]
             lines.append(
                 f"| {res['space']} ({Path(res['config']).name}) | {name} | "
                 f"{np.median(cpu):.2f} [{min(cpu):.2f}-{max(cpu):.2f}] | {np.median(wall):.2f} | "
                 f"{ev_cpu:.3f} ({ev_wall:.3f}) | {part_s} | "
                 f"{np.median(hv):.3f} [{min(hv):.3f}-{max(hv):.3f}] | "
+                f"{np.median(hv_worst):.3f} [{min(hv_worst):.3f}-{max(hv_worst):.3f}] | "
                 f"{int(np.median([len(r['front']) for r in runs]))} |")
     lines.append("")
     for res in results.values():
-        ref = ", ".join(f"{o} {v:.4g}" for o, v in zip(res["objectives"], res["reference"]))
-        ideal = ", ".join(f"{o} {v:.4g}" for o, v in zip(res["objectives"], res["ideal"]))
-        lines.append(f"- {res['space']}: {res['space_size']:.3g} architectures; reference (worst) {ref}; best {ideal}; supernet "
+        point = {k: ", ".join(f"{o} {v:.4g}" for o, v in zip(res["objectives"], res["references"][k]))
+                 for k in ("median", "worst", "best")}
+        lines.append(f"- {res['space']}: {res['space_size']:.3g} architectures; reference points: median "
+                     f"({point['median']}), worst ({point['worst']}); best ({point['best']}); supernet "
                      + (f"trained here in {res['train_cpu_s']:.0f} CPU s" if res["supernet_trained_here"]
                         else "reused from the work folder") + ".")
     return "\n".join(lines) + "\n"

@@ -7,7 +7,10 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from hwnas.core.pareto import hypervolume
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,10 +53,17 @@ def test_tiny_run_reports_finite_overhead_evaluation_time_and_hypervolume(bench,
         assert math.isfinite(run["eval_cpu_s"][part]) and run["eval_cpu_s"][part] > 0
     # the evaluator's whole time covers its parts'
     assert run["eval_cpu_s"]["all"] >= run["eval_cpu_s"]["accuracy"] + run["eval_cpu_s"]["latency_ms"] - 1e-6
-    assert 0 < run["hypervolume"] <= 1 and run["front"]
+    assert 0 < run["hypervolume"]["worst"] <= 1 and 0 <= run["hypervolume"]["median"] <= 1 and run["front"]
     assert all(0 <= f["accuracy"] <= 100 and f["latency_ms"] > 0 for f in run["front"])
-    # the one run sets the reference (its worst values) and the best: its front fills part of that box
-    assert res["reference"][0] <= min(f["accuracy"] for f in run["front"]) <= res["ideal"][0]
+    # the one run sets the reference points and the best; its recorded evaluations give back its score
+    refs, trials = res["references"], run["trials"]
+    assert len(trials) == 6 and {t["arch"] for t in run["front"]} <= {t["arch"] for t in trials}
+    acc, lat = np.array([t["accuracy"] for t in trials]), np.array([t["latency_ms"] for t in trials])
+    assert refs["best"] == [acc.max(), lat.min()] and refs["worst"] == [acc.min(), lat.max()]
+    assert refs["median"] == [np.median(acc), np.median(lat)]
+    box = (acc.max() - acc.min()) * (lat.max() - lat.min())
+    assert run["hypervolume"]["worst"] == pytest.approx(
+        hypervolume(np.c_[-acc, lat], np.array([-acc.min(), lat.max()])) / box)
 
     # a rerun in the same work folder reuses the trained supernet
     second = tmp_path / "again.md"
