@@ -230,8 +230,10 @@ def bench_space(config: str | Path, epochs: int | None, strategies: Sequence[str
         r["hypervolume"] = {k: hypervolume_fraction(r["points"], refs[k], refs["best"], pipe.objectives)
                             for k in ("median", "worst")}
         r["front"] = front_of(r["points"], r["archs"], pipe.objectives)
-        # every evaluation, in order, so the scores can be recomputed
-        r["trials"] = [{"arch": a, **dict(zip(metrics, p))} for a, p in zip(r.pop("archs"), r.pop("points"))]
+        # every evaluation's objectives, in order, so the scores can be recomputed (the front keeps its archs)
+        points = r.pop("points")
+        del r["archs"]
+        r["trials"] = {m: [p[i] for p in points] for i, m in enumerate(metrics)}
     return {
         "config": str(config), "space": pipe.space.name, "data": pipe.data.name,
         "space_size": float(pipe.space.size), "objectives": [str(o) for o in pipe.objectives],
@@ -267,7 +269,8 @@ def render(results: dict, command: str, seconds: float, seeds: int, budget: int)
         "(accuracy vs latency) as a fraction of the box between the best value of each objective over all runs of",
         "the space and the reference point, median [min-max] over seeds; reference: each objective's median over",
         "random search's evaluations (a random sample of the space), and, in the next column, its worst value over",
-        "all runs. Every evaluation of every run (architecture, accuracy, latency) is in the JSON beside this page.",
+        "all runs. Every run's evaluations (accuracy, latency) and front (with architectures) are in the JSON "
+        "beside this page.",
         "",
     ]
     for res in results.values():

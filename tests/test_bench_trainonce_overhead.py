@@ -57,8 +57,9 @@ def test_tiny_run_reports_finite_overhead_evaluation_time_and_hypervolume(bench,
     assert all(0 <= f["accuracy"] <= 100 and f["latency_ms"] > 0 for f in run["front"])
     # the one run sets the reference points and the best; its recorded evaluations give back its score
     refs, trials = res["references"], run["trials"]
-    assert len(trials) == 6 and {t["arch"] for t in run["front"]} <= {t["arch"] for t in trials}
-    acc, lat = np.array([t["accuracy"] for t in trials]), np.array([t["latency_ms"] for t in trials])
+    acc, lat = np.array(trials["accuracy"]), np.array(trials["latency_ms"])
+    assert len(acc) == len(lat) == 6 and all(f["arch"] for f in run["front"])
+    assert {(f["accuracy"], f["latency_ms"]) for f in run["front"]} <= set(zip(acc, lat))
     assert refs["best"] == [acc.max(), lat.min()] and refs["worst"] == [acc.min(), lat.max()]
     assert refs["median"] == [np.median(acc), np.median(lat)]
     box = (acc.max() - acc.min()) * (lat.max() - lat.min())
