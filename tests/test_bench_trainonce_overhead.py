@@ -30,6 +30,7 @@ def test_epochs_option_by_config_stem(bench):
     assert bench.parse_epochs("", ["digits"]) == {"digits": None}
     with pytest.raises(ValueError, match="no config named 'cifar'"):
         bench.parse_epochs("cifar=3", ["digits", "mnist1d"])
+    assert bench.parse_epochs(bench.DEFAULT_EPOCHS, ["mnist1d"], strict=False) == {"mnist1d": 400}
     with pytest.raises(ValueError, match="positive integer, got 0"):
         bench.parse_epochs("digits=0", ["digits"])
 
