@@ -13,8 +13,9 @@ Reported per space: the process CPU seconds inside the strategy (setup + ask + t
 surrogate refits; evaluation excluded) per 100 evaluations, median and range over seeds, with
 random search's bookkeeping from the same run; the CPU and wall seconds of one evaluation (and of
 each evaluator part); and the hypervolume of each run's front (accuracy vs latency), as a fraction
-of the box between the best and the worst value of each objective over all runs of that space
-(reference point = the worst values).
+of the box between the best value of each objective over all runs of that space and the reference
+point: each objective's median over random search's evaluations (a random sample of the space), and
+also its worst value over all runs (a reference that every front fills nearly whole).
 
 ``--epochs`` shortens supernet training (the default trains digits 10 epochs and MNIST-1D 400 in
 all, 100 per conv depth, against 30 and 1,200 in the configs): the evaluator's accuracies then come
