@@ -116,8 +116,10 @@ def test_ridge_on_wide_encodings_matches_the_normal_equations():
         assert model.intercept_[k] == pytest.approx(ym - xm @ coef)
 
 
-def test_mobilenet_canonical_genes_vectorised_as_row_by_row():
-    space = get_space("mobilenet")
+@pytest.mark.parametrize("name, options", [("mobilenet", {}), ("signal1d", {}),
+                                           ("signal1d", {"max_conv": 2, "max_fc": 3, "fc_widths": [8, 32, 16]})])
+def test_canonical_genes_vectorised_as_row_by_row(name, options):
+    space = get_space(name, **options)
     rows = space.sample_genes(np.random.default_rng(2), 300)
     by_row = np.stack([space.to_genes(space.canonical(space.from_genes(g))) for g in rows])
     np.testing.assert_array_equal(space.canonical_genes(rows), by_row)

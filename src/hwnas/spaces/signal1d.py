@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -74,6 +75,21 @@ class Signal1DSpace(TrainableSpace):
         for i in range(arch["n_fc"] + 1, self.max_fc + 1):
             arch[f"fc{i}_width"] = self.fc_widths[0]
         return arch
+
+    def canonical_genes(self, genes: np.ndarray) -> np.ndarray:
+        """:meth:`canonical` of gene rows, vectorised (the default strategy canonicalises the whole space, 52k rows
+        by default, when it starts)."""
+        genes = np.array(np.atleast_2d(genes), dtype=np.int64)
+        col = {d.name: k for k, d in enumerate(self.dimensions)}
+        n_conv = genes[:, col["n_conv"]]  # choices 0 .. max_conv: the gene is the count
+        for i in range(1, self.max_conv + 1):
+            unused = n_conv < i
+            genes[unused, col[f"conv{i}_channels"]] = 0  # conv_channels[0], conv_kernels[0]: choices sorted
+            genes[unused, col[f"conv{i}_kernel"]] = 0
+        n_fc = genes[:, col["n_fc"]] + 1  # choices 1 .. max_fc
+        for i in range(1, self.max_fc + 1):
+            genes[n_fc < i, col[f"fc{i}_width"]] = 0
+        return genes
 
     def precision_blocks(self) -> tuple[str, ...]:
         """The blocks a compression policy gives one precision each: every conv layer, FC layer and the classifier."""
