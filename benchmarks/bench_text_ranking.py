@@ -30,7 +30,8 @@ warm-up and stand-alone settings, so a re-run re-scores without retraining them;
 a cache with every N-th architecture's runs only (N processes with their own caches; merge the JSON
 objects, then run without ``--shard``). Run it with one thread per process, e.g.
 
-    OMP_NUM_THREADS=1 nice python benchmarks/bench_text_ranking.py --out benchmarks/results/text_ranking.json
+    OMP_NUM_THREADS=1 nice python benchmarks/bench_text_ranking.py --seeds 2 --variant distill=0 \
+        --variant distill=0,epochs=24 --out benchmarks/results/text_ranking.json
 
 Bar: median ``kendall_tau`` over supernet seeds >= 0.75.
 """
