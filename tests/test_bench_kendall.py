@@ -167,3 +167,47 @@ def test_variant_values_read_as_yaml_so_a_configured_split_can_be_turned_off():
     assert standalone.parse_training("seed=2", base).few_shot == "n_conv"  # what a variant leaves out stays as configured
     with pytest.raises(ConfigError, match="expected key=value with key one of"):
         standalone.parse_training("fewshot=n_conv", base)
+
+
+def test_grid_spread_covers_every_width_depth_combination_from_smallest_to_largest():
+    from hwnas.spaces.text_encoder import TextEncoderSpace
+
+    space = TextEncoderSpace(input_shape=(8,), num_classes=3, vocab_size=16)
+    picks = ranking.grid_spread_archs(space, 20, ("width", "depth"))
+    keys = [space.key(a) for a in picks]
+    assert len(set(keys)) == 20 and keys[0] == space.key(space.smallest()) and keys[-1] == space.key(space.largest())
+    cells = [(a["width"], a["depth"]) for a in picks]
+    assert set(cells) == {(w, d) for w in space.widths for d in space.depths}
+    assert max(cells.count(c) for c in set(cells)) == 3 and min(cells.count(c) for c in set(cells)) == 2
+    # within a cell the heads and MLP sizes run from the smallest choices to the largest
+    d3 = [a for a in picks if a["width"] == 24 and a["depth"] == 3]
+    other = [int(space.to_genes(a)[2:].sum()) for a in d3]  # heads / MLP gene indices: 0 (first) .. 2 (last)
+    assert min(other) <= 1 and max(other) >= 10
+    macs = [sum(lay.macs for lay in space.layers(a)) for a in picks]
+    assert macs == sorted(macs)
+    assert [space.key(a) for a in ranking.grid_spread_archs(space, 20, ("width", "depth"))] == keys  # repeatable
+    with pytest.raises(ConfigError, match=r"\['size'\] not of the space; allowed \['width', 'depth'"):
+        ranking.grid_spread_archs(space, 20, ("size",))
+    with pytest.raises(ConfigError, match="5 architectures cannot cover the 9 combinations"):
+        ranking.grid_spread_archs(space, 5, ("width", "depth"))
+
+
+def test_standalone_warmup_rises_linearly_then_follows_the_cosine_and_enters_the_cache_key():
+    cfg = TrainingConfig(lr=1.0)
+    from hwnas.supernet.train import cosine_lr
+
+    # no warm-up: exactly the supernet's cosine schedule
+    assert [standalone.warmup_cosine_lr(cfg, s, 100, 0) for s in range(100)] == [cosine_lr(cfg, s, 100)
+                                                                                  for s in range(100)]
+    lrs = [standalone.warmup_cosine_lr(cfg, s, 100, 10) for s in range(100)]
+    assert lrs[:10] == pytest.approx([(s + 1) / 10 for s in range(10)])
+    assert lrs[10] == pytest.approx(1.0) and lrs[10:] == pytest.approx([cosine_lr(cfg, s, 90) for s in range(90)])
+    space = Signal1DSpace(input_shape=(1, 40))
+    data = get_dataset("mnist1d")
+    arch = space.largest()
+    k0 = standalone.alone_key(space, data, arch, cfg, 0)
+    assert standalone.alone_key(space, data, arch, cfg, 0, warmup=0.0) == k0  # runs without warm-up keep their keys
+    assert standalone.alone_key(space, data, arch, cfg, 0, warmup=0.05) != k0
+    for bad in (1.0, -0.1, "0.1", True):
+        with pytest.raises(ConfigError, match="stand-alone warmup"):
+            standalone.alone_key(space, data, arch, cfg, 0, warmup=bad)
