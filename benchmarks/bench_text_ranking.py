@@ -9,7 +9,8 @@ The space, task and supernet settings are those of ``examples/text.yaml`` (topic
 2. the reference: each trained alone from scratch (AdamW, linear warm-up over ``--alone-warmup`` of the
    steps, then cosine; ``--alone-epochs``), ``--seeds`` seeds, reference = their mean; its own agreement
    (``alone_seed_vs_seed_tau``, ``alone_one_vs_rest_tau``) is the ceiling any supernet can be held to;
-3. the supernet trained with the project's trainer (sandwich rule + in-place distillation) for each seed
+3. the supernet trained with the project's trainer and the config's ``supernet.training`` (text.yaml: few-shot by
+   depth, sandwich rule, no in-place distillation) for each seed
    of ``--supernet-seeds`` and each ``--variant`` (``supernet.training`` fields changed, e.g.
    ``distill=0`` or ``sandwich_random=4``); its sub-networks scored by inherited accuracy (test split;
    validation split beside it, for choosing a variant without looking at test);
@@ -30,8 +31,8 @@ warm-up and stand-alone settings, so a re-run re-scores without retraining them;
 a cache with every N-th architecture's runs only (N processes with their own caches; merge the JSON
 objects, then run without ``--shard``). Run it with one thread per process, e.g.
 
-    OMP_NUM_THREADS=1 nice python benchmarks/bench_text_ranking.py --seeds 2 --variant distill=0 \
-        --variant distill=0,epochs=24 --out benchmarks/results/text_ranking.json
+    OMP_NUM_THREADS=1 nice python benchmarks/bench_text_ranking.py --seeds 2 --supernet-seeds 4 \
+        --out benchmarks/results/text_ranking.json
 
 Bar: median ``kendall_tau`` over supernet seeds >= 0.75.
 """
