@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_supernet_kendall import parse_shard  # benchmarks/, the script's own folder
 from scipy.stats import kendalltau
 
 from hwnas.app.components import build_space
@@ -72,18 +73,6 @@ from hwnas.supernet.train import SupernetTrainer
 HERE = Path(__file__).resolve().parent
 #: the dimensions whose every combination the 20 networks cover
 SPREAD_DIMS = ("width", "depth")
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"K/N"`` -> (K, N) with 0 <= K < N; a clear error otherwise."""
-    k, sep, n = text.partition("/")
-    try:
-        k_i, n_i = int(k), int(n)
-    except ValueError:
-        k_i, n_i = -1, 0
-    if not sep or n_i < 1 or not 0 <= k_i < n_i:
-        raise SystemExit(f"--shard {text!r}: expected K/N with 0 <= K < N, e.g. 0/2")
-    return k_i, n_i
 
 
 def main() -> None:
