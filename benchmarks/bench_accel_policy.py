@@ -35,14 +35,13 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_joint_policy import Memo, hv  # noqa: E402
+from bench_joint_policy import Memo, hv, search_points  # noqa: E402
 from bench_quantize import TASKS, task_setup  # noqa: E402
 
 METHODS = ("joint", "int8", "random")
@@ -113,8 +112,6 @@ def main() -> None:
     import torch
 
     from hwnas.core.objectives import Objective
-    from hwnas.strategies import get_strategy
-    from hwnas.study import Study
 
     torch.set_num_threads(1)
     objectives = [Objective.parse(t) for t in ("accuracy:max", "energy_mj:min")]
@@ -129,17 +126,8 @@ def main() -> None:
             probe(base, *parts["joint"], args.probe)
             continue
         evaluators = {m: memo.wrap(s, ev) for m, (s, ev) in parts.items()}
-        points: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
-        t0 = time.perf_counter()
-        for seed in range(args.seeds):
-            for m in METHODS:
-                strategy = get_strategy("random" if m == "random" else args.strategy)
-                study = Study(parts[m][0], evaluators[m], objectives, strategy, seed=seed)
-                study.optimize(args.budget)
-                ok = [t.metrics for t in study.trials if t.ok]
-                points[m].append(np.array([[r["accuracy"], r["energy_mj"]] for r in ok]))
-            print(f"{task} seed {seed}: {len(memo.results)} distinct models evaluated, "
-                  f"{time.perf_counter() - t0:.0f}s", flush=True)
+        points = search_points(task, METHODS, {m: parts[m][0] for m in METHODS}, evaluators, objectives,
+                               args.strategy, args.seeds, args.budget, memo)
         every = np.concatenate([x for m in METHODS for x in points[m] if len(x)])
         lo, hi = every.min(0), every.max(0)
         per = {m: [hv(x, lo, hi) for x in points[m]] for m in METHODS}

@@ -95,6 +95,28 @@ def hv(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
     return float(hypervolume(f, np.array([1.0, 1.0])))
 
 
+def search_points(task: str, methods, spaces: dict, evaluators: dict, objectives, strategy: str, seeds: int,
+                  budget: int, memo: Memo) -> dict[str, list[np.ndarray]]:
+    """Per method and seed, the objectives of every evaluation that succeeded (rows in trial order): ``strategy``
+    on each method's space and evaluator, random search for ``random``."""
+    from hwnas.strategies import get_strategy
+    from hwnas.study import Study
+
+    points: dict[str, list[np.ndarray]] = {m: [] for m in methods}
+    columns = [o.metric for o in objectives]
+    t0 = time.perf_counter()
+    for seed in range(seeds):
+        for m in methods:
+            study = Study(spaces[m], evaluators[m], objectives,
+                          get_strategy("random" if m == "random" else strategy), seed=seed)
+            study.optimize(budget)
+            ok = [t.metrics for t in sorted(study.trials, key=lambda t: t.number) if t.ok]
+            points[m].append(np.array([[r[c] for c in columns] for r in ok]))
+        print(f"{task} seed {seed}: {len(memo.results)} distinct models evaluated, "
+              f"{time.perf_counter() - t0:.0f}s", flush=True)
+    return points
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("runs/bench_quantize"))
@@ -109,8 +131,6 @@ def main() -> None:
     import torch
 
     from hwnas.core.objectives import Objective
-    from hwnas.strategies import get_strategy
-    from hwnas.study import Study
 
     torch.set_num_threads(1)
     objectives = [Objective.parse(t) for t in ("accuracy:max", "latency_ms:min", "size_kb:min")]
@@ -123,17 +143,8 @@ def main() -> None:
                  "int8": ptq_parts(base, quality, ["int8"], "network", max_drop=2.0)}
         parts["random"] = parts["joint"]
         evaluators = {m: memo.wrap(s, ev) for m, (s, _, ev) in parts.items()}
-        points: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
-        t0 = time.perf_counter()
-        for seed in range(args.seeds):
-            for m in METHODS:
-                strategy = get_strategy("random" if m == "random" else args.strategy)
-                study = Study(parts[m][0], evaluators[m], objectives, strategy, seed=seed)
-                study.optimize(args.budget)
-                ok = [t.metrics for t in sorted(study.trials, key=lambda t: t.number) if t.ok]
-                points[m].append(np.array([[r["accuracy"], r["latency_ms"], r["size_kb"]] for r in ok]))
-            print(f"{task} seed {seed}: {len(memo.results)} distinct models evaluated, "
-                  f"{time.perf_counter() - t0:.0f}s", flush=True)
+        points = search_points(task, METHODS, {m: parts[m][0] for m in METHODS}, evaluators, objectives,
+                               args.strategy, args.seeds, args.budget, memo)
         every = np.concatenate([x for m in METHODS for x in points[m] if len(x)])
         out = {}
         for plane, metric in PLANES.items():
