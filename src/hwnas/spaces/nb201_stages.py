@@ -48,6 +48,7 @@ class NB201StagesSpace(ChoiceSpace):
         self._stage_names = tuple(tuple(f"s{s}_{n}" for n in self._cell_names) for s in range(1, self.stages + 1))
         self._cell_texts: dict[tuple, str] = {}  # at most one entry per NB201 cell
         self._tables: dict[str, np.ndarray] = {}  # per-cell results over every NB201 cell (see _cell_table)
+        self._work_names: dict[str, tuple] = {}  # executed-work view -> the stages' column names and groups
         self.executed_views = tuple(self.cell.executed_views)
         self.blocks = (self.cell,) * self.stages
 
@@ -166,12 +167,12 @@ class NB201StagesSpace(ChoiceSpace):
 
     def executed_work(self, genes: np.ndarray, view: str) -> FeatureBlock:
         """The stages' executed-work blocks side by side; column names carry the stage (``s1:n_nor_conv_3x3``)."""
-        stages = self._split(genes)
-        one = self.cell.executed_work(stages[:1, 0, :], view)  # names and groups (the same for every row)
-        return FeatureBlock(
-            self._per_cell(f"executed:{view}", lambda g: self.cell.executed_work(g, view).matrix, genes),
-            tuple(f"s{s}:{n}" for s in range(1, self.stages + 1) for n in one.names),
-            tuple(one.groups) * self.stages)
+        if view not in self._work_names:  # column names and groups: the same for every row, asked once
+            one = self.cell.executed_work(self._split(genes)[:1, 0, :], view)
+            self._work_names[view] = (tuple(f"s{s}:{n}" for s in range(1, self.stages + 1) for n in one.names),
+                                      tuple(one.groups) * self.stages)
+        matrix = self._per_cell(f"executed:{view}", lambda g: self.cell.executed_work(g, view).matrix, genes)
+        return FeatureBlock(matrix, *self._work_names[view])
 
     def _stage_keys(self, genes: np.ndarray, fn) -> np.ndarray:
         stages = self._split(genes)
