@@ -147,6 +147,13 @@ class GaussianProcess(Surrogate):
         r = ty - new.mean_ * one
         new.s2_ = max(float(r @ r) / n, 1e-12)
         new._set_rows(X, Xs, L, y, self._on)
+        if self._Linv32 is not None:  # L^-1 grown by its new rows' block: O(k n^2) instead of O(n^3)
+            L22inv = solve_triangular(L[n0:, n0:], np.eye(n - n0), lower=True)
+            Linv = np.zeros((n, n), np.float32)
+            Linv[:n0, :n0] = self._Linv32
+            Linv[n0:, :n0] = -(L22inv @ L21).astype(np.float32) @ self._Linv32
+            Linv[n0:, n0:] = L22inv
+            new._Linv32 = Linv
         self._on = {}  # the caches now describe the new model's rows
         return new
 

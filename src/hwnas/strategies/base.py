@@ -101,6 +101,18 @@ class Strategy(ABC):
             return np.zeros((0, len(self.objectives)))
         return np.stack([t.values(self.objectives) for t in trials])
 
+    def genes_of(self, trials: Sequence[Trial]) -> np.ndarray:
+        """Gene rows of ``trials`` (n, dims), each trial's architecture converted once and kept: a strategy
+        asks for the rows of every told trial on each ask, and converting them again is quadratic in the budget."""
+        cache = self.__dict__.setdefault("_genes_by_trial", {})
+        missing = [t for t in trials if cache.get(id(t), (None,))[0] is not t]
+        if missing:
+            for t, row in zip(missing, self.space.genes_matrix([t.arch for t in missing])):
+                cache[id(t)] = (t, row)  # the trial itself is kept, so its id is never reused
+        if not trials:
+            return np.zeros((0, len(self.space.cardinalities)), dtype=np.int64)
+        return np.stack([cache[id(t)][1] for t in trials])
+
     def violation(self, trials: Sequence[Trial]) -> np.ndarray:
         """Total constraint violation of each trial (0 = feasible)."""
         v = np.zeros(len(trials))

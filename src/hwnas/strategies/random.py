@@ -21,7 +21,7 @@ def seen_codes(strategy: Strategy) -> set:
     trials, done, codes = cache
     if done < len(trials):
         space = strategy.space
-        fresh = space.canonical_genes(space.genes_matrix([t.arch for t in trials[done:]]))
+        fresh = space.canonical_genes(strategy.genes_of(trials[done:]))
         codes.update(space.gene_codes(fresh).tolist())
         cache[1] = len(trials)
     return codes

@@ -100,7 +100,7 @@ class BatchEHVI:
         corner = [o.sign * pred.best(o.metric, larger=o.sign < 0) for o in self.objectives]
         cand = np.flatnonzero(hv_improvement(np.stack(corner, axis=1), front, ref) > 0)
         if d > 2 and len(cand) > self.max_candidates_nd:
-            cand = cand[best_order(mean[cand], violation[cand])[: self.max_candidates_nd]]
+            cand = cand[best_order(mean[cand], violation[cand], self.max_candidates_nd)]
 
         sampled = {m: pred.members(m, cand) for m in pred.latent}
         Y = self.objective_members(sampled)  # (K, c, d) sampled values of the screened candidates

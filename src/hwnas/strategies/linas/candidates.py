@@ -119,8 +119,8 @@ class InnerSearch:
             preds.append(pred)
             return (rows, *score(pred))
 
-        seen_genes = space.genes_matrix([t.arch for t in trials])
-        elite = seen_genes[best_order(strategy.objective_matrix(trials), strategy.violation(trials))[: P // 2]]
+        seen_genes = strategy.genes_of(trials)
+        elite = seen_genes[best_order(strategy.objective_matrix(trials), strategy.violation(trials), P // 2)]
         _, elite_pred = predict(elite)
         pop, (F, V) = elite, score(elite_pred)
         best = elite[: max(P // 4, 2)]

@@ -165,7 +165,7 @@ class LinasStrategy(Strategy):
         taken: set = set()
         if len(trials) < self.n_init or len(trials) < 2:
             return self._initial(n, taken)
-        genes = self.space.genes_matrix([t.arch for t in trials])
+        genes = self.genes_of(trials)
         self.models.fit(genes, {m: np.array([t.metrics[m] for t in trials], dtype=float) for m in self._metrics})
         if self.pool is not None:
             cand, pred = self.pool.candidates(), None
