@@ -5,7 +5,9 @@ cached under ``--out``) and, per seed, three searches of ``--budget`` evaluation
 validation accuracy (max) and energy (min) on an accelerator preset (``--preset``; the accelerator model
 costs each layer at its precision: per-precision MAC energy, traffic scaling with bit width):
 
-- ``joint``: architecture + one precision per block among int4 / int8 / int16, with ``--strategy``;
+- ``joint``: architecture + one precision per block among ``--precisions`` (default int4 / w4a8 / int8 /
+  int16: 4-bit weights and activations, 4-bit weights with 8-bit activations, 8 and 16 bits), with
+  ``--strategy``; ``--precisions int4 int8 int16`` is the three-choice space without the mixed precision;
 - ``int8``: architecture only, every block int8, with ``--strategy`` (the uniform-8-bit front);
 - ``random``: the joint space searched by random sampling (the baseline, same run).
 
@@ -24,9 +26,11 @@ Each is also given as a fraction of its box (from the run's best accuracy and lo
 the ceiling of the joint / int8 ratio is 1 / the int8 front's fraction. Bar: the joint front's HV >= 1.2x the
 uniform-int8 front's. Evaluations are memoised by (architecture, policy).
 ``--probe N`` prints instead where the policy pays: accuracy and energy of the largest and N random
-architectures at uniform int4 / int8 / int16 and with one block changed.
+architectures at each uniform precision and with one block changed (int8 with one block at int4 or w4a8,
+int4 or w4a8 with one block at int8).
 
-    .venv/bin/python benchmarks/bench_accel_policy.py --out runs/bench_quantize --json benchmarks/results/accel_policy.json
+    .venv/bin/python benchmarks/bench_accel_policy.py --out runs/bench_quantize --tasks digits --budget 40 --seeds 5 --json benchmarks/results/accel_policy_digits.json
+    .venv/bin/python benchmarks/bench_accel_policy.py --out runs/bench_quantize --tasks mnist1d --probe 3
 """
 
 from __future__ import annotations
@@ -78,15 +82,20 @@ def hv_from(points: np.ndarray, ref: np.ndarray, best: np.ndarray) -> float:
     return float(hypervolume(f, np.array([-ref[0], ref[1]])) / box)
 
 
+#: (every block, the one block changed) of the probe's one-block policies, where both are searched
+ONE_BLOCK = (("int8", "int4"), ("int8", "w4a8"), ("int4", "int8"), ("w4a8", "int8"))
+
+
 def probe(base, space, evaluator, n: int, seed: int = 0) -> None:
-    """Print accuracy and energy of the largest architecture and ``n`` random ones under uniform int4 / int8 /
-    int16 and under int8 with one block at int4 (and int4 with one block at int8): where the policy pays."""
+    """Print accuracy and energy of the largest architecture and ``n`` random ones under each uniform precision
+    and under the :data:`ONE_BLOCK` policies (e.g. int8 with one block at w4a8): where the policy pays."""
     evaluator.bind(space)
     archs = [base.largest()] + [base.from_genes(g) for g in base.sample_genes(np.random.default_rng(seed), n)]
+    pairs = [(hi, lo) for hi, lo in ONE_BLOCK if hi in space.precisions and lo in space.precisions]
     for arch in archs:
         blocks = list(space.running_blocks(base.canonical(arch)))
-        policies = ["int4", "int8", "int16"] + [{**dict.fromkeys(blocks, hi), b: lo} for hi, lo in
-                                               (("int8", "int4"), ("int4", "int8")) for b in blocks]
+        policies = list(space.precisions) + [{**dict.fromkeys(blocks, hi), b: lo} for hi, lo in pairs
+                                             for b in blocks]
         for policy in policies:
             r = evaluator.evaluate(space.with_policy(arch, policy))
             name = policy if isinstance(policy, str) else " ".join(f"{b}:{v}" for b, v in policy.items())
@@ -102,6 +111,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--strategy", default="nsga2")
     p.add_argument("--preset", default="edge_npu")
+    p.add_argument("--precisions", nargs="+", default=["int4", "w4a8", "int8", "int16"],
+                   help="the joint space's precisions per block (accelerator target)")
     p.add_argument("--tasks", nargs="+", default=list(TASKS))
     p.add_argument("--mnist1d-epochs", type=int, default=200)
     p.add_argument("--epochs", type=int, default=0, help="QAT fine-tuning epochs per evaluated model")
@@ -119,7 +130,7 @@ def main() -> None:
     for task in args.tasks:
         base, _, quality = task_setup(task, args.out, args.mnist1d_epochs)
         memo = Memo()
-        parts = {"joint": accel_parts(base, quality, ["int4", "int8", "int16"], "block", args.preset, args.epochs),
+        parts = {"joint": accel_parts(base, quality, args.precisions, "block", args.preset, args.epochs),
                  "int8": accel_parts(base, quality, ["int8"], "network", args.preset, args.epochs)}
         parts["random"] = parts["joint"]
         if args.probe is not None:
@@ -161,7 +172,8 @@ def main() -> None:
                         "fronts": fronts, "points": {m: [x.tolist() for x in points[m]] for m in METHODS},
                         "range": {"low": lo.tolist(), "high": hi.tolist()},
                         "budget": args.budget, "seeds": args.seeds, "strategy": args.strategy,
-                        "preset": args.preset, "distinct_models": len(memo.results)}
+                        "preset": args.preset, "precisions": args.precisions, "epochs": args.epochs,
+                        "distinct_models": len(memo.results)}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1))
