@@ -25,6 +25,9 @@ with two reference points:
 Each is also given as a fraction of its box (from the run's best accuracy and lowest energy to the reference):
 the ceiling of the joint / int8 ratio is 1 / the int8 front's fraction. Bar: the joint front's HV >= 1.2x the
 uniform-int8 front's. Evaluations are memoised by (architecture, policy).
+With w4a8 among ``--precisions`` the run also scores ``int8+w4a8``: each int8 search's evaluated
+architectures plus the same architectures at uniform w4a8 (twice the evaluations, not a search): what the
+mixed precision adds to the architectures the int8 search found, the reach of a joint search that found them.
 ``--probe N`` prints instead where the policy pays: accuracy and energy of the largest and N random
 architectures at each uniform precision and with one block changed (int8 with one block at int4 or w4a8,
 int4 or w4a8 with one block at int8).
@@ -39,6 +42,7 @@ import argparse
 import json
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +88,49 @@ def hv_from(points: np.ndarray, ref: np.ndarray, best: np.ndarray) -> float:
 
 #: (every block, the one block changed) of the probe's one-block policies, where both are searched
 ONE_BLOCK = (("int8", "int4"), ("int8", "w4a8"), ("int4", "int8"), ("w4a8", "int8"))
+
+
+def recording(evaluator, archs: list[list]):
+    """``evaluator``, appending each architecture it is asked for to ``archs[-1]`` (a new list per study: a
+    study binds its evaluator once)."""
+    from hwnas.evaluators.base import Evaluator
+
+    class Recording(Evaluator):
+        metrics = evaluator.metrics
+
+        def metric_kinds(self):
+            return evaluator.metric_kinds()
+
+        def bind(self, s):
+            archs.append([])
+            evaluator.bind(s)
+
+        def evaluate(self, arch):
+            archs[-1].append(arch)
+            return evaluator.evaluate(arch)
+
+        def describe(self):
+            return evaluator.describe()
+
+    return Recording()
+
+
+def recast(archs: list[list], space, int8_space, evaluator, precision: str, columns) -> list[np.ndarray]:
+    """Per study, the objectives of its architectures at uniform ``precision`` in ``space`` (failures left out)."""
+    from hwnas.core.errors import EvaluationFailed
+
+    evaluator.bind(space)
+    out = []
+    for study in archs:
+        rows = []
+        for arch in study:
+            try:
+                r = evaluator.evaluate(space.with_policy(int8_space.base_arch(arch), precision))
+            except EvaluationFailed:
+                continue
+            rows.append([r[c] for c in columns])
+        out.append(np.array(rows))
+    return out
 
 
 def probe(base, space, evaluator, n: int, seed: int = 0) -> None:
@@ -137,11 +184,22 @@ def main() -> None:
             probe(base, *parts["joint"], args.probe)
             continue
         evaluators = {m: memo.wrap(s, ev) for m, (s, ev) in parts.items()}
+        int8_archs: list[list] = []
+        evaluators["int8"] = recording(evaluators["int8"], int8_archs)
+        cpu = time.process_time()
         points = search_points(task, METHODS, {m: parts[m][0] for m in METHODS}, evaluators, objectives,
                                args.strategy, args.seeds, args.budget, memo)
-        every = np.concatenate([x for m in METHODS for x in points[m] if len(x)])
+        print(f"{task}: searches took {time.process_time() - cpu:.0f} CPU s", flush=True)
+        extra = {}
+        if "w4a8" in args.precisions:
+            at_w4a8 = recast(int8_archs, parts["joint"][0], parts["int8"][0], evaluators["joint"], "w4a8",
+                             [o.metric for o in objectives])
+            extra["int8+w4a8"] = [np.concatenate([x for x in (a, b) if len(x)])
+                                  for a, b in zip(points["int8"], at_w4a8)]
+        points_all = {**points, **extra}
+        every = np.concatenate([x for m in points_all for x in points_all[m] if len(x)])
         lo, hi = every.min(0), every.max(0)
-        per = {m: [hv(x, lo, hi) for x in points[m]] for m in METHODS}
+        per = {m: [hv(x, lo, hi) for x in points_all[m]] for m in points_all}
         med = {m: statistics.median(v) for m, v in per.items()}
         ratio = med["joint"] / med["int8"] if med["int8"] > 0 else float("inf")
         print(f"{task} accuracy vs energy ({args.preset}), reference at the range's worst: median HV "
@@ -149,7 +207,7 @@ def main() -> None:
               f"(bar >= 1.2: {'met' if ratio >= 1.2 else 'NOT met'}; ceiling {1 / med['int8']:.3f})", flush=True)
         ref = median_reference(points["random"])
         best = np.array([hi[0], lo[1]])
-        per_m = {m: [hv_from(x, ref, best) for x in points[m]] for m in METHODS}
+        per_m = {m: [hv_from(x, ref, best) for x in points_all[m]] for m in points_all}
         med_m = {m: statistics.median(v) for m, v in per_m.items()}
         ratio_m = med_m["joint"] / med_m["int8"] if med_m["int8"] > 0 else float("inf")
         print(f"{task} reference at the median random draw (accuracy {ref[0]:.1f} %, energy {ref[1]:.3e} mJ): "
@@ -169,7 +227,7 @@ def main() -> None:
                         "median_reference": {"reference": ref.tolist(), "per_seed": per_m, "median": med_m,
                                              "joint_over_int8": ratio_m, "bar": ratio_m >= 1.2,
                                              "ceiling": 1 / med_m["int8"] if med_m["int8"] > 0 else None},
-                        "fronts": fronts, "points": {m: [x.tolist() for x in points[m]] for m in METHODS},
+                        "fronts": fronts, "points": {m: [x.tolist() for x in points_all[m]] for m in points_all},
                         "range": {"low": lo.tolist(), "high": hi.tolist()},
                         "budget": args.budget, "seeds": args.seeds, "strategy": args.strategy,
                         "preset": args.preset, "precisions": args.precisions, "epochs": args.epochs,
