@@ -9,8 +9,7 @@ multiple of ``--round-to`` channels (default 16, ONNX Runtime's channel block wi
 the pruned network is fine-tuned for each of ``--finetune`` epoch counts (one row each, from the same pruned
 weights) with the same stand-alone recipe (``--recipe config``: the config's optimizer, cosine schedule, weight
 decay, label smoothing) or with the pruning step's own (``--recipe step``: Adam); ``--lr`` sets the
-fine-tuning learning rate; ``--distill W`` mixes knowledge distillation from the unpruned network (its logits
-softened by ``--temperature``, weight W against the label loss; 0: labels only) into either recipe. Latency: the project timer (:func:`hwnas.costs.measure.model.measure_latency`, ONNX
+fine-tuning learning rate. Latency: the project timer (:func:`hwnas.costs.measure.model.measure_latency`, ONNX
 Runtime, 1 thread, batch 1); accuracy lost on the test split, and on the validation split beside it (the
 split to choose a fine-tuning recipe on). Seeds ``--seeds``; the table gives each.
 
@@ -50,9 +49,6 @@ def main() -> None:
     p.add_argument("--recipe", choices=("config", "step"), default="config", help="fine-tuning recipe")
     p.add_argument("--lr", type=float, default=None,
                    help="fine-tuning learning rate (default: the config's with --recipe config, 1e-3 with --recipe step)")
-    p.add_argument("--distill", type=float, default=0.0,
-                   help="weight of distillation from the unpruned network in the fine-tuning loss (0: labels only)")
-    p.add_argument("--temperature", type=float, default=4.0, help="temperature of the distilled logits")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--repeats", type=int, default=200)
     args = p.parse_args()
@@ -67,7 +63,7 @@ def main() -> None:
         x, y = data.split("test")
         tcfg = cfg.supernet.training.model_copy(update={"epochs": args.epochs})
         for seed in args.seeds:
-            t0 = time.process_time()
+            t0 = time.perf_counter()
             model = train_alone(space, data, arch, tcfg, seed)
             pruned = prune_channels(model, args.ratio, shape, args.round_to or None)
             raw_acc = accuracy(pruned, x, y)
@@ -80,17 +76,15 @@ def main() -> None:
                     pass
                 elif args.recipe == "config":
                     ft = tcfg if args.lr is None else tcfg.model_copy(update={"lr": args.lr})
-                    tuned = train_standalone(tuned, data, ft, seed=seed, epochs=epochs, teacher=model,
-                                             distill=args.distill, temperature=args.temperature)
+                    tuned = train_standalone(tuned, data, ft, seed=seed, epochs=epochs)
                 else:
-                    tuned = finetune(tuned, data, epochs=epochs, lr=args.lr or 1e-3, seed=seed, teacher=model,
-                                     distill=args.distill, temperature=args.temperature)
+                    tuned = finetune(tuned, data, epochs=epochs, lr=args.lr or 1e-3, seed=seed)
                 acc = accuracy(tuned, x, y)
                 val_loss = base_val - accuracy(tuned, *data.split("val"))
                 rows.append((data.name, seed, epochs, channel_count(tuned) / channel_count(model),
                              sum(q.numel() for q in tuned.parameters()) / sum(q.numel() for q in model.parameters()),
                              *lat, lat[0] / lat[1], base_acc, raw_acc, acc, base_acc - acc, val_loss))
-            print(f"{data.name} seed {seed}: done in {time.process_time() - t0:.0f} CPU s", flush=True)
+            print(f"{data.name} seed {seed}: done in {time.perf_counter() - t0:.0f}s", flush=True)
     print("\n| task | seed | fine-tune epochs | channels kept | params kept | latency ms | pruned ms | speed-up | test acc | "
           "pruned, before fine-tune | after fine-tune | loss (points) | val loss (points) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")

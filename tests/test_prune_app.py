@@ -64,13 +64,3 @@ def test_members_and_ratios_are_checked():
     assert load_config({"supernet": {}, "compress": {"prune": {}}}).compress.prune.round_to == 16
     with pytest.raises(ConfigError, match="compress.prune: pruning front members needs the train-once job"):
         load_config({"compress": {"prune": {}}, "space": "nb201", "objectives": ["accuracy:max"]})
-
-
-def test_distillation_settings_are_read_and_checked():
-    p = load_config({"supernet": {}, "compress": {"prune": {"distill": 0.5, "distill_temperature": 2}}}).compress.prune
-    assert (p.distill, p.distill_temperature) == (0.5, 2.0)
-    assert load_config({"supernet": {}, "compress": {"prune": {}}}).compress.prune.distill == 0.0
-    with pytest.raises(ConfigError, match="compress.prune.distill"):
-        load_config({"supernet": {}, "compress": {"prune": {"distill": 1.5}}})
-    with pytest.raises(ConfigError, match="compress.prune.distill_temperature"):
-        load_config({"supernet": {}, "compress": {"prune": {"distill_temperature": 0}}})

@@ -2,8 +2,7 @@
 
 After the front is exported, each chosen front member (``members``: ``all`` or indices into
 ``front.csv``'s rows) is extracted with its inherited weights, ``ratio`` of its channels removed
-(:mod:`hwnas.compress.prune`, torch-pruning's dependency graph) and fine-tuned ``epochs`` epochs (with
-``distill`` > 0 distilling the unpruned member's logits);
+(:mod:`hwnas.compress.prune`, torch-pruning's dependency graph) and fine-tuned ``epochs`` epochs;
 its latency is measured again with the project's timer (ONNX Runtime, batch 1) and its accuracy
 on the searched split and the test split, and it is exported to ``models/`` and added to
 ``front.csv`` / ``front.json`` as a row of its own with ``pruned`` = the ratio (0 for the searched
@@ -46,8 +45,7 @@ def prune_front(cfg: Config, space, data, quality, front, rows: list[dict], out:
     from hwnas.supernet.calibrate import accuracy
 
     p = cfg.compress.prune
-    step = ChannelPruning(ratio=p.ratio, epochs=p.epochs, lr=p.lr, seed=cfg.study.seed, round_to=p.round_to,
-                          distill=p.distill, temperature=p.distill_temperature)
+    step = ChannelPruning(ratio=p.ratio, epochs=p.epochs, lr=p.lr, seed=cfg.study.seed, round_to=p.round_to)
     split = str(cfg.evaluator.options.get("split", "val")) if cfg.evaluator is not None else "val"
     x_test, y_test = data.split("test")
     shape = (1, *space.input_shape)

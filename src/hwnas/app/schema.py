@@ -212,9 +212,6 @@ class PruneSection(_Strict):
     round_to: int | None = Field(16, ge=1, description="channels each group keeps, rounded down to a multiple of "
                                  "this (ONNX Runtime's CPU convolutions work in blocks of 16 channels: digits "
                                  "1.42-1.45x faster at 50 % instead of 1.27x); null keeps the exact ratio")
-    distill: float = Field(0.0, ge=0, le=1, description="weight of knowledge distillation from the unpruned member "
-                           "in the fine-tuning loss (its logits softened by distill_temperature; 0: labels only)")
-    distill_temperature: float = Field(4.0, gt=0, description="temperature of the distilled logits")
 
 
 class CompressSection(_Strict):

@@ -10,8 +10,7 @@ the channels a group keeps are rounded down to a multiple of it (torch-pruning's
 a group whose share rounds down to none is left whole): ONNX Runtime's CPU convolutions work
 on blocks of channels (16 fp32 lanes with AVX-512), and channel counts off the block keep less
 of the speed-up the removed work promises (benchmarks/results/prune.md). The pruned module is then
-fine-tuned on the training split to recover the accuracy lost, on the labels or, with ``distill`` > 0, also
-on the unpruned parent's softened logits (knowledge distillation, :mod:`hwnas.compress.finetune`).
+fine-tuned on the training split to recover the accuracy lost.
 
 Unstructured and N:M (2:4) sparsity are not offered: no CPU runtime used here runs them faster
 (ONNX Runtime densifies sparse initializers; torch's semi-structured sparsity needs CUDA), and
@@ -26,7 +25,7 @@ import torch
 from torch import nn
 
 from hwnas.compress.base import Compressed, CompressionStep
-from hwnas.compress.finetune import check_distill, finetune
+from hwnas.compress.finetune import finetune
 from hwnas.core.errors import ConfigError
 from hwnas.data.base import TaskData
 
@@ -72,20 +71,18 @@ def channel_count(module: nn.Module) -> int:
 
 class ChannelPruning(CompressionStep):
     """``prune``: remove ``ratio`` of the channels (dependency-graph groups, L2 magnitude; kept counts rounded to
-    multiples of ``round_to`` if given), fine-tune ``epochs`` epochs (``distill`` > 0: distilling the unpruned
-    module's logits at ``temperature``); ``info`` holds the ratio and the parameter counts before and after."""
+    multiples of ``round_to`` if given), fine-tune ``epochs`` epochs; ``info`` holds the ratio and the parameter
+    counts before and after."""
 
     name = "prune"
 
     def __init__(self, ratio: float = 0.5, epochs: int = 5, lr: float = 1e-3, batch_size: int = 128, seed: int = 0,
-                 round_to: int | None = None, distill: float = 0.0, temperature: float = 4.0):
+                 round_to: int | None = None):
         if not 0.0 < ratio < 1.0:
             raise ConfigError(f"compress prune: ratio={ratio!r} must be between 0 and 1")
         if round_to is not None and (isinstance(round_to, bool) or not isinstance(round_to, int) or round_to < 1):
             raise ConfigError(f"compress prune: round_to={round_to!r} must be a whole number of channels >= 1")
         self.round_to = round_to
-        check_distill(distill, temperature)
-        self.distill, self.temperature = float(distill), float(temperature)
         if epochs < 0 or lr <= 0 or batch_size < 1:
             raise ConfigError("compress prune: epochs >= 0, lr > 0, batch_size >= 1")
         self.ratio, self.epochs, self.lr, self.batch_size, self.seed = float(ratio), int(epochs), float(lr), \
@@ -94,13 +91,10 @@ class ChannelPruning(CompressionStep):
     def apply(self, module: nn.Module, data: TaskData) -> Compressed:
         before = sum(p.numel() for p in module.parameters())
         pruned = prune_channels(module, self.ratio, (1, *data.input_shape), self.round_to)
-        pruned = finetune(pruned, data, self.epochs, self.lr, self.batch_size, self.seed,
-                          teacher=module if self.distill > 0 else None, distill=self.distill,
-                          temperature=self.temperature)
+        pruned = finetune(pruned, data, self.epochs, self.lr, self.batch_size, self.seed)
         return Compressed(pruned, {"prune": self.ratio, "params_before": before,
                                    "params": sum(p.numel() for p in pruned.parameters())})
 
     def describe(self) -> dict:
         return {"step": self.name, "ratio": self.ratio, "epochs": self.epochs, "lr": self.lr,
-                "batch_size": self.batch_size, "seed": self.seed, "round_to": self.round_to,
-                "distill": self.distill, "temperature": self.temperature}
+                "batch_size": self.batch_size, "seed": self.seed, "round_to": self.round_to}

@@ -17,11 +17,11 @@ import json
 import math
 
 import torch
+import torch.nn.functional as F
 import yaml
 from pydantic import ValidationError
 from torch import nn
 
-from hwnas.compress.finetune import check_distill, distillation_loss
 from hwnas.core.errors import ConfigError
 from hwnas.data.base import TaskData, batches
 from hwnas.spaces.trainable import TrainableSpace
@@ -50,20 +50,15 @@ def warmup_cosine_lr(cfg: TrainingConfig, step: int, total: int, warmup_steps: i
 
 
 def train_standalone(module: nn.Module, data: TaskData, cfg: TrainingConfig, seed: int | None = None,
-                     epochs: int | None = None, warmup: float = 0.0, teacher: nn.Module | None = None,
-                     distill: float = 0.0, temperature: float = 4.0) -> nn.Module:
-    """Train a plain module from scratch with the supernet's optimizer and schedule (labels only; with
-    ``teacher`` and ``distill`` > 0 also distilling its logits, :func:`~hwnas.compress.finetune.distillation_loss`).
+                     epochs: int | None = None, warmup: float = 0.0) -> nn.Module:
+    """Train a plain module from scratch with the supernet's optimizer and schedule (labels only).
 
     ``seed`` fixes the batch order; the initial weights are whatever ``module`` holds (seed the global
     torch RNG before building it for a repeatable run). ``warmup``: the fraction of all steps over which the
     learning rate rises linearly to ``cfg.lr`` before the cosine decay (0: the cosine schedule alone).
     """
-    check_distill(distill, temperature)
     seed = cfg.seed if seed is None else seed
     epochs = epochs or cfg.epochs
-    if teacher is not None:
-        teacher.eval()
     torch.manual_seed(seed)
     opt = make_optimizer(module.parameters(), cfg)
     steps = math.ceil(len(data.y_train) / cfg.batch_size)
@@ -74,12 +69,7 @@ def train_standalone(module: nn.Module, data: TaskData, cfg: TrainingConfig, see
         for i, (xb, yb) in enumerate(batches(data.x_train, data.y_train, cfg.batch_size, gen)):
             set_lr(opt, warmup_cosine_lr(cfg, epoch * steps + i, epochs * steps, warmup_steps))
             opt.zero_grad(set_to_none=True)
-            xb = fast_layout(xb)
-            soft = None
-            if teacher is not None and distill > 0:
-                with torch.no_grad():
-                    soft = teacher(xb)
-            distillation_loss(module(xb), yb, soft, distill, temperature, cfg.label_smoothing).backward()
+            F.cross_entropy(module(fast_layout(xb)), yb, label_smoothing=cfg.label_smoothing).backward()
             opt.step()
     return module.eval()
 
