@@ -5,7 +5,9 @@ cached under ``--out``) and, per seed, three searches of ``--budget`` evaluation
 validation accuracy (max) and energy (min) on an accelerator preset (``--preset``; the accelerator model
 costs each layer at its precision: per-precision MAC energy, traffic scaling with bit width):
 
-- ``joint``: architecture + one precision per block among int4 / int8 / int16, with ``--strategy``;
+- ``joint``: architecture + one precision per block among ``--precisions`` (default int4 / w4a8 / int8 /
+  int16: 4-bit weights and activations, 4-bit weights with 8-bit activations, 8 and 16 bits), with
+  ``--strategy``; ``--precisions int4 int8 int16`` is the three-choice space without the mixed precision;
 - ``int8``: architecture only, every block int8, with ``--strategy`` (the uniform-8-bit front);
 - ``random``: the joint space searched by random sampling (the baseline, same run).
 
@@ -23,10 +25,15 @@ with two reference points:
 Each is also given as a fraction of its box (from the run's best accuracy and lowest energy to the reference):
 the ceiling of the joint / int8 ratio is 1 / the int8 front's fraction. Bar: the joint front's HV >= 1.2x the
 uniform-int8 front's. Evaluations are memoised by (architecture, policy).
+With w4a8 among ``--precisions`` the run also scores ``int8+w4a8``: each int8 search's evaluated
+architectures plus the same architectures at uniform w4a8 (twice the evaluations, not a search): what the
+mixed precision adds to the architectures the int8 search found, the reach of a joint search that found them.
 ``--probe N`` prints instead where the policy pays: accuracy and energy of the largest and N random
-architectures at uniform int4 / int8 / int16 and with one block changed.
+architectures at each uniform precision and with one block changed (int8 with one block at int4 or w4a8,
+int4 or w4a8 with one block at int8).
 
-    .venv/bin/python benchmarks/bench_accel_policy.py --out runs/bench_quantize --json benchmarks/results/accel_policy.json
+    .venv/bin/python benchmarks/bench_accel_policy.py --out runs/bench_quantize --tasks digits --budget 40 --seeds 5 --json benchmarks/results/accel_policy_digits.json
+    .venv/bin/python benchmarks/bench_accel_policy.py --out runs/bench_quantize --tasks mnist1d --probe 3
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import argparse
 import json
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -78,15 +86,63 @@ def hv_from(points: np.ndarray, ref: np.ndarray, best: np.ndarray) -> float:
     return float(hypervolume(f, np.array([-ref[0], ref[1]])) / box)
 
 
+#: (every block, the one block changed) of the probe's one-block policies, where both are searched
+ONE_BLOCK = (("int8", "int4"), ("int8", "w4a8"), ("int4", "int8"), ("w4a8", "int8"))
+
+
+def recording(evaluator, archs: list[list]):
+    """``evaluator``, appending each architecture it is asked for to ``archs[-1]`` (a new list per study: a
+    study binds its evaluator once)."""
+    from hwnas.evaluators.base import Evaluator
+
+    class Recording(Evaluator):
+        metrics = evaluator.metrics
+
+        def metric_kinds(self):
+            return evaluator.metric_kinds()
+
+        def bind(self, s):
+            archs.append([])
+            evaluator.bind(s)
+
+        def evaluate(self, arch):
+            archs[-1].append(arch)
+            return evaluator.evaluate(arch)
+
+        def describe(self):
+            return evaluator.describe()
+
+    return Recording()
+
+
+def recast(archs: list[list], space, int8_space, evaluator, precision: str, columns) -> list[np.ndarray]:
+    """Per study, the objectives of its architectures at uniform ``precision`` in ``space`` (failures left out)."""
+    from hwnas.core.errors import EvaluationFailed
+
+    evaluator.bind(space)
+    out = []
+    for study in archs:
+        rows = []
+        for arch in study:
+            try:
+                r = evaluator.evaluate(space.with_policy(int8_space.base_arch(arch), precision))
+            except EvaluationFailed:
+                continue
+            rows.append([r[c] for c in columns])
+        out.append(np.array(rows))
+    return out
+
+
 def probe(base, space, evaluator, n: int, seed: int = 0) -> None:
-    """Print accuracy and energy of the largest architecture and ``n`` random ones under uniform int4 / int8 /
-    int16 and under int8 with one block at int4 (and int4 with one block at int8): where the policy pays."""
+    """Print accuracy and energy of the largest architecture and ``n`` random ones under each uniform precision
+    and under the :data:`ONE_BLOCK` policies (e.g. int8 with one block at w4a8): where the policy pays."""
     evaluator.bind(space)
     archs = [base.largest()] + [base.from_genes(g) for g in base.sample_genes(np.random.default_rng(seed), n)]
+    pairs = [(hi, lo) for hi, lo in ONE_BLOCK if hi in space.precisions and lo in space.precisions]
     for arch in archs:
         blocks = list(space.running_blocks(base.canonical(arch)))
-        policies = ["int4", "int8", "int16"] + [{**dict.fromkeys(blocks, hi), b: lo} for hi, lo in
-                                               (("int8", "int4"), ("int4", "int8")) for b in blocks]
+        policies = list(space.precisions) + [{**dict.fromkeys(blocks, hi), b: lo} for hi, lo in pairs
+                                             for b in blocks]
         for policy in policies:
             r = evaluator.evaluate(space.with_policy(arch, policy))
             name = policy if isinstance(policy, str) else " ".join(f"{b}:{v}" for b, v in policy.items())
@@ -102,6 +158,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--strategy", default="nsga2")
     p.add_argument("--preset", default="edge_npu")
+    p.add_argument("--precisions", nargs="+", default=["int4", "w4a8", "int8", "int16"],
+                   help="the joint space's precisions per block (accelerator target)")
     p.add_argument("--tasks", nargs="+", default=list(TASKS))
     p.add_argument("--mnist1d-epochs", type=int, default=200)
     p.add_argument("--epochs", type=int, default=0, help="QAT fine-tuning epochs per evaluated model")
@@ -119,18 +177,29 @@ def main() -> None:
     for task in args.tasks:
         base, _, quality = task_setup(task, args.out, args.mnist1d_epochs)
         memo = Memo()
-        parts = {"joint": accel_parts(base, quality, ["int4", "int8", "int16"], "block", args.preset, args.epochs),
+        parts = {"joint": accel_parts(base, quality, args.precisions, "block", args.preset, args.epochs),
                  "int8": accel_parts(base, quality, ["int8"], "network", args.preset, args.epochs)}
         parts["random"] = parts["joint"]
         if args.probe is not None:
             probe(base, *parts["joint"], args.probe)
             continue
         evaluators = {m: memo.wrap(s, ev) for m, (s, ev) in parts.items()}
+        int8_archs: list[list] = []
+        evaluators["int8"] = recording(evaluators["int8"], int8_archs)
+        cpu = time.process_time()
         points = search_points(task, METHODS, {m: parts[m][0] for m in METHODS}, evaluators, objectives,
                                args.strategy, args.seeds, args.budget, memo)
-        every = np.concatenate([x for m in METHODS for x in points[m] if len(x)])
+        print(f"{task}: searches took {time.process_time() - cpu:.0f} CPU s", flush=True)
+        extra = {}
+        if "w4a8" in args.precisions:
+            at_w4a8 = recast(int8_archs, parts["joint"][0], parts["int8"][0], evaluators["joint"], "w4a8",
+                             [o.metric for o in objectives])
+            extra["int8+w4a8"] = [np.concatenate([x for x in (a, b) if len(x)])
+                                  for a, b in zip(points["int8"], at_w4a8)]
+        points_all = {**points, **extra}
+        every = np.concatenate([x for m in points_all for x in points_all[m] if len(x)])
         lo, hi = every.min(0), every.max(0)
-        per = {m: [hv(x, lo, hi) for x in points[m]] for m in METHODS}
+        per = {m: [hv(x, lo, hi) for x in points_all[m]] for m in points_all}
         med = {m: statistics.median(v) for m, v in per.items()}
         ratio = med["joint"] / med["int8"] if med["int8"] > 0 else float("inf")
         print(f"{task} accuracy vs energy ({args.preset}), reference at the range's worst: median HV "
@@ -138,7 +207,7 @@ def main() -> None:
               f"(bar >= 1.2: {'met' if ratio >= 1.2 else 'NOT met'}; ceiling {1 / med['int8']:.3f})", flush=True)
         ref = median_reference(points["random"])
         best = np.array([hi[0], lo[1]])
-        per_m = {m: [hv_from(x, ref, best) for x in points[m]] for m in METHODS}
+        per_m = {m: [hv_from(x, ref, best) for x in points_all[m]] for m in points_all}
         med_m = {m: statistics.median(v) for m, v in per_m.items()}
         ratio_m = med_m["joint"] / med_m["int8"] if med_m["int8"] > 0 else float("inf")
         print(f"{task} reference at the median random draw (accuracy {ref[0]:.1f} %, energy {ref[1]:.3e} mJ): "
@@ -158,10 +227,11 @@ def main() -> None:
                         "median_reference": {"reference": ref.tolist(), "per_seed": per_m, "median": med_m,
                                              "joint_over_int8": ratio_m, "bar": ratio_m >= 1.2,
                                              "ceiling": 1 / med_m["int8"] if med_m["int8"] > 0 else None},
-                        "fronts": fronts, "points": {m: [x.tolist() for x in points[m]] for m in METHODS},
+                        "fronts": fronts, "points": {m: [x.tolist() for x in points_all[m]] for m in points_all},
                         "range": {"low": lo.tolist(), "high": hi.tolist()},
                         "budget": args.budget, "seeds": args.seeds, "strategy": args.strategy,
-                        "preset": args.preset, "distinct_models": len(memo.results)}
+                        "preset": args.preset, "precisions": args.precisions, "epochs": args.epochs,
+                        "distinct_models": len(memo.results)}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1))

@@ -28,11 +28,21 @@ def test_target_refuses_precisions_it_emulates_with_the_reason():
     with pytest.raises(ConfigError, match="fp32.*datapath is integer"):
         check_precisions(["int8", "fp32"], "accelerator")
     assert check_precisions(["int4", "int8", "int16"], "accelerator") == ("int4", "int8", "int16")
+    assert check_precisions(["int4", "w4a8", "int8"], "accelerator") == ("int4", "w4a8", "int8")
+    with pytest.raises(ConfigError, match="'w4a8' refused for target 'onnxruntime'.*DequantizeLinear before an fp32 "
+                                          r"Conv.*MatMulNBits covers MatMul and Gather only.*\['int8', 'fp32'\]"):
+        check_precisions(["int8", "w4a8"], "onnxruntime")
 
 
 def test_config_refuses_a_non_native_precision_when_read():
     with pytest.raises(ConfigError, match="compress.quantize.*'int4' refused for target 'onnxruntime'"):
         parse_config({"supernet": {}, "compress": {"quantize": {"precisions": ["int8", "int4"]}}}, "c.yaml")
+    with pytest.raises(ConfigError, match="precisions.*'w4a8' refused for target 'onnxruntime'"):
+        parse_config({"supernet": {}, "compress": {"quantize": {"precisions": ["int8", "w4a8"]}}}, "c.yaml")
+    cfg = parse_config({"supernet": {}, "compress": {"quantize": {"target": "accelerator",
+                                                                  "precisions": ["int4", "w4a8", "int8", "int16"]}}},
+                       "c.yaml")
+    assert cfg.compress.quantize.precisions == ["int4", "w4a8", "int8", "int16"]
     with pytest.raises(ConfigError, match="calibration.method"):
         parse_config({"supernet": {}, "compress": {"quantize": {"calibration": {"method": "kl"}}}}, "c.yaml")
     cfg = parse_config({"supernet": {}, "compress": {"quantize": {"calibration": {"method": "entropy",
@@ -93,6 +103,29 @@ def test_layer_list_carries_each_blocks_bit_width():
     fp32 = q.with_policy(base, "fp32")
     assert q.layers(fp32) == q.base.layers(base)
     assert q.is_float(fp32) and not q.is_float(arch)
+
+
+def test_w4a8_blocks_carry_4_bit_weights_and_8_bit_activations():
+    q = QuantizedSpace(small_signal(), ("int4", "w4a8", "int8"), target="accelerator")
+    base = q.base.largest()
+    arch = q.with_policy(base, {"conv1": "w4a8", "conv2": "int8", "fc1": "int4", "fc2": "w4a8",
+                                "classifier": "w4a8"})
+    widths = {lay.name: (lay.w_bits, lay.a_bits) for lay in q.layers(arch) if lay.op in ("conv", "linear")}
+    assert widths == {"0": (4, 8), "3": (8, 8), "7": (4, 4), "9": (4, 8), "11": (4, 8)}
+    assert q.policy(arch)["conv1"] == "w4a8"
+
+
+def test_w4a8_energy_lies_between_int4_and_int8_and_its_size_follows_the_weights():
+    from hwnas.costs.accelerator import AcceleratorModel
+    from hwnas.costs.size import SizeModel
+
+    q = QuantizedSpace(MobileNetSpace(), ("int4", "w4a8", "int8"), target="accelerator")
+    model, size = AcceleratorModel(preset="edge_npu"), SizeModel()
+    for base in (q.base.smallest(), q.base.largest()):
+        energy = {p: model.cost(q.workload(q.with_policy(base, p)))["energy_mj"] for p in q.precisions}
+        assert energy["int4"] < energy["w4a8"] < energy["int8"]
+        kb = {p: size.cost(q.workload(q.with_policy(base, p)))["size_kb"] for p in q.precisions}
+        assert kb["w4a8"] == pytest.approx(kb["int4"]) and kb["w4a8"] < kb["int8"]
 
 
 def test_compress_without_a_supernet_is_refused():

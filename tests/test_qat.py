@@ -185,3 +185,27 @@ def test_fake_quantized_evaluator_for_the_accelerator_target():
     assert abs(out["accuracy"] - out["float_accuracy"]) < 3.0  # 16 bits: close to float
     assert set(out) == set(ev.metrics) and np.isfinite(list(out.values())).all()
     assert ev.describe()["type"] == "fakequant"
+
+
+def test_fake_quantized_w4a8_lies_between_int4_and_int8():
+    from hwnas.evaluators.fakequant import FakeQuantEvaluator
+    from hwnas.evaluators.supernet import SupernetEvaluator
+    from hwnas.spaces.quantized import QuantizedSpace
+
+    data = get_dataset("digits")
+    base = MobileNetSpace()
+    space = QuantizedSpace(base, ("int4", "w4a8", "int8"), target="accelerator")
+    torch.manual_seed(0)
+    ev = FakeQuantEvaluator(SupernetEvaluator(base.build_supernet(), data, calib_samples=64), space, calib_samples=64)
+    ev.bind(space)
+    arch = base.smallest()
+    q = {p: ev.extract(space.with_policy(arch, p)) for p in space.precisions}
+    widths = {(m.weight_q.bits, m.input_q.bits) for m in q["w4a8"].modules() if isinstance(m, (QuantConv, QuantLinear))}
+    assert widths == {(4, 8)}
+    x = data.x_val[:256]
+    with torch.no_grad():
+        ref = fold_batchnorm(ev.inner.extract(arch))(x)
+        err = {p: float(((m(x) - ref) ** 2).mean()) for p, m in q.items()}
+    assert err["int8"] < err["w4a8"] < err["int4"]  # 8-bit activations keep more of the float outputs
+    out = ev.evaluate(space.with_policy(arch, "w4a8"))
+    assert set(out) == set(ev.metrics) and np.isfinite(list(out.values())).all()

@@ -183,7 +183,8 @@ class QuantizeSection(_Strict):
 
     precisions: list[str] = Field(default_factory=lambda: ["int8", "fp32"],
                                   description="the precisions a block may take; only those the target executes "
-                                              "natively (onnxruntime: int8, fp32; accelerator: int4, int8, int16)")
+                                              "natively (onnxruntime: int8, fp32; accelerator: int4, w4a8, "
+                                              "int8, int16; w4a8 = 4-bit weights, 8-bit activations)")
     per: Literal["block", "network"] = Field("block", description="one precision per block the space declares, "
                                                                   "or one for the whole network")
     target: Literal["onnxruntime", "accelerator"] = Field("onnxruntime", description="where the model runs")

@@ -6,9 +6,10 @@ precisions the target executes natively (:mod:`hwnas.compress.policy`). Strategi
 genes as architecture genes; :meth:`~QuantizedSpace.canonical` merges the policies of blocks the
 sub-network does not run (they take the first precision), so two architectures that differ only there
 are one. The supernet is the base space's (the policy changes no trained weight); the layer list is the
-base one with each layer's ``w_bits`` / ``a_bits`` set from its block's precision, and the workload builds
-the ONNX model the policy deploys (:func:`QuantizedSpace.deployable`: fp32, or statically quantized), so a
-measured latency is the latency of the file that would be deployed, fp32 and int8 alike.
+base one with each layer's ``w_bits`` / ``a_bits`` set from its block's precision (``w4a8``: 4 and 8),
+and the workload builds the ONNX model the policy deploys (:func:`QuantizedSpace.deployable`: fp32, or
+statically quantized), so a measured latency is the latency of the file that would be deployed, fp32 and
+int8 alike.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from hwnas.compress.policy import bits_of, check_precisions
+from hwnas.compress.policy import check_precisions, widths_of
 from hwnas.core.errors import ConfigError, InvalidArchitecture
 from hwnas.core.layers import Layer, Workload
 from hwnas.spaces.base import Arch, ChoiceSpace, Dimension
@@ -161,12 +162,12 @@ class QuantizedSpace(TrainableSpace):
 
     def layers(self, arch: Arch) -> list[Layer]:
         arch = self.canonical(arch)
-        child_bits = {c: bits_of(arch[PREFIX + b]) for b, cs in self.running_blocks(self.base_arch(arch)).items()
+        child_bits = {c: widths_of(arch[PREFIX + b]) for b, cs in self.running_blocks(self.base_arch(arch)).items()
                       for c in cs}
         out = []
         for layer in self.base.layers(self.base_arch(arch)):
-            bits = child_bits.get(layer.name.split(".")[0], 32)
-            out.append(layer if bits == 32 else replace(layer, w_bits=bits, a_bits=bits))
+            w, a = child_bits.get(layer.name.split(".")[0], (32, 32))
+            out.append(layer if (w, a) == (32, 32) else replace(layer, w_bits=w, a_bits=a))
         return out
 
     def deployable(self, arch: Arch, module: torch.nn.Module | None = None, calib: np.ndarray | None = None,
