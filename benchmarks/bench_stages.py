@@ -13,6 +13,9 @@ per-seed results (JSON beside it; with ``--archs`` also every run's evaluated ar
     .venv/bin/python benchmarks/bench_stages.py --stages 3 --seeds 10 --budget 300 --jobs 2 \
         --out benchmarks/results/bench_stages.md
 
+``--strategies linas,linas_oracle_quality,linas_oracle_cost`` measures the ceiling of a better surrogate:
+the same search told the true quality (resp. cost) of every candidate (``benchmarks/oracle_strategy.py``).
+
 ``--profile OUT`` instead runs one search (first pair, first strategy, seed 0) under cProfile and
 prints the top entries by cumulative time. Data: ``../shared/benchdata/nb201_hw.csv`` beside the
 repository (or $HWNAS_SHARED); the script exits with a message when it is absent.
@@ -37,6 +40,8 @@ MIXED = "mixed_latency_ms"
 STRATEGIES = ("random", "linas")
 #: baselines with a dependency hwnas does not have (``pip install optuna``)
 OPTUNA = ("optuna_tpe", "optuna_nsga2")
+#: diagnostics: the default strategy with the truth instead of one metric's surrogate (``oracle_strategy.py``)
+ORACLES = ("linas_oracle_quality", "linas_oracle_cost")
 
 
 def shared_dir() -> Path:
@@ -73,6 +78,8 @@ def _job(args: tuple) -> tuple:
 
     if strategy in OPTUNA:
         import optuna_strategy  # noqa: F401  (registers the Optuna samplers; benchmarks/ is on sys.path)
+    if strategy in ORACLES:
+        import oracle_strategy  # noqa: F401  (registers the oracle diagnostics)
 
     space, objectives, ev, scorer = _parts(path, acc, cost, stages)
     r = run_strategy(None, space, objectives, strategy, budget, [seed], evaluator=ev, scorer=scorer)
