@@ -229,3 +229,19 @@ def test_the_pool_cache_is_keyed_by_the_pool_not_the_array_object():
     assert set(gp._on) == {first.key, second.key}
     with pytest.raises(ValueError, match="2-d"):
         Pool(np.zeros(3))
+
+
+def test_ridge_penalty_survives_an_svd_that_does_not_converge(monkeypatch):
+    """NumPy's SVD (LAPACK gesdd) fails on rare finite matrices; the ridge falls back to gesvd: same penalty."""
+    rng = np.random.default_rng(6)
+    X = rng.random((120, 30))
+    y = X @ rng.normal(size=30) + rng.normal(0, 0.1, 120)
+    expected = make_surrogate("ridge", n_members=4, seed=0).fit(X, y)
+
+    def fails(*args, **kwargs):
+        raise np.linalg.LinAlgError("SVD did not converge")
+
+    monkeypatch.setattr(np.linalg, "svd", fails)
+    fallback = make_surrogate("ridge", n_members=4, seed=0).fit(X, y)
+    assert fallback.alpha_ == expected.alpha_
+    np.testing.assert_allclose(fallback.predict_members(X), expected.predict_members(X), rtol=1e-10)

@@ -7,6 +7,18 @@ import numpy as np
 from hwnas.learn.surrogate import Surrogate, check_members, check_xy
 
 
+def _thin_svd(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Left singular vectors and singular values of ``X``. LAPACK's divide-and-conquer SVD (``gesdd``, NumPy's)
+    fails to converge on rare finite matrices; the QR-iteration driver (``gesvd``) is slower and does not."""
+    try:
+        U, s, _ = np.linalg.svd(X, full_matrices=False)
+    except np.linalg.LinAlgError:
+        from scipy.linalg import svd
+
+        U, s, _ = svd(X, full_matrices=False, lapack_driver="gesvd")
+    return U, s
+
+
 class BootstrapRidge(Surrogate):
     """Ridge regressions on bootstrap resamples, the penalty picked once by generalised cross-validation.
 
@@ -48,7 +60,7 @@ class BootstrapRidge(Surrogate):
     def _gcv_alpha(self, X: np.ndarray, y: np.ndarray) -> float:
         """The penalty minimising generalised cross-validation error, from one SVD."""
         Xc, yc = X - X.mean(axis=0), y - y.mean()
-        U, s, _ = np.linalg.svd(Xc, full_matrices=False)
+        U, s = _thin_svd(Xc)
         uy = U.T @ yc
         rest = float(yc @ yc - uy @ uy)  # part of y outside the column space
         n = len(y)
