@@ -11,6 +11,11 @@ costs each layer at its precision: per-precision MAC energy, traffic scaling wit
 - ``int8``: architecture only, every block int8, with ``--strategy`` (the uniform-8-bit front);
 - ``random``: the joint space searched by random sampling (the baseline, same run).
 
+``--per network`` makes ``joint`` architecture + one precision for the whole network (4 choices) instead of
+one per block: not the per-block policy of the bar, a measure of how much of the gap is the search difficulty
+of the per-block space. ``random`` and the median reference stay on the per-block space, so the reference of
+a ``--per network`` run is that of the per-block run with the same budget and seeds.
+
 Accuracy is the fake-quantized PyTorch accuracy (``hwnas.evaluators.fakequant``: inherited weights, BN
 recalibrated, BN folded, LSQ quantizers calibrated on 256 training samples, ``--epochs`` of QAT fine-tuning,
 default none), since ONNX Runtime
@@ -66,6 +71,15 @@ def accel_parts(base, quality, precisions, per: str, preset: str, epochs: int = 
     space = QuantizedSpace(base, precisions, per=per, target="accelerator")
     fq = FakeQuantEvaluator(quality, space, calib_samples=256, epochs=epochs)
     return space, CombinedEvaluator([fq, CostEvaluator(AcceleratorModel(preset=preset))])
+
+
+def method_parts(base, quality, precisions, per: str, preset: str, epochs: int = 0) -> dict:
+    """Method -> (space, evaluator): ``joint`` with a policy ``per`` block or network, ``int8`` uniform int8,
+    ``random`` the per-block joint space (the baseline and the median reference, whatever ``per`` is)."""
+    block = accel_parts(base, quality, precisions, "block", preset, epochs)
+    return {"joint": block if per == "block" else accel_parts(base, quality, precisions, per, preset, epochs),
+            "int8": accel_parts(base, quality, ["int8"], "network", preset, epochs),
+            "random": block}
 
 
 def median_reference(draws: list[np.ndarray]) -> np.ndarray:
@@ -151,7 +165,7 @@ def probe(base, space, evaluator, n: int, seed: int = 0) -> None:
         print(flush=True)
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("runs/bench_quantize"))
     p.add_argument("--budget", type=int, default=40)
@@ -160,13 +174,19 @@ def main() -> None:
     p.add_argument("--preset", default="edge_npu")
     p.add_argument("--precisions", nargs="+", default=["int4", "w4a8", "int8", "int16"],
                    help="the joint space's precisions per block (accelerator target)")
+    p.add_argument("--per", choices=("block", "network"), default="block",
+                   help="the joint search's policy: one precision per block (the bar) or one for the network")
     p.add_argument("--tasks", nargs="+", default=list(TASKS))
     p.add_argument("--mnist1d-epochs", type=int, default=200)
     p.add_argument("--epochs", type=int, default=0, help="QAT fine-tuning epochs per evaluated model")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--probe", type=int, default=None, metavar="N",
                    help="instead of the searches, print the policies of the largest and N random architectures")
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
     import torch
 
     from hwnas.core.objectives import Objective
@@ -177,11 +197,9 @@ def main() -> None:
     for task in args.tasks:
         base, _, quality = task_setup(task, args.out, args.mnist1d_epochs)
         memo = Memo()
-        parts = {"joint": accel_parts(base, quality, args.precisions, "block", args.preset, args.epochs),
-                 "int8": accel_parts(base, quality, ["int8"], "network", args.preset, args.epochs)}
-        parts["random"] = parts["joint"]
+        parts = method_parts(base, quality, args.precisions, args.per, args.preset, args.epochs)
         if args.probe is not None:
-            probe(base, *parts["joint"], args.probe)
+            probe(base, *parts["random"], args.probe)
             continue
         evaluators = {m: memo.wrap(s, ev) for m, (s, ev) in parts.items()}
         int8_archs: list[list] = []
@@ -192,7 +210,7 @@ def main() -> None:
         print(f"{task}: searches took {time.process_time() - cpu:.0f} CPU s", flush=True)
         extra = {}
         if "w4a8" in args.precisions:
-            at_w4a8 = recast(int8_archs, parts["joint"][0], parts["int8"][0], evaluators["joint"], "w4a8",
+            at_w4a8 = recast(int8_archs, parts["random"][0], parts["int8"][0], evaluators["random"], "w4a8",
                              [o.metric for o in objectives])
             extra["int8+w4a8"] = [np.concatenate([x for x in (a, b) if len(x)])
                                   for a, b in zip(points["int8"], at_w4a8)]
@@ -230,7 +248,7 @@ def main() -> None:
                         "fronts": fronts, "points": {m: [x.tolist() for x in points_all[m]] for m in points_all},
                         "range": {"low": lo.tolist(), "high": hi.tolist()},
                         "budget": args.budget, "seeds": args.seeds, "strategy": args.strategy,
-                        "preset": args.preset, "precisions": args.precisions, "epochs": args.epochs,
+                        "preset": args.preset, "precisions": args.precisions, "epochs": args.epochs, "per": args.per,
                         "distinct_models": len(memo.results)}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -36,3 +36,40 @@ def test_points_outside_the_reference_count_nothing():
     assert hv_from(outside, ref, best) == 0.0
     assert hv_from(np.empty((0, 2)), ref, best) == 0.0
     assert hv_from(np.vstack([outside, [[90.0, 1.0]]]), ref, best) == pytest.approx(10 / 40)
+
+
+def _parts(per):
+    from types import SimpleNamespace
+
+    from bench_accel_policy import method_parts
+
+    from hwnas.data import get_dataset
+    from hwnas.spaces.signal1d import Signal1DSpace
+
+    d = get_dataset("digits")
+    base = Signal1DSpace(input_shape=(1, 64), max_conv=2, conv_channels=(8,), conv_kernels=(3,), max_fc=1,
+                         fc_widths=(16,))
+    quality = SimpleNamespace(data=SimpleNamespace(x_train=d.x_train.reshape(-1, 1, 64), y_train=d.y_train))
+    return method_parts(base, quality, ["int4", "w4a8", "int8", "int16"], per, "edge_npu")
+
+
+def test_per_network_makes_only_the_joint_search_one_precision_per_network():
+    block, network = _parts("block"), _parts("network")
+    assert block["joint"] is block["random"] and block["joint"][0].per == "block"
+    assert len(block["joint"][0].blocks) > 1
+    joint = network["joint"][0]
+    assert joint.per == "network" and len(joint.blocks) == 1
+    assert list(joint.precisions) == ["int4", "w4a8", "int8", "int16"]
+    # the baseline and the median reference stay on the per-block space of the bar
+    assert network["random"][0].per == "block" and network["random"][0].blocks == block["random"][0].blocks
+    assert list(network["int8"][0].precisions) == ["int8"]
+
+
+def test_an_unknown_per_is_refused_naming_the_choices(capsys):
+    from bench_accel_policy import parser
+
+    assert parser().parse_args(["--per", "network"]).per == "network"
+    assert parser().parse_args([]).per == "block"
+    with pytest.raises(SystemExit):
+        parser().parse_args(["--per", "layer"])
+    assert "block" in capsys.readouterr().err
