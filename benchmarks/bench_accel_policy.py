@@ -104,31 +104,6 @@ def hv_from(points: np.ndarray, ref: np.ndarray, best: np.ndarray) -> float:
 ONE_BLOCK = (("int8", "int4"), ("int8", "w4a8"), ("int4", "int8"), ("w4a8", "int8"))
 
 
-def recording(evaluator, archs: list[list]):
-    """``evaluator``, appending each architecture it is asked for to ``archs[-1]`` (a new list per study: a
-    study binds its evaluator once)."""
-    from hwnas.evaluators.base import Evaluator
-
-    class Recording(Evaluator):
-        metrics = evaluator.metrics
-
-        def metric_kinds(self):
-            return evaluator.metric_kinds()
-
-        def bind(self, s):
-            archs.append([])
-            evaluator.bind(s)
-
-        def evaluate(self, arch):
-            archs[-1].append(arch)
-            return evaluator.evaluate(arch)
-
-        def describe(self):
-            return evaluator.describe()
-
-    return Recording()
-
-
 def recast(archs: list[list], space, int8_space, evaluator, precision: str, columns) -> list[np.ndarray]:
     """Per study, the objectives of its architectures at uniform ``precision`` in ``space`` (failures left out)."""
     from hwnas.core.errors import EvaluationFailed
@@ -202,15 +177,14 @@ def main() -> None:
             probe(base, *parts["random"], args.probe)
             continue
         evaluators = {m: memo.wrap(s, ev) for m, (s, ev) in parts.items()}
-        int8_archs: list[list] = []
-        evaluators["int8"] = recording(evaluators["int8"], int8_archs)
+        archs: dict = {}
         cpu = time.process_time()
         points = search_points(task, METHODS, {m: parts[m][0] for m in METHODS}, evaluators, objectives,
-                               args.strategy, args.seeds, args.budget, memo)
+                               args.strategy, args.seeds, args.budget, memo, archs)
         print(f"{task}: searches took {time.process_time() - cpu:.0f} CPU s", flush=True)
         extra = {}
         if "w4a8" in args.precisions:
-            at_w4a8 = recast(int8_archs, parts["random"][0], parts["int8"][0], evaluators["random"], "w4a8",
+            at_w4a8 = recast(archs["int8"], parts["random"][0], parts["int8"][0], evaluators["random"], "w4a8",
                              [o.metric for o in objectives])
             extra["int8+w4a8"] = [np.concatenate([x for x in (a, b) if len(x)])
                                   for a, b in zip(points["int8"], at_w4a8)]

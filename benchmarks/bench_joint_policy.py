@@ -96,9 +96,10 @@ def hv(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
 
 
 def search_points(task: str, methods, spaces: dict, evaluators: dict, objectives, strategy: str, seeds: int,
-                  budget: int, memo: Memo) -> dict[str, list[np.ndarray]]:
+                  budget: int, memo: Memo, archs: dict | None = None) -> dict[str, list[np.ndarray]]:
     """Per method and seed, the objectives of every evaluation that succeeded (rows in trial order): ``strategy``
-    on each method's space and evaluator, random search for ``random``."""
+    on each method's space and evaluator, random search for ``random``. ``archs``, when given, receives per
+    method and seed the architectures of every trial (failed ones too), in trial order."""
     from hwnas.strategies import get_strategy
     from hwnas.study import Study
 
@@ -110,8 +111,10 @@ def search_points(task: str, methods, spaces: dict, evaluators: dict, objectives
             study = Study(spaces[m], evaluators[m], objectives,
                           get_strategy("random" if m == "random" else strategy), seed=seed)
             study.optimize(budget)
-            ok = [t.metrics for t in sorted(study.trials, key=lambda t: t.number) if t.ok]
-            points[m].append(np.array([[r[c] for c in columns] for r in ok]))
+            trials = sorted(study.trials, key=lambda t: t.number)
+            points[m].append(np.array([[t.metrics[c] for c in columns] for t in trials if t.ok]))
+            if archs is not None:
+                archs.setdefault(m, []).append([t.arch for t in trials])
         print(f"{task} seed {seed}: {len(memo.results)} distinct models evaluated, "
               f"{time.perf_counter() - t0:.0f}s", flush=True)
     return points
