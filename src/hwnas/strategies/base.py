@@ -51,6 +51,8 @@ class Strategy(ABC):
         self.rng = np.random.default_rng(seed)
         self.trials: list[Trial] = []
         self.seen: set[str] = set()
+        #: id(trial) -> (trial, its gene row), filled by :meth:`genes_of`
+        self._genes_by_trial: dict[int, tuple[Trial, np.ndarray]] = {}
         self.allowed, self.allowed_codes = self._allowed(space)
 
     def attach(self, evaluator) -> None:
@@ -104,7 +106,7 @@ class Strategy(ABC):
     def genes_of(self, trials: Sequence[Trial]) -> np.ndarray:
         """Gene rows of ``trials`` (n, dims), each trial's architecture converted once and kept: a strategy
         asks for the rows of every told trial on each ask, and converting them again is quadratic in the budget."""
-        cache = self.__dict__.setdefault("_genes_by_trial", {})
+        cache = self._genes_by_trial
         missing = [t for t in trials if cache.get(id(t), (None,))[0] is not t]
         if missing:
             for t, row in zip(missing, self.space.genes_matrix([t.arch for t in missing])):
