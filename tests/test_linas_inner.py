@@ -170,3 +170,32 @@ def test_inner_search_copies_cells_across_stages(searched):
     with_copies = repeated(InnerSearch(copies=3, copy_share=0.25))
     without = repeated(InnerSearch(copies=0, copy_share=0.0))
     assert with_copies >= 20 and with_copies > 4 * max(without, 1)
+
+
+def test_quality_gaussian_process_of_a_product_space_has_a_kernel_per_stage():
+    """Past ``quality_surrogate_after`` the quality model is a GP with one column group per stage of the
+    encoding it reads; a cost model (ridge) takes no groups."""
+    space = get_space("nb201_stages", stages=2)
+    strategy = get_strategy("linas", n_init=10, quality_surrogate_after=20)
+    Study(space, StageSum(space), OBJ, strategy, seed=1).optimize(30)
+    gp = strategy.models.models["acc"]
+    assert gp.groups is not None and len(gp.groups) == 2
+    assert [(g.start, g.stop) for g in gp.groups] == [(0, gp._X.shape[1] // 2), (gp._X.shape[1] // 2, gp._X.shape[1])]
+    assert not hasattr(strategy.models.models["latency_ms"], "groups")
+
+
+def test_quality_model_that_changes_encoding_takes_that_encoding_s_groups(monkeypatch):
+    space = get_space("nb201_stages", stages=2)
+    strategy = get_strategy("linas", n_init=10, quality_surrogate_after=20)
+    study = Study(space, StageSum(space), OBJ, strategy, seed=1)
+    study.optimize(30)
+    models = strategy.models
+    genes = space.genes_matrix([t.arch for t in study.trials])
+    values = {m: np.array([t.metrics[m] for t in study.trials]) for m in ("acc", "latency_ms")}
+    for view in (GENERIC, *models.views.quality_names[1:], GENERIC):  # each encoding in turn
+        monkeypatch.setattr(models, "_choose_view", lambda m, g, t, view=view: view if m == "acc" else GENERIC)
+        models.fit(genes, values)
+        gp = models.models["acc"]
+        width = models.views.matrix(view, genes).shape[1] if view != GENERIC else space.features(genes).shape[1]
+        assert (gp.groups[0].start, gp.groups[-1].stop) == (0, width)
+        assert np.isfinite(gp.predict_mean(gp._X)).all()

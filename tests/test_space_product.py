@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.spaces import get_space
-from hwnas.spaces.product import copy_block, copy_pairs
+from hwnas.spaces.product import copy_block, copy_pairs, feature_groups
 from hwnas.spaces.protocols import BlockProduct
 
 
@@ -46,3 +46,23 @@ def test_rows_of_a_space_without_pairs_come_back_unchanged():
     np.testing.assert_array_equal(copy_block(one, genes, rng), genes)
     flat = get_space("nb201")
     np.testing.assert_array_equal(copy_block(flat, genes, rng), genes)
+
+
+def test_feature_groups_are_each_stage_s_columns():
+    space = get_space("nb201_stages", stages=3)
+    genes = space.sample_genes(np.random.default_rng(1), 20)
+    encodings = {"generic": (space.features, space.cell.features)}
+    for view in space.quality_views:
+        encodings[view] = (lambda g, v=view: space.quality_features(v, g),
+                           lambda g, v=view: space.cell.quality_features(v, g))
+    for view in space.executed_views:
+        encodings[f"{view}/own"] = (lambda g, v=view: space.executed_work(g, v).matrix,
+                                    lambda g, v=view: space.cell.executed_work(g, v).matrix)
+    for view, (whole, cell) in encodings.items():
+        groups = feature_groups(space, view)
+        X = whole(genes)
+        assert len(groups) == 3 and np.array_equal(np.concatenate(groups), np.arange(X.shape[1])), view
+        for s, cols in enumerate(groups):  # group s is stage s's own encoding
+            np.testing.assert_array_equal(X[:, cols], cell(space.stage_genes(genes, s)))
+    assert feature_groups(get_space("nb201_stages", stages=1)) is None
+    assert feature_groups(get_space("nb201")) is None

@@ -376,22 +376,32 @@ def test_linas_fingerprint_lists_every_setting():
     assert get_strategy("linas", quality_surrogate=None).options()["quality_surrogate"] is None
     opts = get_strategy("linas").options()
     assert (opts["quality_surrogate"], opts["quality_surrogate_after"]) == ("gp", 75)  # the defaults
+    assert (opts["cost_surrogate"], opts["cost_surrogate_after"]) == ("ridge_gp", 100)
     assert opts["cost_warp"] == "none"
 
 
-def test_linas_quality_surrogate_switches_in_only_after_its_threshold():
-    from hwnas.learn.gp import GaussianProcess
+@pytest.mark.parametrize("role, metric, kind, after", [("quality", "acc", "gp", 30),
+                                                       ("cost", "cost", "ridge_gp", 25)])
+def test_linas_surrogate_switches_in_only_after_its_threshold(role, metric, kind, after):
+    """A metric's model is the ridge until ``<role>_surrogate_after`` evaluations, then ``<role>_surrogate``:
+    the proposals before the switch are the same as with the ridge throughout."""
     from hwnas.learn.ridge import BootstrapRidge
+    from hwnas.learn.surrogate import SURROGATES
 
     space = make_space(5, 5)
     ev = Synthetic(space, seed=2)
-    plain = run("linas", space, ev, budget=50, seed=3, quality_surrogate=None)
-    late = run("linas", space, ev, budget=50, seed=3, quality_surrogate="gp", quality_surrogate_after=30)
+    plain = run("linas", space, ev, budget=after + 15, seed=3, **{f"{role}_surrogate": None})
+    late = run("linas", space, ev, budget=after + 15, seed=3,
+               **{f"{role}_surrogate": kind, f"{role}_surrogate_after": after})
     keys = [t.key for t in plain.trials], [t.key for t in late.trials]
-    assert keys[0][:30] == keys[1][:30] and keys[0] != keys[1]
-    assert isinstance(late.strategy.models.models["acc"], GaussianProcess)
-    assert isinstance(plain.strategy.models.models["acc"], BootstrapRidge)
-    assert late.strategy.options()["quality_surrogate_after"] == 30
+    assert keys[0][:after] == keys[1][:after] and keys[0] != keys[1]
+    assert isinstance(late.strategy.models.models[metric], SURROGATES.get(kind))
+    assert isinstance(plain.strategy.models.models[metric], BootstrapRidge)
+    assert late.strategy.options()[f"{role}_surrogate_after"] == after
+    with pytest.raises(ConfigError, match=f"{role}_surrogate 'svm'.*ridge"):
+        get_strategy("linas", **{f"{role}_surrogate": "svm"})
+    with pytest.raises(ConfigError, match=f"{role}_surrogate_after must be >= 0"):
+        get_strategy("linas", **{f"{role}_surrogate_after": -1})
 
 
 def test_linas_gaussian_process_rechooses_its_kernel_only_when_the_data_grew_by_half(monkeypatch):

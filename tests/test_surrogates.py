@@ -151,9 +151,98 @@ def test_gaussian_process_extends_with_its_kernel_and_caches_candidate_predictio
     assert not gp.can_extend(X[::-1]) and not gp.can_extend(X[:50])
 
 
+def _blocks_data(n, interact: bool, seed: int):
+    """One-hot rows of 3 blocks (4 columns each, one choice per block) and a target that is the sum of
+    a value per block's choice, or (``interact``) that depends on the three choices jointly."""
+    rng = np.random.default_rng(seed)
+    choices = rng.integers(0, 4, (n, 3))
+    X = np.hstack([np.eye(4)[choices[:, b]] for b in range(3)])
+    if interact:
+        table = np.random.default_rng(99).normal(0, 1, (4, 4, 4))
+        y = table[choices[:, 0], choices[:, 1], choices[:, 2]]
+    else:
+        values = np.random.default_rng(98).normal(0, 1, (3, 4))
+        y = values[np.arange(3), choices].sum(axis=1)
+    return X, y + rng.normal(0, 0.02, n)
+
+
+GROUPS = [np.arange(0, 4), np.arange(4, 8), np.arange(8, 12)]
+
+
+def test_gaussian_process_with_block_groups_learns_an_additive_function_from_few_combinations():
+    """A sum of per-block values, seen on 20 of the 64 combinations: the block kernel carries each block's
+    value to the unseen combinations, the joint kernel cannot."""
+    X, y = _blocks_data(20, interact=False, seed=1)
+    Xt, yt = _blocks_data(400, interact=False, seed=2)
+    joint = GaussianProcess(n_members=4).fit(X, y)
+    blocks = GaussianProcess(n_members=4, groups=GROUPS).fit(X, y)
+    assert blocks.joint_weight_ < 1.0  # the likelihood prefers the per-block terms
+    err_joint = np.sqrt(np.mean((joint.predict_mean(Xt) - yt) ** 2))
+    err_blocks = np.sqrt(np.mean((blocks.predict_mean(Xt) - yt) ** 2))
+    assert err_blocks < 0.5 * err_joint, (err_blocks, err_joint)
+
+
+def test_gaussian_process_with_block_groups_chooses_the_joint_kernel_where_blocks_interact():
+    X, y = _blocks_data(150, interact=True, seed=3)
+    blocks = GaussianProcess(n_members=4, groups=GROUPS).fit(X, y)
+    assert blocks.joint_weight_ == 1.0
+    np.testing.assert_allclose(blocks.predict_mean(X), GaussianProcess(n_members=4).fit(X, y).predict_mean(X),
+                               atol=1e-6)
+
+
+def test_gaussian_process_with_block_groups_extends_and_refits_with_its_kernel():
+    X, y = _blocks_data(90, interact=False, seed=4)
+    Xt, _ = _blocks_data(50, interact=False, seed=5)
+    grown = GaussianProcess(n_members=4, groups=GROUPS).fit(X[:60], y[:60])
+    pool = Pool(Xt)
+    grown.predict_members_on(pool)  # a cached pool is brought up to the grown rows
+    for n in (65, 80):
+        grown = grown.extend(X[:n], y[:n])
+    direct = GaussianProcess(n_members=4, groups=GROUPS)
+    direct._fit(X[:80], y[:80], (grown.lengthscale_rel_,), (grown.noise_ratio_,), (grown.joint_weight_,))
+    np.testing.assert_allclose(grown.predict(Xt)[0], direct.predict(Xt)[0], atol=1e-4)
+    np.testing.assert_allclose(grown.predict(Xt)[1], direct.predict(Xt)[1], atol=1e-4)
+    np.testing.assert_allclose(grown.predict_mean_on(pool), direct.predict_mean(Xt), atol=1e-4)
+    refitted = grown.refit(X[:80] * 2.0, y[:80])  # new inputs: same kernel settings, groups kept
+    assert (refitted.joint_weight_, refitted.lengthscale_rel_) == (grown.joint_weight_, grown.lengthscale_rel_)
+    assert refitted.groups is grown.groups
+    with pytest.raises(ValueError, match="joint_weights"):
+        GaussianProcess(groups=GROUPS, joint_weights=(1.5,))
+    with pytest.raises(ValueError, match="consecutive"):
+        GaussianProcess(groups=[[0, 2], [1, 3]])
+
+
+def test_ridge_with_residual_gp_follows_each_seen_block_s_own_deviation():
+    """Costs = a linear trend + a fixed deviation per block setting (a measured cell's own offset, not
+    linear in the block's columns): the ridge reads the trend, its residual GP the deviations of settings
+    seen in training, and so predicts unseen combinations of seen settings better than the ridge alone."""
+    rng = np.random.default_rng(6)
+    dev = np.random.default_rng(7).normal(0, 1.0, (3, 3, 3))  # block, first choice, second choice
+
+    def data(n, seed):
+        r = np.random.default_rng(seed)
+        a, b = r.integers(0, 3, (n, 3)), r.integers(0, 3, (n, 3))
+        X = np.hstack([np.hstack([np.eye(3)[a[:, k]], np.eye(3)[b[:, k]]]) for k in range(3)])
+        y = X @ np.linspace(-1, 1, 18) * 3 + dev[np.arange(3), a, b].sum(axis=1)
+        return X, y + rng.normal(0, 0.02, n)
+
+    X, y = data(60, 1)
+    Xt, yt = data(300, 2)
+    groups = [np.arange(0, 6), np.arange(6, 12), np.arange(12, 18)]
+    ridge = make_surrogate("ridge", n_members=8, seed=0).fit(X, y)
+    both = make_surrogate("ridge_gp", n_members=8, seed=0, groups=groups).fit(X, y)
+    err = [np.sqrt(np.mean((m.predict_mean(Xt) - yt) ** 2)) for m in (ridge, both)]
+    assert err[1] < 0.5 * err[0], err
+    pool = Pool(Xt)
+    grown = both.extend(np.vstack([X, Xt[:10]]), np.concatenate([y, yt[:10]]))
+    np.testing.assert_allclose(grown.predict_members_on(pool), grown.predict_members(Xt), atol=1e-4)
+    np.testing.assert_allclose(grown.predict_mean_on(pool, np.arange(5)), grown.predict_mean(Xt[:5]), atol=1e-4)
+    assert grown.predict_members(Xt).shape == (8, 300)
+
+
 # ---------------------------------------------------------------------------- the interface
 def test_registry_lists_the_surrogates_and_builds_them_by_name():
-    assert {"ridge", "gp"} <= set(SURROGATES.available())
+    assert {"ridge", "gp", "ridge_gp"} <= set(SURROGATES.available())
     assert isinstance(make_surrogate("gp", n_members=4, seed=0), GaussianProcess)
     with pytest.raises(ConfigError, match="unknown option"):
         make_surrogate("ridge", lengthscales=(1.0,))

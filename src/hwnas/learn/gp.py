@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy.linalg import solve_triangular
 
 from hwnas.learn.surrogate import Pool, Surrogate, check_members, check_xy
+
+
+def _column_range(columns) -> slice:
+    """A group of feature columns (consecutive indices) as a slice: a view of the columns, not a copy."""
+    c = np.asarray(columns, dtype=np.intp).ravel()
+    if not len(c) or not np.array_equal(c, np.arange(c[0], c[0] + len(c))):
+        raise ValueError(f"a group of columns must be consecutive indices, got {c.tolist()[:8]}...")
+    return slice(int(c[0]), int(c[0]) + len(c))
 
 
 class GaussianProcess(Surrogate):
@@ -27,7 +37,16 @@ class GaussianProcess(Surrogate):
     standard deviation, each candidate's draws independent of the others'
     (a batch picked greedily scores each candidate on its own draws).
 
-    Growing data: the kernel (length scale and noise ratio) is re-chosen over the grid only once the
+    Product spaces (``groups``: the feature columns of each block, e.g. each stage of a network of
+    stages): the kernel is then ``w`` times the joint squared exponential plus ``1 - w`` times the mean
+    over blocks of a squared exponential on each block's columns (an additive kernel, as in additive
+    GP-based optimisation), ``w`` among ``joint_weights`` chosen by the marginal likelihood with the
+    length scale (relative to each block's typical distance) and the noise. An architecture that shares
+    a block with evaluated ones is then alike to them in that block's share, however much its other
+    blocks differ, so what is learned of a block carries over to every network that holds it; where
+    blocks interact, the likelihood picks the joint kernel.
+
+    Growing data: the kernel (length scale, noise ratio, joint weight) is re-chosen over the grid only once the
     data has grown by half since the last choice (:attr:`regrow`); the marginal likelihood moves
     little when five rows join a hundred. In between, :meth:`extend` keeps the whole kernel (feature
     scaling too) and extends the Cholesky factor by the new rows' block, and :meth:`refit` (new
@@ -41,11 +60,16 @@ class GaussianProcess(Surrogate):
     regrow = 1.5
 
     def __init__(self, n_members: int = 16, lengthscales=(0.35, 0.5, 0.7, 1.0, 1.4, 2.0),
-                 noise_ratios=(0.01, 0.03, 0.1, 0.3, 1.0), seed: int = 0):
+                 noise_ratios=(0.01, 0.03, 0.1, 0.3, 1.0), seed: int = 0, groups=None,
+                 joint_weights=(0.0, 0.5, 1.0)):
         self.n_members = check_members(n_members)
         self.lengthscales = tuple(lengthscales)
         self.noise_ratios = tuple(noise_ratios)
         self.seed = seed
+        self.groups = None if groups is None or len(groups) < 2 else tuple(_column_range(g) for g in groups)
+        self.joint_weights = tuple(float(w) for w in joint_weights) if self.groups is not None else (1.0,)
+        if not self.joint_weights or any(not 0.0 <= w <= 1.0 for w in self.joint_weights):
+            raise ValueError(f"joint_weights must be values in [0, 1], got {joint_weights!r}")
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y):
@@ -55,12 +79,12 @@ class GaussianProcess(Surrogate):
         return self
 
     def refit(self, X, y) -> GaussianProcess:
-        """A new model on ``X, y`` with this one's length scale and noise ratio (the grid again once the data
+        """A new model on ``X, y`` with this one's length scale, noise ratio and joint weight (the grid again once the data
         has grown by :attr:`regrow` since the last choice); feature scaling from ``X``."""
-        new = GaussianProcess(self.n_members, self.lengthscales, self.noise_ratios, self.seed)
+        new = self._like()
         if len(y) >= self.regrow * self.chosen_at_:
             return new.fit(X, y)
-        new._fit(X, y, (self.lengthscale_rel_,), (self.noise_ratio_,))
+        new._fit(X, y, (self.lengthscale_rel_,), (self.noise_ratio_,), (self.joint_weight_,))
         new.chosen_at_ = self.chosen_at_
         return new
 
@@ -78,38 +102,44 @@ class GaussianProcess(Surrogate):
             return self.refit(X, y)
         return self._extended(X, y)
 
-    def _fit(self, X, y, lengthscales, noise_ratios) -> None:
+    def _like(self) -> GaussianProcess:
+        """An unfitted model with this one's settings."""
+        new = GaussianProcess(self.n_members, self.lengthscales, self.noise_ratios, self.seed)
+        new.groups, new.joint_weights = self.groups, self.joint_weights
+        return new
+
+    def _fit(self, X, y, lengthscales, noise_ratios, joint_weights=None) -> None:
         X, y = check_xy(X, y)
         self.lo_ = X.min(axis=0)
         span = X.max(axis=0) - self.lo_
         self.scale_ = np.where(span > 0, span, 1.0)
         Xs = self._scaled(X)
-        D = self._sqdist(Xs, Xs)
-        # length scales relative to the typical distance between evaluated architectures
-        typical = float(np.sqrt(np.median(D[np.triu_indices(len(y), 1)]))) if len(y) > 2 else 1.0
-        typical = typical if typical > 0 else 1.0
         n = len(y)
+        parts = [self._sqdist(Xs[:, c], Xs[:, c]) for c in self.groups] if self.groups is not None else []
+        D = sum(parts) if parts else self._sqdist(Xs, Xs)
+        # length scales relative to the typical distance between evaluated architectures (per group)
+        self.typical_ = self._typical(D, n)
+        self.group_typical_ = np.array([self._typical(P, n) for P in parts])
         best = None
-        for rel in lengthscales:
-            ell = rel * typical
-            Kf = np.exp(-0.5 * D / ell**2)
+        for rel, w in itertools.product(lengthscales, joint_weights or self.joint_weights):
+            Kf = self._from_sqdist(D, parts, rel, w)
             for g in noise_ratios:
                 try:
                     L = np.linalg.cholesky(Kf + (g + 1e-8) * np.eye(n))
                 except np.linalg.LinAlgError:
                     continue
-                one = np.linalg.solve(L, np.ones(n))
-                ty = np.linalg.solve(L, y)
+                one = solve_triangular(L, np.ones(n), lower=True)
+                ty = solve_triangular(L, y, lower=True)
                 mu = float(one @ ty / (one @ one))  # generalised least-squares constant mean
                 r = ty - mu * one
                 s2 = max(float(r @ r) / n, 1e-12)  # closed-form signal variance
                 nll = 0.5 * n * np.log(s2) + np.log(np.diag(L)).sum()
                 if best is None or nll < best[0]:
-                    best = (nll, rel, g, L, mu, s2)
+                    best = (nll, rel, w, g, L, mu, s2)
         if best is None:
             raise ValueError("Gaussian process: no kernel setting gave a positive-definite matrix")
-        _, self.lengthscale_rel_, self.noise_ratio_, L, self.mean_, self.s2_ = best
-        self.ell_ = self.lengthscale_rel_ * typical
+        _, self.lengthscale_rel_, self.joint_weight_, self.noise_ratio_, L, self.mean_, self.s2_ = best
+        self.ell_ = self.lengthscale_rel_ * self.typical_
         self._lo32, self._scale32 = self.lo_.astype(np.float32), self.scale_.astype(np.float32)
         self._set_rows(X, Xs, L, y, {})
 
@@ -120,6 +150,7 @@ class GaussianProcess(Surrogate):
         # triangular solve per call)
         self._Linv32 = None
         self._X32 = Xs.astype(np.float32)
+        self._norms32 = None  # the training rows' squared norms, when first needed (see _train_norms)
         self._X, self._L, self._on = X, L, caches
 
     def can_extend(self, X) -> bool:
@@ -134,8 +165,8 @@ class GaussianProcess(Surrogate):
         new.__dict__.update(self.__dict__)
         Xs = self._scaled(X)
         old, add = Xs[:n0], Xs[n0:]
-        K12 = np.exp(-0.5 * self._sqdist(old, add) / self.ell_**2)
-        K22 = np.exp(-0.5 * self._sqdist(add, add) / self.ell_**2) + (self.noise_ratio_ + 1e-8) * np.eye(len(add))
+        K12 = self._kernel(old, add)
+        K22 = self._kernel(add, add) + (self.noise_ratio_ + 1e-8) * np.eye(len(add))
         L21 = solve_triangular(self._L, K12, lower=True).T  # (k, n0)
         L = np.zeros((len(X), len(X)))
         L[:n0, :n0], L[n0:, :n0] = self._L, L21
@@ -162,9 +193,21 @@ class GaussianProcess(Surrogate):
         return (np.asarray(X, dtype=np.float64) - self.lo_) / self.scale_
 
     @staticmethod
-    def _sqdist(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-        d = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * A @ B.T
-        return np.maximum(d, 0.0)
+    def _sqdist(A: np.ndarray, B: np.ndarray, a2: np.ndarray | None = None) -> np.ndarray:
+        """Squared distances between the rows of ``A`` and ``B``; ``a2``: ``A``'s squared row norms, when known."""
+        d = ((A * A).sum(1) if a2 is None else a2)[:, None] + (B * B).sum(1)[None, :]
+        ab = A @ B.T
+        ab *= 2.0
+        d -= ab
+        return np.maximum(d, 0.0, out=d)
+
+    def _train_norms(self, rows: slice) -> list[np.ndarray]:
+        """Squared norms of the training rows ``rows`` (float32), per group (one entry without groups),
+        computed once per model: every prediction measures its candidates against the same rows."""
+        if self._norms32 is None:
+            cols = self.groups if self.groups is not None else (slice(None),)
+            self._norms32 = [(self._X32[:, c] * self._X32[:, c]).sum(1) for c in cols]
+        return [a2[rows] for a2 in self._norms32]
 
     def _linv32(self) -> np.ndarray:
         if self._Linv32 is None:
@@ -178,7 +221,7 @@ class GaussianProcess(Surrogate):
         c = self._on.get(pool.key)
         if c is None:
             Ms = self._scaled32(pool.X)
-            Ks = self._kernel32(self._X32, Ms)
+            Ks = self._kernel(self._X32, Ms, self._train_norms(slice(None)))
             V = self._linv32() @ Ks
             c = {"Ms": Ms, "n": 0, "vv": (V * V).sum(axis=0, dtype=np.float64),
                  "Ks": np.empty((n + n // 2 + 8, len(Ms))), "V": np.empty((n + n // 2 + 8, len(Ms)), np.float32)}
@@ -191,7 +234,7 @@ class GaussianProcess(Surrogate):
                     grown = np.empty((n + n // 2 + 8, c[key].shape[1]), c[key].dtype)
                     grown[:n0] = c[key][:n0]
                     c[key] = grown
-            Ks_new = self._kernel32(self._X32[n0:], c["Ms"])  # (k, m)
+            Ks_new = self._kernel(self._X32[n0:], c["Ms"], self._train_norms(slice(n0, None)))  # (k, m)
             L21, L22 = self._L[n0:, :n0], self._L[n0:, n0:]
             rhs = Ks_new - L21.astype(np.float32) @ c["V"][:n0]
             V_new = solve_triangular(L22, rhs, lower=True).astype(np.float32)
@@ -199,10 +242,45 @@ class GaussianProcess(Surrogate):
             c["vv"] = c["vv"] + (V_new * V_new).sum(axis=0, dtype=np.float64)
         return c
 
-    def _kernel32(self, A32: np.ndarray, B32: np.ndarray) -> np.ndarray:
-        d = self._sqdist(A32, B32)
-        d *= np.float32(-0.5 / self.ell_**2)
-        return np.exp(d, out=d)
+    @staticmethod
+    def _typical(D: np.ndarray, n: int) -> float:
+        """The median distance between distinct rows (1 when there is none or it is 0)."""
+        t = float(np.sqrt(np.median(D[np.triu_indices(n, 1)]))) if n > 2 else 1.0
+        return t if t > 0 else 1.0
+
+    def _from_sqdist(self, D: np.ndarray, parts: list, rel: float, w: float) -> np.ndarray:
+        """The kernel from squared distances: ``w`` times the joint squared exponential on ``D`` plus
+        ``1 - w`` times the mean over groups of each group's squared exponential on its part (length scale
+        ``rel`` times the typical distance, per group), in the dtype of the distances (``D`` is unused when
+        ``w`` is 0)."""
+        out = None
+        if w > 0:
+            out = D * D.dtype.type(-0.5 / (rel * self.typical_) ** 2)
+            np.exp(out, out=out)
+            if w < 1:
+                out *= D.dtype.type(w)
+        if w < 1:
+            share = parts[0].dtype.type((1.0 - w) / len(parts))
+            for P, t in zip(parts, self.group_typical_):
+                term = P * P.dtype.type(-0.5 / (rel * t) ** 2)
+                np.exp(term, out=term)
+                term *= share
+                if out is None:
+                    out = term
+                else:
+                    out += term
+        return out
+
+    def _kernel(self, A: np.ndarray, B: np.ndarray, a2: list | None = None) -> np.ndarray:
+        """The chosen kernel between scaled rows ``A`` and ``B``, in their dtype; ``a2``: ``A``'s squared row
+        norms per group (:meth:`_train_norms`), when known."""
+        a2 = a2 if a2 is not None else [None] * (len(self.groups) if self.groups is not None else 1)
+        if self.groups is None:
+            return self._from_sqdist(self._sqdist(A, B, a2[0]), [], self.lengthscale_rel_, 1.0)
+        parts = [self._sqdist(A[:, c], B[:, c], n) for c, n in zip(self.groups, a2)]
+        D = sum(parts) if self.joint_weight_ > 0 else None  # the joint term's distances, when it has weight
+        return self._from_sqdist(D, parts, self.lengthscale_rel_, self.joint_weight_)
+
 
     def predict_mean_on(self, pool: Pool, rows: np.ndarray | None = None) -> np.ndarray:
         c = self._cached(pool)
@@ -217,7 +295,7 @@ class GaussianProcess(Surrogate):
     def _cross(self, X) -> np.ndarray:
         """Kernel between the training rows and ``X``, (n, m), in float32: candidate sets are large and
         one-hot, and the float32 rounding (~1e-7) is far below any difference the search acts on."""
-        return self._kernel32(self._X32, self._scaled32(X))
+        return self._kernel(self._X32, self._scaled32(X), self._train_norms(slice(None)))
 
     def _scaled32(self, X) -> np.ndarray:
         """:meth:`_scaled` in float32 (one-hot columns, lo 0 and span 1, come out exactly as in float64)."""

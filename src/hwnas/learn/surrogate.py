@@ -14,8 +14,8 @@ keep cross-terms with a pool between predictions, keyed by the pool's
 ``key`` (unique per pool object; a changed matrix is a new pool).
 
 Surrogates are found by name in :data:`SURROGATES` (entry-point group
-``hwnas.surrogates``): ``ridge`` (:class:`~hwnas.learn.ridge.BootstrapRidge`)
-and ``gp`` (:class:`~hwnas.learn.gp.GaussianProcess`).
+``hwnas.surrogates``): ``ridge`` (:class:`~hwnas.learn.ridge.BootstrapRidge`),
+``gp`` (:class:`~hwnas.learn.gp.GaussianProcess`) and ``ridge_gp`` (:class:`~hwnas.learn.ridge_gp.RidgeResidualGP`).
 """
 
 from __future__ import annotations
@@ -113,6 +113,7 @@ def check_members(n_members: int) -> int:
 SURROGATES: Registry[Surrogate] = Registry("surrogate", "hwnas.surrogates", {
     "ridge": "hwnas.learn.ridge:BootstrapRidge",
     "gp": "hwnas.learn.gp:GaussianProcess",
+    "ridge_gp": "hwnas.learn.ridge_gp:RidgeResidualGP",
 }, base=Surrogate)
 
 

@@ -26,6 +26,29 @@ def copy_pairs(space) -> list[tuple[int, int]]:
     return [(s, d) for s in range(len(blocks)) for d in range(len(blocks)) if s != d and blocks[s] is blocks[d]]
 
 
+def feature_groups(space, view: str = "generic") -> list[np.ndarray] | None:
+    """The column groups of a product space's encoding under ``view``: by the
+    :class:`~hwnas.spaces.protocols.BlockProduct` contract its features are its blocks' side by side, so
+    the columns of block ``i`` are group ``i``. ``view``: ``generic`` (``features``), a quality view
+    (``quality_features``) or an executed-work view, optionally with its representative
+    (``executed/own``; :class:`~hwnas.strategies.cost_views.CostViews`' names). None for a space that is
+    no product of two or more blocks."""
+    if not isinstance(space, BlockProduct) or len(space.blocks) < 2:
+        return None
+    widths = []
+    for block in space.blocks:
+        one = np.zeros((1, len(block.cardinalities)), dtype=np.int64)
+        if view == "generic":
+            X = block.features(one)
+        elif view in getattr(block, "quality_views", ()):
+            X = block.quality_features(view, one)
+        else:
+            X = block.executed_work(one, view.split("/")[0]).matrix
+        widths.append(np.asarray(X).shape[1])
+    edges = np.cumsum([0, *widths])
+    return [np.arange(a, b) for a, b in zip(edges[:-1], edges[1:])]
+
+
 def copy_block(space, genes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Each row with one block's setting copied into another block of the same space (a pair drawn per
     row from :func:`copy_pairs`); rows come back unchanged when the space has no such pair."""

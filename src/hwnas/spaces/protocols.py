@@ -80,7 +80,8 @@ class ExecutedWorkViews(Protocol):
 @runtime_checkable
 class BlockProduct(Protocol):
     """A space that is the product of smaller spaces: its genes are its blocks' gene rows side by side,
-    in block order."""
+    in block order, and so are its features (``features``, and ``quality_features`` under each of its
+    blocks' quality views)."""
 
     #: the blocks, in gene order (one space object may stand for several blocks)
     blocks: tuple[Any, ...]

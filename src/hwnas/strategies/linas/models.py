@@ -9,7 +9,10 @@ metric's encoding is chosen by cross-validation among the space's views
 between the generic features and generic + interactions.
 
 Every metric starts with a bootstrap ridge; from ``quality_surrogate_after`` usable evaluations on,
-quality metrics get ``quality_surrogate`` (a Gaussian process by default). A model of the same kind
+quality metrics get ``quality_surrogate`` (a Gaussian process by default), and from
+``cost_surrogate_after`` on, costs get ``cost_surrogate`` (the ridge plus a Gaussian process on its
+residuals by default). In a product space a surrogate that takes ``groups`` is given each block's
+columns of its encoding (:func:`~hwnas.spaces.product.feature_groups`). A model of the same kind
 as the last fit is updated through :meth:`~hwnas.learn.surrogate.Surrogate.extend` (same encoding,
 more rows) or :meth:`~hwnas.learn.surrogate.Surrogate.refit` (new encoding); a new kind is fitted afresh.
 """
@@ -20,8 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hwnas.learn.surrogate import Pool, Surrogate, make_surrogate
+from hwnas.core.registry import accepted_options
+from hwnas.learn.surrogate import SURROGATES, Pool, Surrogate, make_surrogate
 from hwnas.learn.warp import RankWarp
+from hwnas.spaces.product import feature_groups
 from hwnas.strategies.cost_views import GENERIC, CostViews
 
 WARPS = ("rank", "log", "none")  # target transforms of a surrogate (``warp``, ``cost_warp``)
@@ -106,11 +111,13 @@ class MetricModels:
 
     def __init__(self, space, metrics: list[str], costs: set[str], qualities: set[str], maximised: set[str],
                  warp: str, cost_warp: str | None, quality_surrogate: str | None, quality_surrogate_after: int,
-                 n_members: int, seed: int, views: CostViews | None):
+                 n_members: int, seed: int, views: CostViews | None, cost_surrogate: str | None = None,
+                 cost_surrogate_after: int = 0):
         self.space, self.metrics = space, metrics
         self.costs, self.qualities, self.maximised = costs, qualities, maximised
         self.warp, self.cost_warp = warp, cost_warp
         self.quality_surrogate, self.quality_surrogate_after = quality_surrogate, quality_surrogate_after
+        self.cost_surrogate, self.cost_surrogate_after = cost_surrogate, cost_surrogate_after
         self.n_members, self.seed = n_members, seed
         self.views = views
         self.view: dict[str, str] = {}  # metric -> chosen encoding
@@ -119,6 +126,7 @@ class MetricModels:
         self.warps: dict[str, object] = {}  # metric -> RankWarp, "log" or None
         self._kind: dict[str, str] = {}
         self._fitted_view: dict[str, str] = {}
+        self._grouped: dict[str, bool] = {}  # metric -> its model reads column groups of its encoding
 
     # ------------------------------------------------------------------ fitting
     def _warp(self, metric: str, y: np.ndarray):
@@ -133,6 +141,8 @@ class MetricModels:
     def kind(self, metric: str, n: int) -> str:
         if self.quality_surrogate is not None and metric in self.qualities and n >= self.quality_surrogate_after:
             return self.quality_surrogate
+        if self.cost_surrogate is not None and metric in self.costs and n >= self.cost_surrogate_after:
+            return self.cost_surrogate
         return BASE_SURROGATE
 
     def fit(self, genes: np.ndarray, values: dict[str, np.ndarray]) -> None:
@@ -146,11 +156,25 @@ class MetricModels:
             kind = self.kind(m, len(y))
             Xv = X if view == GENERIC else self.views.matrix(view, genes)
             prev = self.models.get(m)
-            if prev is not None and self._kind[m] == kind:
-                model = prev.extend(Xv, target) if self._fitted_view[m] == view else prev.refit(Xv, target)
-            else:
-                model = make_surrogate(kind, self.n_members, seed=self.seed * 1009 + j).fit(Xv, target)
+            options = self._group_option(kind, view, Xv.shape[1])
+            if prev is not None and self._kind[m] == kind and self._fitted_view[m] == view:
+                model = prev.extend(Xv, target)
+            elif prev is not None and self._kind[m] == kind and not options and not self._grouped.get(m):
+                model = prev.refit(Xv, target)  # a new encoding, the same settings
+            else:  # a new kind, or column groups that belong to another encoding
+                model = make_surrogate(kind, self.n_members, seed=self.seed * 1009 + j, **options).fit(Xv, target)
+            self._grouped[m] = bool(options)
             self.models[m], self.warps[m], self._kind[m], self._fitted_view[m] = model, warp, kind, view
+
+    def _group_option(self, kind: str, view: str, width: int) -> dict:
+        """``groups``, the feature columns of each block of a product space under ``view``, for a surrogate
+        that takes them (a Gaussian process then adds a kernel per block to its joint one); else nothing."""
+        if "groups" not in accepted_options(SURROGATES.get(kind)):
+            return {}
+        groups = feature_groups(self.space, view)
+        if groups is None or sum(len(g) for g in groups) != width:
+            return {}
+        return {"groups": groups}
 
     def _choose_view(self, metric: str, genes: np.ndarray, target: np.ndarray) -> str:
         """The encoding of a metric's surrogate, re-chosen whenever the data has grown by half since the last choice."""

@@ -13,7 +13,9 @@ by cross-validation), ``prune_redundant`` (cells running code that feeds nothing
 candidates), ``quality_surrogate`` / ``quality_surrogate_after`` (``gp`` from 75 usable
 evaluations: a ridge reads the space globally, which a search needs while it knows little; once it
 has homed in, what separates the front's missing members from their evaluated neighbours is local,
-which a Gaussian process follows), ``quality_ref`` / ``quality_ref_after`` (from 100 evaluations
+which a Gaussian process follows), ``cost_surrogate`` / ``cost_surrogate_after`` (``ridge_gp`` from 100:
+the ridge on executed work plus a Gaussian process on what it leaves, each measured architecture's own
+deviation), ``quality_ref`` / ``quality_ref_after`` (from 100 evaluations
 on, a quality objective's reference is the space's median read from the predicted order, not a
 quantile of shrunk predictions).
 """
@@ -65,6 +67,8 @@ class LinasStrategy(Strategy):
         quality_surrogate: str | None = "gp",
         quality_surrogate_after: int = 75,
         cost_warp: str | None = "none",
+        cost_surrogate: str | None = "ridge_gp",
+        cost_surrogate_after: int = 100,
     ):
         if n_init < 2:
             raise ConfigError(f"linas: n_init must be >= 2, got {n_init}")
@@ -77,6 +81,11 @@ class LinasStrategy(Strategy):
                               f"choose one of {SURROGATES.available()} or leave it unset (= ridge)")
         if quality_surrogate_after < 0:
             raise ConfigError(f"linas: quality_surrogate_after must be >= 0, got {quality_surrogate_after}")
+        if cost_surrogate is not None and cost_surrogate not in SURROGATES:
+            raise ConfigError(f"linas: cost_surrogate {cost_surrogate!r} is not known; "
+                              f"choose one of {SURROGATES.available()} or leave it unset (= ridge)")
+        if cost_surrogate_after < 0:
+            raise ConfigError(f"linas: cost_surrogate_after must be >= 0, got {cost_surrogate_after}")
         if warp not in WARPS:
             raise ConfigError(f"linas: warp {warp!r} not allowed; choose 'rank', 'log' or 'none'")
         if cost_warp is not None and cost_warp not in WARPS:
@@ -95,6 +104,7 @@ class LinasStrategy(Strategy):
         self.prune_redundant = bool(prune_redundant)
         self.quality_ref, self.quality_ref_after = quality_ref, int(quality_ref_after)
         self.quality_surrogate, self.quality_surrogate_after = quality_surrogate, int(quality_surrogate_after)
+        self.cost_surrogate, self.cost_surrogate_after = cost_surrogate, int(cost_surrogate_after)
         #: candidates of a space too big to enumerate
         self.inner = InnerSearch(prune=self.prune_redundant)
 
@@ -105,6 +115,7 @@ class LinasStrategy(Strategy):
             "prune_redundant": self.prune_redundant, "quality_ref": self.quality_ref,
             "quality_ref_after": self.quality_ref_after, "cost_warp": self.cost_warp,
             "quality_surrogate": self.quality_surrogate, "quality_surrogate_after": self.quality_surrogate_after,
+            "cost_surrogate": self.cost_surrogate, "cost_surrogate_after": self.cost_surrogate_after,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -124,7 +135,8 @@ class LinasStrategy(Strategy):
             maximised={o.metric for o in self.objectives if o.sign < 0},
             warp=self.warp, cost_warp=self.cost_warp, quality_surrogate=self.quality_surrogate,
             quality_surrogate_after=self.quality_surrogate_after, n_members=self.n_members, seed=self.seed,
-            views=CostViews(space, self._catalog) if self.cost_views else None)
+            views=CostViews(space, self._catalog) if self.cost_views else None,
+            cost_surrogate=self.cost_surrogate, cost_surrogate_after=self.cost_surrogate_after)
         self.acquisition = BatchEHVI(self.objectives, self.constraints, self.ref_quantile)
         genes = self.allowed if self.allowed is not None else space.enumerate_genes(POOL_LIMIT)
         self.pool = EnumeratedPool(space, genes, self.prune_redundant) if genes is not None else None
