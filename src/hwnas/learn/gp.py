@@ -67,9 +67,10 @@ class GaussianProcess(Surrogate):
         self.noise_ratios = tuple(noise_ratios)
         self.seed = seed
         self.groups = None if groups is None or len(groups) < 2 else tuple(_column_range(g) for g in groups)
-        self.joint_weights = tuple(float(w) for w in joint_weights) if self.groups is not None else (1.0,)
-        if not self.joint_weights or any(not 0.0 <= w <= 1.0 for w in self.joint_weights):
+        weights = tuple(float(w) for w in joint_weights)
+        if not weights or any(not 0.0 <= w <= 1.0 for w in weights):
             raise ValueError(f"joint_weights must be values in [0, 1], got {joint_weights!r}")
+        self.joint_weights = weights if self.groups is not None else (1.0,)  # no groups: the joint kernel
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.spaces.protocols import BlockProduct
+from hwnas.spaces.views import GENERIC
 
 
 def _starts(space: BlockProduct) -> np.ndarray:
@@ -26,7 +27,7 @@ def copy_pairs(space) -> list[tuple[int, int]]:
     return [(s, d) for s in range(len(blocks)) for d in range(len(blocks)) if s != d and blocks[s] is blocks[d]]
 
 
-def feature_groups(space, view: str = "generic") -> list[np.ndarray] | None:
+def feature_groups(space, view: str = GENERIC) -> list[np.ndarray] | None:
     """The column groups of a product space's encoding under ``view``: by the
     :class:`~hwnas.spaces.protocols.BlockProduct` contract its features are its blocks' side by side, so
     the columns of block ``i`` are group ``i``. ``view``: ``generic`` (``features``), a quality view
@@ -38,7 +39,7 @@ def feature_groups(space, view: str = "generic") -> list[np.ndarray] | None:
     widths = []
     for block in space.blocks:
         one = np.zeros((1, len(block.cardinalities)), dtype=np.int64)
-        if view == "generic":
+        if view == GENERIC:
             X = block.features(one)
         elif view in getattr(block, "quality_views", ()):
             X = block.quality_features(view, one)
