@@ -50,7 +50,7 @@ class GaussianProcess(Surrogate):
     data has grown by half since the last choice (:attr:`regrow`); the marginal likelihood moves
     little when five rows join a hundred. In between, :meth:`extend` keeps the whole kernel (feature
     scaling too) and extends the Cholesky factor by the new rows' block, and :meth:`refit` (new
-    inputs) keeps the chosen length scale and noise ratio. Predictions of a :class:`~hwnas.learn.surrogate.Pool`
+    inputs) keeps the chosen length scale, noise ratio and joint weight. Predictions of a :class:`~hwnas.learn.surrogate.Pool`
     keep the cross-kernel and its triangular solve, and an extended model only adds the new rows'
     part: ``O(k n m)`` for ``k`` new rows, ``n`` evaluated rows and ``m`` candidates, instead of
     ``O(n^2 m)`` per prediction.
