@@ -282,7 +282,6 @@ class GaussianProcess(Surrogate):
         D = sum(parts) if self.joint_weight_ > 0 else None  # the joint term's distances, when it has weight
         return self._from_sqdist(D, parts, self.lengthscale_rel_, self.joint_weight_)
 
-
     def predict_mean_on(self, pool: Pool, rows: np.ndarray | None = None) -> np.ndarray:
         c = self._cached(pool)
         mean = self.mean_ + self._alpha @ c["Ks"][: c["n"]]

@@ -126,7 +126,6 @@ class MetricModels:
         self.warps: dict[str, object] = {}  # metric -> RankWarp, "log" or None
         self._kind: dict[str, str] = {}
         self._fitted_view: dict[str, str] = {}
-        self._grouped: dict[str, bool] = {}  # metric -> its model reads column groups of its encoding
 
     # ------------------------------------------------------------------ fitting
     def _warp(self, metric: str, y: np.ndarray):
@@ -156,14 +155,15 @@ class MetricModels:
             kind = self.kind(m, len(y))
             Xv = X if view == GENERIC else self.views.matrix(view, genes)
             prev = self.models.get(m)
-            options = self._group_option(kind, view, Xv.shape[1])
-            if prev is not None and self._kind[m] == kind and self._fitted_view[m] == view:
+            same_kind = prev is not None and self._kind[m] == kind
+            if same_kind and self._fitted_view[m] == view:
                 model = prev.extend(Xv, target)
-            elif prev is not None and self._kind[m] == kind and not options and not self._grouped.get(m):
-                model = prev.refit(Xv, target)  # a new encoding, the same settings
-            else:  # a new kind, or column groups that belong to another encoding
-                model = make_surrogate(kind, self.n_members, seed=self.seed * 1009 + j, **options).fit(Xv, target)
-            self._grouped[m] = bool(options)
+            else:
+                options = self._group_option(kind, view, Xv.shape[1])
+                if same_kind and not options and getattr(prev, "groups", None) is None:
+                    model = prev.refit(Xv, target)  # a new encoding, the same settings
+                else:  # a new kind, or column groups that belong to another encoding
+                    model = make_surrogate(kind, self.n_members, seed=self.seed * 1009 + j, **options).fit(Xv, target)
             self.models[m], self.warps[m], self._kind[m], self._fitted_view[m] = model, warp, kind, view
 
     def _group_option(self, kind: str, view: str, width: int) -> dict:

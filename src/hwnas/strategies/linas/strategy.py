@@ -47,6 +47,15 @@ POOL_LIMIT = 100_000
 REFERENCE_SIZE = 2048
 
 
+def _check_surrogate(role: str, name: str | None, after: int) -> None:
+    """``<role>_surrogate`` is a known surrogate or None, ``<role>_surrogate_after`` is >= 0."""
+    if name is not None and name not in SURROGATES:
+        raise ConfigError(f"linas: {role}_surrogate {name!r} is not known; "
+                          f"choose one of {SURROGATES.available()} or leave it unset (= ridge)")
+    if after < 0:
+        raise ConfigError(f"linas: {role}_surrogate_after must be >= 0, got {after}")
+
+
 class LinasStrategy(Strategy):
     """Surrogates per metric + vectorised candidate scoring + batch expected-hypervolume-gain selection."""
 
@@ -76,16 +85,8 @@ class LinasStrategy(Strategy):
             raise ConfigError(f"linas: n_members must be >= 1, got {n_members}")
         if not 0.0 < ref_quantile <= 1.0:
             raise ConfigError(f"linas: ref_quantile must be in (0, 1], got {ref_quantile}")
-        if quality_surrogate is not None and quality_surrogate not in SURROGATES:
-            raise ConfigError(f"linas: quality_surrogate {quality_surrogate!r} is not known; "
-                              f"choose one of {SURROGATES.available()} or leave it unset (= ridge)")
-        if quality_surrogate_after < 0:
-            raise ConfigError(f"linas: quality_surrogate_after must be >= 0, got {quality_surrogate_after}")
-        if cost_surrogate is not None and cost_surrogate not in SURROGATES:
-            raise ConfigError(f"linas: cost_surrogate {cost_surrogate!r} is not known; "
-                              f"choose one of {SURROGATES.available()} or leave it unset (= ridge)")
-        if cost_surrogate_after < 0:
-            raise ConfigError(f"linas: cost_surrogate_after must be >= 0, got {cost_surrogate_after}")
+        _check_surrogate("quality", quality_surrogate, quality_surrogate_after)
+        _check_surrogate("cost", cost_surrogate, cost_surrogate_after)
         if warp not in WARPS:
             raise ConfigError(f"linas: warp {warp!r} not allowed; choose 'rank', 'log' or 'none'")
         if cost_warp is not None and cost_warp not in WARPS:
