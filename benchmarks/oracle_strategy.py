@@ -37,6 +37,11 @@ class OracleModels(MetricModels):
             pred.latent[m] = np.repeat(self._true(m, cand.genes)[None], self.n_members, axis=0)
         return pred
 
+    def predict_mean_train(self, metric: str) -> np.ndarray:
+        if metric in self.truth:
+            return self._true(metric, self.fit_genes)
+        return super().predict_mean_train(metric)
+
     def predict_mean(self, metric: str, encoded: Encoded) -> np.ndarray:
         if metric in self.truth:
             return self._true(metric, encoded.genes)

@@ -172,6 +172,35 @@ def test_inner_search_copies_cells_across_stages(searched):
     assert with_copies >= 20 and with_copies > 4 * max(without, 1)
 
 
+def test_inner_search_beyond_rows_full_runs_fewer_generations_and_continues_from_its_last_population(searched):
+    """A prediction's cost grows with the evaluated rows, so beyond ``rows_full`` a call predicts fewer
+    rows (generations x rows_full / n, at least ``min_generations``), starting also from the last call's
+    final population."""
+    from hwnas.strategies.linas.candidates import InnerSearch
+
+    space, strategy, _ = searched
+    trials = strategy._usable()
+    genes = space.genes_matrix([t.arch for t in trials])
+    strategy.models.fit(genes, {m: np.array([t.metrics[m] for t in trials]) for m in strategy._metrics})
+    bounded = InnerSearch(generations=12, rows_full=10, min_generations=2)
+    assert [bounded.generations_at(n) for n in (5, 10, 20, 40, 1000)] == [12, 12, 6, 3, 2]
+
+    def call(inner):
+        return inner.candidates(strategy, trials, set(), strategy._predict, strategy._score)[0].genes
+
+    full = InnerSearch(generations=12, rows_full=len(trials))
+    assert full.generations_at(len(trials)) == 12
+    n_full = len(call(full))
+    n_first = len(call(bounded))  # 30 evaluated rows: 4 generations of 12
+    assert n_first < 0.7 * n_full
+    last = bounded._last
+    assert len(last) == bounded.population
+    carried = fresh_genes(strategy, last, set())  # the last population's rows not evaluated
+    assert len(carried) > 0
+    second = set(space.gene_codes(call(bounded)).tolist())
+    assert set(space.gene_codes(carried).tolist()) <= second  # each is a candidate again
+
+
 def test_quality_gaussian_process_of_a_product_space_has_a_kernel_per_stage():
     """Past ``quality_surrogate_after`` the quality model is a GP with one column group per stage of the
     encoding it reads; a cost model (ridge) takes no groups."""

@@ -203,6 +203,10 @@ def test_gaussian_process_with_block_groups_extends_and_refits_with_its_kernel()
     np.testing.assert_allclose(grown.predict(Xt)[0], direct.predict(Xt)[0], atol=1e-4)
     np.testing.assert_allclose(grown.predict(Xt)[1], direct.predict(Xt)[1], atol=1e-4)
     np.testing.assert_allclose(grown.predict_mean_on(pool), direct.predict_mean(Xt), atol=1e-4)
+    # the posterior mean at the training rows, read from the fit, is the one a prediction there computes
+    np.testing.assert_allclose(grown.predict_mean_train(X[:80]), grown.predict_mean(X[:80]), atol=1e-4)
+    with pytest.raises(ValueError, match="training rows"):
+        grown.predict_mean_train(X[:70])
     refitted = grown.refit(X[:80] * 2.0, y[:80])  # new inputs: same kernel settings, groups kept
     assert (refitted.joint_weight_, refitted.lengthscale_rel_) == (grown.joint_weight_, grown.lengthscale_rel_)
     assert refitted.groups is grown.groups
@@ -238,6 +242,29 @@ def test_ridge_with_residual_gp_follows_each_seen_block_s_own_deviation():
     np.testing.assert_allclose(grown.predict_members_on(pool), grown.predict_members(Xt), atol=1e-4)
     np.testing.assert_allclose(grown.predict_mean_on(pool, np.arange(5)), grown.predict_mean(Xt[:5]), atol=1e-4)
     assert grown.predict_members(Xt).shape == (8, 300)
+    train = np.vstack([X, Xt[:10]])
+    np.testing.assert_allclose(grown.predict_mean_train(train), grown.predict_mean(train), atol=1e-4)
+
+
+def test_ridge_with_residual_gp_refits_its_ridge_on_growth_beyond_its_every_extend_rows():
+    """Up to ``ridge_every_until`` rows every extend refits the ridge; beyond, only growth by
+    ``ridge_regrow`` does, and in between the GP is extended on the kept ridge's residuals."""
+    rng = np.random.default_rng(8)
+    X = rng.integers(0, 2, (80, 6)).astype(float)
+    y = X @ rng.normal(size=6) + 0.3 * np.sin(3 * X[:, 0] * X[:, 1]) + rng.normal(0, 0.05, 80)
+    model = make_surrogate("ridge_gp", n_members=4, seed=0, ridge_every_until=30, ridge_regrow=1.5).fit(X[:25], y[:25])
+    fits = [model.ridge_]
+    for n in (30, 35, 40, 50, 60, 80):
+        model = model.extend(X[:n], y[:n])
+        fits.append(model.ridge_)
+    refitted = [fits[i] is not fits[i - 1] for i in range(1, len(fits))]
+    assert refitted == [True, False, False, True, False, True]  # 30: every extend; then 1.5 x 30, 1.5 x 50
+    assert [r.rows_ for r in fits] == [25, 30, 30, 30, 50, 50, 80]
+    # the GP reads the kept ridge's residuals: the model still fits the rows it was given
+    np.testing.assert_allclose(model.predict_mean_train(X), model.predict_mean(X), atol=1e-4)
+    assert np.sqrt(np.mean((model.predict_mean(X) - y) ** 2)) < 0.2
+    with pytest.raises(ValueError, match="ridge_regrow"):
+        make_surrogate("ridge_gp", ridge_regrow=0.5)
 
 
 # ---------------------------------------------------------------------------- the interface

@@ -9,6 +9,11 @@ in a product space (``groups``) its kernel has a term per block, so a cell's dev
 every network that holds it (:class:`~hwnas.learn.gp.GaussianProcess`).
 
 Members are the ridge's bootstrap members plus the GP's posterior draws, member by member.
+
+A ridge refit costs ``n x d^2`` per member. Up to ``ridge_every_until`` rows (a few milliseconds a
+refit) the ridge is refitted on every extend; beyond, only once the rows have grown by ``ridge_regrow``
+since its last fit, and in between the GP is extended on the kept ridge's residuals: a few new rows
+move a ridge fitted on hundreds little, and the GP absorbs what they move.
 """
 
 from __future__ import annotations
@@ -23,19 +28,31 @@ from hwnas.learn.surrogate import Pool, Surrogate, check_members, check_xy
 class RidgeResidualGP(Surrogate):
     """:class:`~hwnas.learn.ridge.BootstrapRidge` plus a :class:`~hwnas.learn.gp.GaussianProcess` on its residuals."""
 
-    def __init__(self, n_members: int = 16, seed: int = 0, groups=None):
+    def __init__(self, n_members: int = 16, seed: int = 0, groups=None, ridge_every_until: int = 300,
+                 ridge_regrow: float = 1.1):
         self.n_members = check_members(n_members)
         self.seed = seed
         self.groups = groups
+        if ridge_regrow < 1.0:
+            raise ValueError(f"ridge_regrow must be >= 1, got {ridge_regrow}")
+        self.ridge_every_until, self.ridge_regrow = int(ridge_every_until), float(ridge_regrow)
 
     def _with(self, ridge: BootstrapRidge, gp: GaussianProcess) -> RidgeResidualGP:
-        new = RidgeResidualGP(self.n_members, self.seed, self.groups)
+        new = RidgeResidualGP(self.n_members, self.seed, self.groups, self.ridge_every_until, self.ridge_regrow)
         new.ridge_, new.gp_ = ridge, gp
         return new
 
     def _ridge(self, X: np.ndarray, y: np.ndarray) -> tuple[BootstrapRidge, np.ndarray]:
         ridge = BootstrapRidge(self.n_members, seed=self.seed).fit(X, y)
+        ridge.rows_ = len(y)
         return ridge, y - ridge.predict_mean(X)
+
+    def _kept_ridge(self, X: np.ndarray, y: np.ndarray) -> tuple[BootstrapRidge, np.ndarray]:
+        """The ridge for grown data: refitted (see the module), or this model's with its residuals on ``X, y``."""
+        n = len(y)
+        if n <= self.ridge_every_until or n >= self.ridge_regrow * self.ridge_.rows_:
+            return self._ridge(X, y)
+        return self.ridge_, y - self.ridge_.predict_mean(X)
 
     def fit(self, X, y):
         X, y = check_xy(X, y)
@@ -44,10 +61,11 @@ class RidgeResidualGP(Surrogate):
         return self
 
     def extend(self, X, y) -> RidgeResidualGP:
-        """The ridge refitted on all rows (a closed form), the GP extended by the new rows with every row's
-        new residual (:meth:`~hwnas.learn.gp.GaussianProcess.extend` takes changed targets of old rows)."""
+        """The ridge refitted on all rows (a closed form; beyond ``ridge_every_until`` rows only on growth
+        by ``ridge_regrow``), the GP extended by the new rows with every row's residual
+        (:meth:`~hwnas.learn.gp.GaussianProcess.extend` takes changed targets of old rows)."""
         X, y = check_xy(X, y)
-        ridge, residual = self._ridge(X, y)
+        ridge, residual = self._kept_ridge(X, y)
         return self._with(ridge, self.gp_.extend(X, residual))
 
     def refit(self, X, y) -> RidgeResidualGP:
@@ -60,6 +78,9 @@ class RidgeResidualGP(Surrogate):
 
     def predict_mean(self, X):
         return self.ridge_.predict_mean(X) + self.gp_.predict_mean(X)
+
+    def predict_mean_train(self, X):
+        return self.ridge_.predict_mean(X) + self.gp_.predict_mean_train(X)
 
     def predict_members_on(self, pool: Pool, rows: np.ndarray | None = None) -> np.ndarray:
         return self.ridge_.predict_members(pool.rows(rows)) + self.gp_.predict_members_on(pool, rows)

@@ -72,6 +72,11 @@ class Surrogate(ABC):
         """Mean over members, shape (n,) (a model that has it cheaper overrides this)."""
         return self.predict_members(X).mean(axis=0)
 
+    def predict_mean_train(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`predict_mean` of the rows of the last fit (``X``, in order); a model that knows its
+        predictions there without comparing every row with every other (a Gaussian process) overrides this."""
+        return self.predict_mean(X)
+
     def extend(self, X: np.ndarray, y: np.ndarray) -> Surrogate:
         """The model fitted on grown data: ``X`` starts with the rows of the last fit, ``y`` holds every target
         (old rows' targets may change). The base refits this model with its settings; a model that can

@@ -51,8 +51,9 @@ class Strategy(ABC):
         self.rng = np.random.default_rng(seed)
         self.trials: list[Trial] = []
         self.seen: set[str] = set()
-        #: id(trial) -> (trial, its gene row), filled by :meth:`genes_of`
+        #: id(trial) -> (trial, its row), filled by :meth:`genes_of` and :meth:`objective_matrix`
         self._genes_by_trial: dict[int, tuple[Trial, np.ndarray]] = {}
+        self._values_by_trial: dict[int, tuple[Trial, np.ndarray]] = {}
         self.allowed, self.allowed_codes = self._allowed(space)
 
     def attach(self, evaluator) -> None:
@@ -99,21 +100,17 @@ class Strategy(ABC):
         return [t for t in self.trials if t.ok]
 
     def objective_matrix(self, trials: Sequence[Trial]) -> np.ndarray:
+        """Minimised objective values of ``trials`` (n, objectives), each trial's row computed once and kept."""
         if not trials:
             return np.zeros((0, len(self.objectives)))
-        return np.stack([t.values(self.objectives) for t in trials])
+        return _rows(self._values_by_trial, trials, lambda ts: [t.values(self.objectives) for t in ts])
 
     def genes_of(self, trials: Sequence[Trial]) -> np.ndarray:
         """Gene rows of ``trials`` (n, dims), each trial's architecture converted once and kept: a strategy
         asks for the rows of every told trial on each ask, and converting them again is quadratic in the budget."""
-        cache = self._genes_by_trial
-        missing = [t for t in trials if cache.get(id(t), (None,))[0] is not t]
-        if missing:
-            for t, row in zip(missing, self.space.genes_matrix([t.arch for t in missing])):
-                cache[id(t)] = (t, row)  # the trial itself is kept, so its id is never reused
         if not trials:
             return np.zeros((0, len(self.space.cardinalities)), dtype=np.int64)
-        return np.stack([cache[id(t)][1] for t in trials])
+        return _rows(self._genes_by_trial, trials, lambda ts: self.space.genes_matrix([t.arch for t in ts]))
 
     def violation(self, trials: Sequence[Trial]) -> np.ndarray:
         """Total constraint violation of each trial (0 = feasible)."""
@@ -121,3 +118,13 @@ class Strategy(ABC):
         for c in self.constraints:
             v += c.violation(np.array([t.metrics.get(c.metric, np.nan) for t in trials], dtype=float))
         return v
+
+
+def _rows(cache: dict, trials: Sequence[Trial], convert) -> np.ndarray:
+    """Rows of ``trials`` stacked, ``convert(missing trials)`` giving the rows of those not in ``cache``
+    (id(trial) -> (trial, row); the trial itself is kept, so its id is never reused)."""
+    missing = [t for t in trials if cache.get(id(t), (None,))[0] is not t]
+    if missing:
+        for t, row in zip(missing, convert(missing)):
+            cache[id(t)] = (t, row)
+    return np.stack([cache[id(t)][1] for t in trials])

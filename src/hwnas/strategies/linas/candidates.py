@@ -86,12 +86,26 @@ class InnerSearch:
     new rows is encoded once and predicted once by every metric model; those predictions are the
     candidates' predictions the batch is picked with, so the cost of a call grows with
     ``population x generations``, never with the space.
+
+    A prediction's cost grows with the evaluated rows ``n`` (a Gaussian process compares each candidate
+    with every one of them). Beyond ``rows_full`` evaluated rows, a call runs ``generations x rows_full / n``
+    generations (at least ``min_generations``) and starts from the last call's final population as well:
+    the search on the predictions continues from one ask to the next (five new rows move the surrogates
+    little), and the predicted rows per ask shrink as each row's prediction grows dearer.
     """
 
     def __init__(self, population: int = 64, generations: int = 12, prune: bool = True, copies: int = 3,
-                 copy_share: float = 0.25):
+                 copy_share: float = 0.25, rows_full: int = 300, min_generations: int = 3):
         self.population, self.generations, self.prune = int(population), int(generations), bool(prune)
         self.copies, self.copy_share = int(copies), float(copy_share)
+        self.rows_full, self.min_generations = int(rows_full), int(min_generations)
+        self._last: np.ndarray | None = None  # the last call's final population
+
+    def generations_at(self, n: int) -> int:
+        """Generations of a call with ``n`` evaluated rows."""
+        if n <= self.rows_full:
+            return self.generations
+        return max(self.min_generations, round(self.generations * self.rows_full / n))
 
     def _reduce(self, space: ChoiceSpace, genes: np.ndarray) -> np.ndarray:
         return space.canonical_genes(space.function_genes(genes) if self.prune else genes)
@@ -130,12 +144,15 @@ class InnerSearch:
                  space.sample_genes(rng, max(P - len(elite), 0))]
         if copies:
             moves.append(copy_block(space, np.repeat(best, self.copies, axis=0), rng))
+        generations = self.generations_at(len(trials))
+        if generations < self.generations and self._last is not None:
+            moves.append(self._last)  # continue from the last call's population
         moves = np.vstack(moves)
         kids, kF, kV = new(moves)
         pop, F, V = np.vstack([pop, kids]), np.vstack([F, kF]), np.concatenate([V, kV])
         keep = survivors(F, P, V)
         pop, F, V = pop[keep], F[keep], V[keep]
-        for _ in range(self.generations):
+        for _ in range(generations):
             rank, crowd = rank_and_crowding(F, V)
             a = pop[binary_tournament(rank, crowd, P, rng)]
             b = pop[binary_tournament(rank, crowd, P, rng)]
@@ -147,6 +164,7 @@ class InnerSearch:
             pop, F, V = np.vstack([pop, kids]), np.vstack([F, kF]), np.concatenate([V, kV])
             keep = survivors(F, P, V)
             pop, F, V = pop[keep], F[keep], V[keep]
+        self._last = pop
         if not encoded:
             return Candidates(Encoded(np.zeros((0, len(space.cardinalities)), dtype=np.int64), np.zeros((0, 0)))), None
         joined = Encoded(np.vstack([e.genes for e in encoded]), np.vstack([e.X for e in encoded]))

@@ -126,6 +126,7 @@ class MetricModels:
         self.warps: dict[str, object] = {}  # metric -> RankWarp, "log" or None
         self._kind: dict[str, str] = {}
         self._fitted_view: dict[str, str] = {}
+        self._train: dict[str, np.ndarray] = {}  # metric -> the rows of its last fit, encoded
 
     # ------------------------------------------------------------------ fitting
     def _warp(self, metric: str, y: np.ndarray):
@@ -147,6 +148,7 @@ class MetricModels:
     def fit(self, genes: np.ndarray, values: dict[str, np.ndarray]) -> None:
         """Fit every metric's surrogate on the gene rows and their values (same order as last time, grown)."""
         X = self.space.features(genes)
+        self.fit_genes = genes
         for j, m in enumerate(self.metrics):
             y = values[m]
             warp = self._warp(m, y)
@@ -165,6 +167,7 @@ class MetricModels:
                 else:  # a new kind, or column groups that belong to another encoding
                     model = make_surrogate(kind, self.n_members, seed=self.seed * 1009 + j, **options).fit(Xv, target)
             self.models[m], self.warps[m], self._kind[m], self._fitted_view[m] = model, warp, kind, view
+            self._train[m] = Xv
 
     def _group_option(self, kind: str, view: str, width: int) -> dict:
         """``groups``, the feature columns of each block of a product space under ``view``, for a surrogate
@@ -208,6 +211,10 @@ class MetricModels:
             else:
                 latent[m] = model.predict_members(cand.source.matrix(view, self.views))
         return Predictions(latent, self)
+
+    def predict_mean_train(self, metric: str) -> np.ndarray:
+        """The members' mean of one metric (target space) for the rows of the last fit, in order."""
+        return self.models[metric].predict_mean_train(self._train[metric])
 
     def predict_mean(self, metric: str, encoded: Encoded) -> np.ndarray:
         """The members' mean of one metric (target space) for every row of an encoded set."""

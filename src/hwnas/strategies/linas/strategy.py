@@ -220,7 +220,7 @@ class LinasStrategy(Strategy):
         if self.quality_ref == "ranked" and len(trials) >= self.quality_ref_after:
             for j, o in enumerate(self.objectives):
                 if o.sign < 0:  # maximised: a quality
-                    ref[j] = self._space_median(o.metric, genes, F_obs[:, j])
+                    ref[j] = self._space_median(o.metric, F_obs[:, j])
         ref = np.maximum(ref, region.min(axis=0) + 1e-9)  # keep the best predictions strictly inside
         front = F_obs[self.violation(trials) <= 0]
         front = front[nondominated_mask(front)] if len(front) else front.reshape(0, mean.shape[1])
@@ -236,8 +236,8 @@ class LinasStrategy(Strategy):
         ok = self.acquisition.violation_of_mean(mean) <= 0
         return region[ok] if ok.sum() >= 10 else region
 
-    def _space_median(self, metric: str, genes: np.ndarray, observed: np.ndarray) -> float:
+    def _space_median(self, metric: str, observed: np.ndarray) -> float:
         """The space's median of a quality objective (minimised sign), in observed units, from the predicted order
-        (:func:`~hwnas.strategies.linas.acquisition.space_median`)."""
-        here = self.models.predict_mean(metric, Encoded(genes, self.space.features(genes)))
+        (:func:`~hwnas.strategies.linas.acquisition.space_median`) of the evaluated rows (the last fit's)."""
+        here = self.models.predict_mean_train(metric)
         return space_median(here, self.models.predict_mean(metric, self._reference), observed)
