@@ -26,8 +26,8 @@ class RankWarp:
         order = np.argsort(y, kind="stable")
         ys, zs = y[order], z[order]
         # ties share one score: keep strictly increasing knots for interpolation
-        self.y_, idx = np.unique(ys, return_index=True)
-        self.z_ = np.array([zs[ys == v].mean() for v in self.y_]) if len(self.y_) < len(ys) else zs[idx]
+        self.y_, idx, counts = np.unique(ys, return_index=True, return_counts=True)
+        self.z_ = np.add.reduceat(zs, idx) / counts if len(self.y_) < len(ys) else zs[idx]
         k = max(1, len(self.y_) // 10)
         if len(self.y_) >= 2:
             self.slope_lo_ = (self.y_[k] - self.y_[0]) / max(self.z_[k] - self.z_[0], 1e-12)

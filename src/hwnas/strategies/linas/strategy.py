@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from hwnas.core.errors import ConfigError
 from hwnas.core.objectives import Constraint, Objective
@@ -45,6 +45,16 @@ from hwnas.strategies.random import fresh_genes, random_unseen_genes
 POOL_LIMIT = 100_000
 #: architectures drawn uniformly from the space to read a quality's median from
 REFERENCE_SIZE = 2048
+
+
+_THREADPOOLS: list[ThreadpoolController] = []
+
+
+def _threadpools() -> ThreadpoolController:
+    """The process's BLAS/OpenMP thread pools, found once (finding them reads every loaded library: ms per ask)."""
+    if not _THREADPOOLS:
+        _THREADPOOLS.append(ThreadpoolController())
+    return _THREADPOOLS[0]
 
 
 def _check_surrogate(role: str, name: str | None, after: int) -> None:
@@ -170,7 +180,7 @@ class LinasStrategy(Strategy):
     # ------------------------------------------------------------------ ask
     def ask(self, n: int) -> list[Arch]:
         # small dense algebra: BLAS threads only add contention (and jitter on a shared machine)
-        with threadpool_limits(limits=1):
+        with _threadpools().limit(limits=1):
             return self._ask(max(int(n), 1))
 
     def _ask(self, n: int) -> list[Arch]:
