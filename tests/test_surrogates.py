@@ -169,6 +169,34 @@ def _blocks_data(n, interact: bool, seed: int):
 GROUPS = [np.arange(0, 4), np.arange(4, 8), np.arange(8, 12)]
 
 
+def test_gaussian_process_beyond_bounded_rows_re_chooses_its_kernel_around_the_current_one(monkeypatch):
+    """Up to BOUNDED_ROWS rows a re-choice searches the whole grid; beyond, one step either side."""
+    import hwnas.learn.gp as gp_module
+
+    rng = np.random.default_rng(9)
+    X = rng.random((120, 4))
+    y = np.sin(4 * X[:, 0]) + X[:, 1] + rng.normal(0, 0.05, 120)
+    searched = []
+    fit = GaussianProcess._fit
+
+    def spy(self, X, y, lengthscales, noise_ratios, joint_weights=None):
+        searched.append((len(y), tuple(lengthscales), tuple(noise_ratios)))
+        return fit(self, X, y, lengthscales, noise_ratios, joint_weights)
+
+    monkeypatch.setattr(GaussianProcess, "_fit", spy)
+    monkeypatch.setattr(gp_module, "BOUNDED_ROWS", 50)
+    first = GaussianProcess(n_members=4).fit(X[:40], y[:40])
+    model = first.refit(X[:60], y[:60])  # 60 >= 1.5 x 40, beyond 50 rows
+    full, around = searched[0], searched[1]
+    assert full[1:] == (model.lengthscales, model.noise_ratios)
+    i, j = model.lengthscales.index(first.lengthscale_rel_), model.noise_ratios.index(first.noise_ratio_)
+    assert around[1] == model.lengthscales[max(i - 1, 0): i + 2]
+    assert around[2] == model.noise_ratios[max(j - 1, 0): j + 2]
+    assert model.lengthscale_rel_ in around[1] and model.chosen_at_ == 60
+    small = GaussianProcess(n_members=4).fit(X[:20], y[:20]).refit(X[:30], y[:30])  # within 50 rows: the grid
+    assert searched[-1][1:] == (small.lengthscales, small.noise_ratios)
+
+
 def test_gaussian_process_with_block_groups_learns_an_additive_function_from_few_combinations():
     """A sum of per-block values, seen on 20 of the 64 combinations: the block kernel carries each block's
     value to the unseen combinations, the joint kernel cannot."""

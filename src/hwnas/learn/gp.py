@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from hwnas.learn.surrogate import Pool, Surrogate, check_members, check_xy
+from hwnas.learn.surrogate import BOUNDED_ROWS, Pool, Surrogate, check_members, check_xy
 
 
 def _column_range(columns) -> slice:
@@ -16,6 +16,12 @@ def _column_range(columns) -> slice:
     if not len(c) or not np.array_equal(c, np.arange(c[0], c[0] + len(c))):
         raise ValueError(f"a group of columns must be consecutive indices, got {c.tolist()[:8]}...")
     return slice(int(c[0]), int(c[0]) + len(c))
+
+
+def _around(grid: tuple, value: float) -> tuple:
+    """The grid's values one step either side of ``value`` (a grid value), ``value`` included."""
+    i = grid.index(value)
+    return grid[max(i - 1, 0): i + 2]
 
 
 class GaussianProcess(Surrogate):
@@ -48,7 +54,8 @@ class GaussianProcess(Surrogate):
 
     Growing data: the kernel (length scale, noise ratio, joint weight) is re-chosen over the grid only once the
     data has grown by half since the last choice (:attr:`regrow`); the marginal likelihood moves
-    little when five rows join a hundred. In between, :meth:`extend` keeps the whole kernel (feature
+    little when five rows join a hundred. Beyond :data:`~hwnas.learn.surrogate.BOUNDED_ROWS` rows the
+    re-choice searches the length scales and noise ratios one grid step either side of the current ones. In between, :meth:`extend` keeps the whole kernel (feature
     scaling too) and extends the Cholesky factor by the new rows' block, and :meth:`refit` (new
     inputs) keeps the chosen length scale, noise ratio and joint weight. Predictions of a :class:`~hwnas.learn.surrogate.Pool`
     keep the cross-kernel and its triangular solve, and an extended model only adds the new rows'
@@ -84,7 +91,14 @@ class GaussianProcess(Surrogate):
         has grown by :attr:`regrow` since the last choice); feature scaling from ``X``."""
         new = self._like()
         if len(y) >= self.regrow * self.chosen_at_:
-            return new.fit(X, y)
+            if len(y) <= BOUNDED_ROWS:
+                return new.fit(X, y)
+            # beyond BOUNDED_ROWS a grid point costs a Cholesky factor of n^3 / 3: the grid is searched one
+            # step either side of the current choice, which moves little once chosen on hundreds of rows
+            new._fit(X, y, _around(self.lengthscales, self.lengthscale_rel_),
+                     _around(self.noise_ratios, self.noise_ratio_))
+            new.chosen_at_ = len(new._X)
+            return new
         new._fit(X, y, (self.lengthscale_rel_,), (self.noise_ratio_,), (self.joint_weight_,))
         new.chosen_at_ = self.chosen_at_
         return new

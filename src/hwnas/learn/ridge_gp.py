@@ -22,13 +22,13 @@ import numpy as np
 
 from hwnas.learn.gp import GaussianProcess
 from hwnas.learn.ridge import BootstrapRidge
-from hwnas.learn.surrogate import Pool, Surrogate, check_members, check_xy
+from hwnas.learn.surrogate import BOUNDED_ROWS, Pool, Surrogate, check_members, check_xy
 
 
 class RidgeResidualGP(Surrogate):
     """:class:`~hwnas.learn.ridge.BootstrapRidge` plus a :class:`~hwnas.learn.gp.GaussianProcess` on its residuals."""
 
-    def __init__(self, n_members: int = 16, seed: int = 0, groups=None, ridge_every_until: int = 300,
+    def __init__(self, n_members: int = 16, seed: int = 0, groups=None, ridge_every_until: int = BOUNDED_ROWS,
                  ridge_regrow: float = 1.1):
         self.n_members = check_members(n_members)
         self.seed = seed

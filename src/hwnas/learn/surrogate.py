@@ -30,6 +30,11 @@ from hwnas.core.registry import Registry
 
 _POOL_KEYS = itertools.count()
 
+#: training rows beyond which a surrogate (and the default strategy's inner search) bounds the work of an
+#: update: below, every update is cheap and done in full; beyond, a Gaussian process's cost grows with
+#: every row (each candidate is compared with each row), so updates are made cheaper where they lose little
+BOUNDED_ROWS = 300
+
 
 class Pool:
     """A fixed candidate matrix (read-only) with a key that identifies it to every surrogate's cache."""

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from hwnas.core.trial import Trial
+from hwnas.learn.surrogate import BOUNDED_ROWS
 from hwnas.spaces.base import ChoiceSpace
 from hwnas.spaces.product import copy_block, copy_pairs
 from hwnas.strategies.linas.models import Candidates, Encoded, Predictions
@@ -95,7 +96,7 @@ class InnerSearch:
     """
 
     def __init__(self, population: int = 64, generations: int = 12, prune: bool = True, copies: int = 3,
-                 copy_share: float = 0.25, rows_full: int = 300, min_generations: int = 3):
+                 copy_share: float = 0.25, rows_full: int = BOUNDED_ROWS, min_generations: int = 3):
         self.population, self.generations, self.prune = int(population), int(generations), bool(prune)
         self.copies, self.copy_share = int(copies), float(copy_share)
         self.rows_full, self.min_generations = int(rows_full), int(min_generations)
