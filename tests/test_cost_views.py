@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from hwnas.core.objectives import Objective
 from hwnas.evaluators.table import TableEvaluator
@@ -91,3 +92,19 @@ def test_quality_metric_chooses_interactions_only_when_the_target_has_them():
     best, scores = views.choose(genes, joint, names=views.quality_names)
     assert best == "generic+pairs", scores
     assert views.matrix("generic+pairs", genes).shape[1] > views.matrix(GENERIC, genes).shape[1]
+
+
+def test_view_ridge_with_more_columns_than_rows_solves_the_row_system_with_the_same_answer():
+    from hwnas.strategies.cost_views import _ridge_fit
+
+    rng = np.random.default_rng(4)
+    X, y = rng.random((40, 120)), rng.random(40)
+    coef, icpt = _ridge_fit(X, y, 1.0)  # 120 columns > 40 rows: the 40 x 40 system
+    xm = X.mean(axis=0)
+    Xc = X - xm
+    direct = np.linalg.solve(Xc.T @ Xc + np.eye(120), Xc.T @ (y - y.mean()))  # the 120 x 120 normal equations
+    np.testing.assert_allclose(coef, direct, atol=1e-9)
+    assert icpt == pytest.approx(y.mean() - xm @ direct)
+    tall_coef, _ = _ridge_fit(X[:, :10], y, 1.0)  # fewer columns than rows: the normal equations
+    Xt = X[:, :10] - X[:, :10].mean(axis=0)
+    np.testing.assert_allclose(tall_coef, np.linalg.solve(Xt.T @ Xt + np.eye(10), Xt.T @ (y - y.mean())), atol=1e-12)
