@@ -174,8 +174,8 @@ def test_inner_search_copies_cells_across_stages(searched):
 
 def test_inner_search_beyond_rows_full_runs_fewer_generations_and_continues_from_its_last_population(searched):
     """A prediction's cost grows with the evaluated rows, so beyond ``rows_full`` a call predicts fewer
-    rows (generations x (rows_full / n)^1.5, at least ``min_generations``), starting also from the last
-    call's final population."""
+    rows (generations x rows_full / n, at least ``min_generations``), starting also from the last call's
+    final population."""
     from hwnas.strategies.linas.candidates import InnerSearch
 
     space, strategy, _ = searched
@@ -183,7 +183,7 @@ def test_inner_search_beyond_rows_full_runs_fewer_generations_and_continues_from
     genes = space.genes_matrix([t.arch for t in trials])
     strategy.models.fit(genes, {m: np.array([t.metrics[m] for t in trials]) for m in strategy._metrics})
     bounded = InnerSearch(generations=12, rows_full=10, min_generations=2)
-    assert [bounded.generations_at(n) for n in (5, 10, 20, 40, 1000)] == [12, 12, 4, 2, 2]
+    assert [bounded.generations_at(n) for n in (5, 10, 20, 40, 1000)] == [12, 12, 6, 3, 2]
 
     def call(inner):
         return inner.candidates(strategy, trials, set(), strategy._predict, strategy._score)[0].genes
@@ -191,7 +191,7 @@ def test_inner_search_beyond_rows_full_runs_fewer_generations_and_continues_from
     full = InnerSearch(generations=12, rows_full=len(trials))
     assert full.generations_at(len(trials)) == 12
     n_full = len(call(full))
-    n_first = len(call(bounded))  # 30 evaluated rows: 2 generations of 12
+    n_first = len(call(bounded))  # 30 evaluated rows: 4 generations of 12
     assert n_first < 0.7 * n_full
     last = bounded._last
     assert len(last) == bounded.population

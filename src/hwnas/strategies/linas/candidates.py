@@ -90,7 +90,7 @@ class InnerSearch:
 
     A prediction's cost grows with the evaluated rows ``n``: a Gaussian process compares each candidate
     with every one of them (``n``) and solves for its variance (``n^2``). Beyond ``rows_full`` evaluated
-    rows, a call runs ``generations x (rows_full / n)^1.5`` generations (at least ``min_generations``) and
+    rows, a call runs ``generations x rows_full / n`` generations (at least ``min_generations``) and
     starts from the last call's final population as well: the search on the predictions continues from
     one ask to the next (five new rows move the surrogates little), and the predicted rows per ask
     shrink as each row's prediction grows dearer.
@@ -107,7 +107,7 @@ class InnerSearch:
         """Generations of a call with ``n`` evaluated rows."""
         if n <= self.rows_full:
             return self.generations
-        return max(self.min_generations, round(self.generations * (self.rows_full / n) ** 1.5))
+        return max(self.min_generations, round(self.generations * self.rows_full / n))
 
     def _reduce(self, space: ChoiceSpace, genes: np.ndarray) -> np.ndarray:
         return space.canonical_genes(space.function_genes(genes) if self.prune else genes)
