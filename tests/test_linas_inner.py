@@ -199,6 +199,8 @@ def test_inner_search_beyond_rows_full_runs_fewer_generations_and_continues_from
     assert len(carried) > 0
     second = set(space.gene_codes(call(bounded)).tolist())
     assert set(space.gene_codes(carried).tolist()) <= second  # each is a candidate again
+    bounded.reset()  # a new search: nothing is carried over
+    assert bounded._last is None
 
 
 def test_quality_gaussian_process_of_a_product_space_has_a_kernel_per_stage():

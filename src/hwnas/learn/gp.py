@@ -55,9 +55,10 @@ class GaussianProcess(Surrogate):
     Growing data: the kernel (length scale, noise ratio, joint weight) is re-chosen over the grid only once the
     data has grown by half since the last choice (:attr:`regrow`); the marginal likelihood moves
     little when five rows join a hundred. Beyond :data:`~hwnas.learn.surrogate.BOUNDED_ROWS` rows the
-    re-choice searches the length scales and noise ratios one grid step either side of the current ones. In between, :meth:`extend` keeps the whole kernel (feature
-    scaling too) and extends the Cholesky factor by the new rows' block, and :meth:`refit` (new
-    inputs) keeps the chosen length scale, noise ratio and joint weight. Predictions of a :class:`~hwnas.learn.surrogate.Pool`
+    re-choice searches the length scales and noise ratios one grid step either side of the current
+    ones. In between, :meth:`extend` keeps the whole kernel (feature scaling too) and extends the
+    Cholesky factor by the new rows' block, and :meth:`refit` (new inputs) keeps the chosen length
+    scale, noise ratio and joint weight. Predictions of a :class:`~hwnas.learn.surrogate.Pool`
     keep the cross-kernel and its triangular solve, and an extended model only adds the new rows'
     part: ``O(k n m)`` for ``k`` new rows, ``n`` evaluated rows and ``m`` candidates, instead of
     ``O(n^2 m)`` per prediction.

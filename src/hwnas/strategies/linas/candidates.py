@@ -103,6 +103,10 @@ class InnerSearch:
         self.rows_full, self.min_generations = int(rows_full), int(min_generations)
         self._last: np.ndarray | None = None  # the last call's final population
 
+    def reset(self) -> None:
+        """Forget the last call's population (a new search starts)."""
+        self._last = None
+
     def generations_at(self, n: int) -> int:
         """Generations of a call with ``n`` evaluated rows."""
         if n <= self.rows_full:

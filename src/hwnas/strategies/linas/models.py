@@ -127,6 +127,7 @@ class MetricModels:
         self._kind: dict[str, str] = {}
         self._fitted_view: dict[str, str] = {}
         self._train: dict[str, np.ndarray] = {}  # metric -> the rows of its last fit, encoded
+        self.fit_genes: np.ndarray | None = None  # the gene rows of the last fit
 
     # ------------------------------------------------------------------ fitting
     def _warp(self, metric: str, y: np.ndarray):

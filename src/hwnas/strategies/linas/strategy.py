@@ -149,6 +149,7 @@ class LinasStrategy(Strategy):
             views=CostViews(space, self._catalog) if self.cost_views else None,
             cost_surrogate=self.cost_surrogate, cost_surrogate_after=self.cost_surrogate_after)
         self.acquisition = BatchEHVI(self.objectives, self.constraints, self.ref_quantile)
+        self.inner.reset()  # a population carried from another search does not belong to this one
         genes = self.allowed if self.allowed is not None else space.enumerate_genes(POOL_LIMIT)
         self.pool = EnumeratedPool(space, genes, self.prune_redundant) if genes is not None else None
         # the architectures a quality reference is the median of: the space drawn uniformly (as a table of
