@@ -197,7 +197,7 @@ class LinasStrategy(Strategy):
             cand, pred = self.inner.candidates(self, trials, taken, self._predict, self._score)
         if len(cand) == 0:
             return [self.space.from_genes(g) for g in random_unseen_genes(self, n, taken)]
-        picks = self._select(trials, genes, cand, n, pred)
+        picks = self._select(trials, cand, n, pred)
         return [self.space.from_genes(cand.genes[i]) for i in picks]
 
     def _initial(self, n: int, taken: set) -> list[Arch]:
@@ -221,8 +221,7 @@ class LinasStrategy(Strategy):
         members = {m: pred.members(m) for m in pred.latent}
         return self.acquisition.objective_members(members).mean(axis=0), self.acquisition.violation_of_mean(members)
 
-    def _select(self, trials: list[Trial], genes: np.ndarray, cand: Candidates, n: int,
-                pred: Predictions | None = None) -> list[int]:
+    def _select(self, trials: list[Trial], cand: Candidates, n: int, pred: Predictions | None = None) -> list[int]:
         """``pred``: the candidates' predictions when already made (else predicted here)."""
         pred = self.models.predict(cand) if pred is None else pred
         mean, violation, region = self.acquisition.summarise(pred)
