@@ -7,7 +7,8 @@ distinct evaluations on ``--seeds`` seeds and records the hypervolume ratio agai
 (``hwnas.strategies.scoring_stages``: reference point at the median of 10,000 random networks, seed
 0) at 50/100/300/1000 evaluations, and the time spent inside the strategy (ask + tell + surrogate
 refits; evaluation excluded). ``--mixed`` adds the mixed-stage pairs: stage s timed on runtime s
-(ONNX Runtime, LiteRT, TorchScript, then round again). Writes a markdown table and the raw
+(ONNX Runtime, LiteRT, TorchScript, then round again); ``--accuracy mixed_acc`` is an accuracy
+with a different task per stage (stage s trained on CIFAR-10, CIFAR-100, ImageNet16-120). Writes a markdown table and the raw
 per-seed results (JSON beside it; with ``--archs`` also every run's evaluated architectures).
 
     .venv/bin/python benchmarks/bench_stages.py --stages 3 --seeds 10 --budget 300 --jobs 2 \
@@ -37,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ACCURACY = ("cifar10_acc", "cifar100_acc", "imagenet16_acc")
 LATENCY = ("pi5_onnx_latency_ms", "pi5_litert_latency_ms", "pi5_torchmobile_latency_ms")
 MIXED = "mixed_latency_ms"
+#: an accuracy with a different task per stage: stage s reads ACCURACY[s] (cycling)
+MIXED_ACCURACY = "mixed_acc"
 STRATEGIES = ("random", "linas")
 #: baselines with a dependency hwnas does not have (``pip install optuna``)
 OPTUNA = ("optuna_tpe", "optuna_nsga2")
@@ -48,9 +51,15 @@ def shared_dir() -> Path:
     return Path(os.environ.get("HWNAS_SHARED", ROOT.parent / "shared"))
 
 
-def stage_columns(cost: str, stages: int) -> dict | None:
-    """The mixed-stage latency reads runtime s at stage s (cycling); any other cost reads its own column."""
-    return {MIXED: [LATENCY[s % len(LATENCY)] for s in range(stages)]} if cost == MIXED else None
+def stage_columns(acc: str, cost: str, stages: int) -> dict | None:
+    """The mixed-stage latency reads runtime s at stage s, the mixed-task accuracy task s (cycling); any
+    other metric reads its own column."""
+    out = {}
+    if cost == MIXED:
+        out[MIXED] = [LATENCY[s % len(LATENCY)] for s in range(stages)]
+    if acc == MIXED_ACCURACY:
+        out[MIXED_ACCURACY] = [ACCURACY[s % len(ACCURACY)] for s in range(stages)]
+    return out or None
 
 
 _PARTS: dict = {}
@@ -67,7 +76,7 @@ def _parts(path: str, acc: str, cost: str, stages: int):
 
         space = get_space("nb201_stages", stages=stages)
         objectives = [Objective(acc, "max"), Objective(cost, "min")]
-        ev = StageTableEvaluator(path, space, columns=[acc, cost], stage_columns=stage_columns(cost, stages))
+        ev = StageTableEvaluator(path, space, columns=[acc, cost], stage_columns=stage_columns(acc, cost, stages))
         _PARTS[key] = (space, objectives, ev, StageScorer(ev, objectives))
     return _PARTS[key]
 
@@ -92,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--budget", type=int, default=300)
     p.add_argument("--strategies", default=",".join(STRATEGIES))
-    p.add_argument("--accuracy", default=",".join(ACCURACY))
+    p.add_argument("--accuracy", default=",".join(ACCURACY),
+                   help=f"accuracy columns (comma separated); {MIXED_ACCURACY!r}: stage s reads task s (cifar10, "
+                        "cifar100, imagenet16, then round again)")
     p.add_argument("--cost", default=",".join(LATENCY), help="latency columns (comma separated)")
     p.add_argument("--mixed", action="store_true", help=f"add the mixed-stage latency {MIXED!r} per accuracy")
     p.add_argument("--jobs", type=int, default=2)
@@ -174,7 +185,8 @@ def render(results: dict, args, command: str, seconds: float) -> str:
         f"Median [interquartile range] over {args.seeds} seeds of the hypervolume ratio after N distinct",
         "evaluations, against the exact front (`hwnas.strategies.scoring_stages`); reference point: the median",
         "of 10,000 random networks (seed 0). Latency = sum of the stages' cells, accuracy = their mean;",
-        f"`{MIXED}`: stage s timed on runtime s (ONNX Runtime, LiteRT, TorchScript).",
+        f"`{MIXED}`: stage s timed on runtime s (ONNX Runtime, LiteRT, TorchScript); `{MIXED_ACCURACY}`: stage s",
+        "trained on task s (CIFAR-10, CIFAR-100, ImageNet16-120).",
         "Overhead: seconds inside the strategy (setup + ask + tell + surrogate refits, evaluation excluded)",
         "per 100 evaluations, median over runs, wall clock and process CPU time.",
     ]

@@ -12,7 +12,7 @@ from hwnas.learn.ridge import BootstrapRidge
 from hwnas.spaces import get_space
 from hwnas.strategies import get_strategy
 from hwnas.strategies.cost_views import GENERIC
-from hwnas.strategies.linas.models import Candidates, Encoded
+from hwnas.strategies.linas.models import SHARED_WEIGHTS, Candidates, Encoded
 from hwnas.strategies.random import fresh_genes, seen_codes
 from hwnas.study import Study
 
@@ -212,6 +212,8 @@ def test_quality_gaussian_process_of_a_product_space_has_a_kernel_per_stage():
     gp = strategy.models.models["acc"]
     assert gp.groups is not None and len(gp.groups) == 2
     assert [(g.start, g.stop) for g in gp.groups] == [(0, gp._X.shape[1] // 2), (gp._X.shape[1] // 2, gp._X.shape[1])]
+    # the stages are one space: the GP may also compare each stage's cell with the other stage's
+    assert gp.shared_weights == SHARED_WEIGHTS and gp.shared_weight_ in SHARED_WEIGHTS
     assert not hasattr(strategy.models.models["latency_ms"], "groups")
 
 

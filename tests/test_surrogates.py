@@ -244,6 +244,82 @@ def test_gaussian_process_with_block_groups_extends_and_refits_with_its_kernel()
         GaussianProcess(groups=[[0, 2], [1, 3]])
 
 
+def _alike_data(n, shared: bool, positions_seen, seed: int):
+    """One-hot rows of 3 alike blocks (6 choices each); block s's choice drawn from ``positions_seen[s]``.
+    The target sums one value per block's choice: the same table at every position (``shared``), or a
+    table per position."""
+    rng = np.random.default_rng(seed)
+    choices = np.stack([rng.choice(positions_seen[s], n) for s in range(3)], axis=1)
+    X = np.hstack([np.eye(6)[choices[:, s]] for s in range(3)])
+    tables = np.random.default_rng(97).normal(0, 1, (3, 6))
+    values = np.repeat(tables[:1], 3, axis=0) if shared else tables
+    return X, values[np.arange(3), choices].sum(axis=1) + rng.normal(0, 0.02, n)
+
+
+ALIKE = [np.arange(0, 6), np.arange(6, 12), np.arange(12, 18)]
+
+
+def test_gaussian_process_with_alike_blocks_carries_a_block_s_value_to_other_positions():
+    """One function of a block, summed: choices 3-5 were only seen at positions 1 and 2, yet the shared
+    kernel predicts them at position 0; a kernel per position cannot."""
+    seen = [[0, 1, 2], [3, 4, 5], list(range(6))]
+    X, y = _alike_data(60, True, seen, seed=1)
+    Xt, yt = _alike_data(300, True, [[3, 4, 5], list(range(6)), list(range(6))], seed=2)
+    shared = GaussianProcess(n_members=4, groups=ALIKE, shared_weights=(0.0, 0.5, 1.0)).fit(X, y)
+    apart = GaussianProcess(n_members=4, groups=ALIKE).fit(X, y)
+    assert shared.shared_weight_ == 1.0 and apart.shared_weight_ == 0.0
+    err_shared = np.sqrt(np.mean((shared.predict_mean(Xt) - yt) ** 2))
+    err_apart = np.sqrt(np.mean((apart.predict_mean(Xt) - yt) ** 2))
+    assert err_shared < 0.5 * err_apart, (err_shared, err_apart)
+
+
+def test_gaussian_process_with_alike_blocks_keeps_positions_apart_when_their_functions_differ():
+    every = [list(range(6))] * 3
+    X, y = _alike_data(120, False, every, seed=3)
+    Xt, yt = _alike_data(300, False, every, seed=4)
+    shared = GaussianProcess(n_members=4, groups=ALIKE, shared_weights=(0.0, 0.5, 1.0)).fit(X, y)
+    apart = GaussianProcess(n_members=4, groups=ALIKE).fit(X, y)
+    assert shared.shared_weight_ < 1.0
+    err_shared = np.sqrt(np.mean((shared.predict_mean(Xt) - yt) ** 2))
+    err_apart = np.sqrt(np.mean((apart.predict_mean(Xt) - yt) ** 2))
+    assert err_shared < 1.2 * err_apart, (err_shared, err_apart)
+
+
+def test_gaussian_process_with_alike_blocks_is_a_kernel_and_extends_with_it():
+    X, y = _alike_data(90, True, [list(range(6))] * 3, seed=5)
+    Xt, _ = _alike_data(50, True, [list(range(6))] * 3, seed=6)
+    grown = GaussianProcess(n_members=4, groups=ALIKE, shared_weights=(0.0, 0.5, 1.0)).fit(X[:60], y[:60])
+    Xs = grown._scaled(X)
+    for w, b in ((0.0, 0.5), (0.0, 1.0), (0.5, 0.5)):  # the kernel written out, and positive semi-definite
+        grown.joint_weight_, grown.shared_weight_ = w, b
+        K = grown._kernel(Xs, Xs)
+        ell, ell_joint = grown.lengthscale_rel_ * grown.group_typical_[0], grown.lengthscale_rel_ * grown.typical_
+        sq = lambda P, Q: ((P[:, None, :] - Q[None, :, :]) ** 2).sum(-1)  # noqa: E731
+        expect = w * np.exp(-sq(Xs, Xs) / (2 * ell_joint ** 2))
+        for s_, cs in enumerate(ALIKE):
+            for t_, ct in enumerate(ALIKE):
+                expect += (1 - w) / 3 * ((1 - b) * (s_ == t_) + b) * np.exp(-sq(Xs[:, cs], Xs[:, ct]) / (2 * ell ** 2))
+        np.testing.assert_allclose(K, expect, atol=1e-10)
+        assert np.linalg.eigvalsh(K).min() > -1e-8
+    grown = GaussianProcess(n_members=4, groups=ALIKE, shared_weights=(0.0, 0.5, 1.0)).fit(X[:60], y[:60])
+    pool = Pool(Xt)
+    grown.predict_members_on(pool)
+    for n in (65, 80):
+        grown = grown.extend(X[:n], y[:n])
+    direct = GaussianProcess(n_members=4, groups=ALIKE, shared_weights=(0.0, 0.5, 1.0))
+    direct._fit(X[:80], y[:80], (grown.lengthscale_rel_,), (grown.noise_ratio_,), (grown.joint_weight_,),
+                (grown.shared_weight_,))
+    np.testing.assert_allclose(grown.predict(Xt)[0], direct.predict(Xt)[0], atol=1e-4)
+    np.testing.assert_allclose(grown.predict(Xt)[1], direct.predict(Xt)[1], atol=1e-4)
+    np.testing.assert_allclose(grown.predict_mean_on(pool), direct.predict_mean(Xt), atol=1e-4)
+    refitted = grown.refit(X[:80], y[:80])
+    assert refitted.shared_weight_ == grown.shared_weight_
+    with pytest.raises(ValueError, match="shared_weights must be values in"):
+        GaussianProcess(groups=ALIKE, shared_weights=(1.5,))
+    with pytest.raises(ValueError, match="equal width"):
+        GaussianProcess(groups=[np.arange(0, 6), np.arange(6, 10)], shared_weights=(0.0, 1.0))
+
+
 def test_ridge_with_residual_gp_follows_each_seen_block_s_own_deviation():
     """Costs = a linear trend + a fixed deviation per block setting (a measured cell's own offset, not
     linear in the block's columns): the ridge reads the trend, its residual GP the deviations of settings

@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 from scipy.linalg import solve_triangular
 
+from hwnas.learn.block_rows import BlockRows
 from hwnas.learn.surrogate import BOUNDED_ROWS, Pool, Surrogate, check_members, check_xy
 
 
@@ -52,6 +53,17 @@ class GaussianProcess(Surrogate):
     blocks differ, so what is learned of a block carries over to every network that holds it; where
     blocks interact, the likelihood picks the joint kernel.
 
+    Alike blocks (``shared_weights`` given: the blocks are settings of one space, their columns laid out
+    alike, e.g. every stage an NB201 cell): the per-block part may also compare each block of one
+    architecture with every other block of the other, with weight ``b`` among ``shared_weights``
+    (chosen with the rest). At ``b = 1`` a block's setting is worth the same wherever it sits (one
+    function of a block, summed over the blocks), so every evaluated network tells about each of its
+    cells at every position; at ``b = 0`` each position has its own function; in between, a shared
+    part plus a part per position (as a multi-task kernel). Where stages do different work (another
+    task or device per stage), the likelihood keeps ``b`` low. The shared part needs one length scale
+    for every block: the blocks' typical distances are averaged, and each column is scaled by its
+    range over every block.
+
     Growing data: the kernel (length scale, noise ratio, joint weight) is re-chosen over the grid only once the
     data has grown by half since the last choice (:attr:`regrow`); the marginal likelihood moves
     little when five rows join a hundred. Beyond :data:`~hwnas.learn.surrogate.BOUNDED_ROWS` rows the
@@ -69,7 +81,7 @@ class GaussianProcess(Surrogate):
 
     def __init__(self, n_members: int = 16, lengthscales=(0.35, 0.5, 0.7, 1.0, 1.4, 2.0),
                  noise_ratios=(0.01, 0.03, 0.1, 0.3, 1.0), seed: int = 0, groups=None,
-                 joint_weights=(0.0, 0.5, 1.0)):
+                 joint_weights=(0.0, 0.5, 1.0), shared_weights=(0.0,)):
         self.n_members = check_members(n_members)
         self.lengthscales = tuple(lengthscales)
         self.noise_ratios = tuple(noise_ratios)
@@ -79,6 +91,24 @@ class GaussianProcess(Surrogate):
         if not weights or any(not 0.0 <= w <= 1.0 for w in weights):
             raise ValueError(f"joint_weights must be values in [0, 1], got {joint_weights!r}")
         self.joint_weights = weights if self.groups is not None else (1.0,)  # no groups: the joint kernel
+        shared = tuple(float(b) for b in shared_weights)
+        if not shared or any(not 0.0 <= b <= 1.0 for b in shared):
+            raise ValueError(f"shared_weights must be values in [0, 1], got {shared_weights!r}")
+        if shared != (0.0,) and not self._alike():
+            raise ValueError("shared_weights need groups of equal width, one after the other (alike blocks)")
+        self.shared_weights = shared
+        self.shared_weight_ = 0.0
+
+    def _alike(self) -> bool:
+        """Two or more groups of one width, each starting where the last ends."""
+        g = self.groups
+        return g is not None and len({c.stop - c.start for c in g}) == 1 and all(
+            a.stop == b.start for a, b in zip(g[:-1], g[1:]))
+
+    @property
+    def _shares(self) -> bool:
+        """Whether the grid holds a shared weight above 0 (the blocks are then compared with one another)."""
+        return self.shared_weights != (0.0,)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y):
@@ -100,7 +130,7 @@ class GaussianProcess(Surrogate):
                      _around(self.noise_ratios, self.noise_ratio_))
             new.chosen_at_ = len(new._X)
             return new
-        new._fit(X, y, (self.lengthscale_rel_,), (self.noise_ratio_,), (self.joint_weight_,))
+        new._fit(X, y, (self.lengthscale_rel_,), (self.noise_ratio_,), (self.joint_weight_,), (self.shared_weight_,))
         new.chosen_at_ = self.chosen_at_
         return new
 
@@ -121,43 +151,68 @@ class GaussianProcess(Surrogate):
     def _like(self) -> GaussianProcess:
         """An unfitted model with this one's settings."""
         new = GaussianProcess(self.n_members, self.lengthscales, self.noise_ratios, self.seed)
-        new.groups, new.joint_weights = self.groups, self.joint_weights
+        new.groups, new.joint_weights, new.shared_weights = self.groups, self.joint_weights, self.shared_weights
         return new
 
-    def _fit(self, X, y, lengthscales, noise_ratios, joint_weights=None) -> None:
+    def _fit(self, X, y, lengthscales, noise_ratios, joint_weights=None, shared_weights=None) -> None:
         X, y = check_xy(X, y)
-        self.lo_ = X.min(axis=0)
-        span = X.max(axis=0) - self.lo_
-        self.scale_ = np.where(span > 0, span, 1.0)
+        lo, hi = X.min(axis=0), X.max(axis=0)
+        if self._shares:  # one scaling of a column for every block: the blocks are compared with one another
+            G = len(self.groups)
+            cols = slice(self.groups[0].start, self.groups[-1].stop)
+            lo[cols] = np.tile(lo[cols].reshape(G, -1).min(axis=0), G)
+            hi[cols] = np.tile(hi[cols].reshape(G, -1).max(axis=0), G)
+        self.lo_ = lo
+        self.scale_ = np.where(hi > lo, hi - lo, 1.0)
         Xs = self._scaled(X)
         n = len(y)
-        parts = [self._sqdist(Xs[:, c], Xs[:, c]) for c in self.groups] if self.groups is not None else []
+        blocks = BlockRows(Xs, self.groups) if self._shares else None
+        if blocks is not None:
+            Du = blocks.sqdist(blocks)  # between the distinct block settings
+            parts = [Du[blocks.index[:, s][:, None], blocks.index[:, s][None, :]] for s in range(len(self.groups))]
+        else:
+            parts = [self._sqdist(Xs[:, c], Xs[:, c]) for c in self.groups] if self.groups is not None else []
         D = sum(parts) if parts else self._sqdist(Xs, Xs)
         # length scales relative to the typical distance between evaluated architectures (per group)
         self.typical_ = self._typical(D, n)
         self.group_typical_ = np.array([self._typical(P, n) for P in parts])
+        if blocks is not None:
+            self.group_typical_[:] = self.group_typical_.mean()  # one length scale: the shared part is a kernel
+        shared = shared_weights or self.shared_weights
         best = None
-        for rel, w in itertools.product(lengthscales, joint_weights or self.joint_weights):
-            Kf = self._from_sqdist(D, parts, rel, w)
-            for g in noise_ratios:
-                try:
-                    L = np.linalg.cholesky(Kf + (g + 1e-8) * np.eye(n))
-                except np.linalg.LinAlgError:
-                    continue
-                one = solve_triangular(L, np.ones(n), lower=True)
-                ty = solve_triangular(L, y, lower=True)
-                mu = float(one @ ty / (one @ one))  # generalised least-squares constant mean
-                r = ty - mu * one
-                s2 = max(float(r @ r) / n, 1e-12)  # closed-form signal variance
-                nll = 0.5 * n * np.log(s2) + np.log(np.diag(L)).sum()
-                if best is None or nll < best[0]:
-                    best = (nll, rel, w, g, L, mu, s2)
+        for rel in lengthscales:
+            terms = self._block_terms(blocks, Du, blocks, rel) if blocks is not None else None  # once per length scale
+            for w, b in itertools.product(joint_weights or self.joint_weights, shared):
+                if w == 1.0 and b != shared[0]:
+                    continue  # the joint kernel alone: the shared weight plays no part
+                Kf = self._from_sqdist(D, parts, rel, w) if terms is None else self._combine(D, terms, rel, w, b)
+                best = self._best_noise(Kf, y, noise_ratios, best, (rel, w, b))
         if best is None:
             raise ValueError("Gaussian process: no kernel setting gave a positive-definite matrix")
-        _, self.lengthscale_rel_, self.joint_weight_, self.noise_ratio_, L, self.mean_, self.s2_ = best
+        _, (self.lengthscale_rel_, self.joint_weight_, self.shared_weight_), self.noise_ratio_, L, self.mean_, self.s2_ = best
         self.ell_ = self.lengthscale_rel_ * self.typical_
         self._lo32, self._scale32 = self.lo_.astype(np.float32), self.scale_.astype(np.float32)
         self._set_rows(X, Xs, L, y, {})
+
+    @staticmethod
+    def _best_noise(Kf: np.ndarray, y: np.ndarray, noise_ratios, best, setting: tuple):
+        """The best of ``best`` (or None) and kernel ``Kf`` (``setting``: its length scale, joint and shared
+        weight) with each noise ratio, by the marginal likelihood: ``(nll, setting, noise, L, mean, s2)``."""
+        n = len(y)
+        for g in noise_ratios:
+            try:
+                L = np.linalg.cholesky(Kf + (g + 1e-8) * np.eye(n))
+            except np.linalg.LinAlgError:
+                continue
+            one = solve_triangular(L, np.ones(n), lower=True)
+            ty = solve_triangular(L, y, lower=True)
+            mu = float(one @ ty / (one @ one))  # generalised least-squares constant mean
+            r = ty - mu * one
+            s2 = max(float(r @ r) / n, 1e-12)  # closed-form signal variance
+            nll = 0.5 * n * np.log(s2) + np.log(np.diag(L)).sum()
+            if best is None or nll < best[0]:
+                best = (nll, setting, g, L, mu, s2)
+        return best
 
     def _set_rows(self, X: np.ndarray, Xs: np.ndarray, L: np.ndarray, y: np.ndarray, caches: dict) -> None:
         """The state a fit leaves (``mean_`` and ``s2_`` already set): weights, factor, rows, caches."""
@@ -169,6 +224,7 @@ class GaussianProcess(Surrogate):
         self._Linv32 = None
         self._X32 = Xs.astype(np.float32)
         self._norms32 = None  # the training rows' squared norms, when first needed (see _train_norms)
+        self._blocks32 = None  # the float32 rows read as blocks, when first needed (see _train_kernel)
         self._X, self._L, self._on = X, L, caches
 
     def can_extend(self, X) -> bool:
@@ -239,9 +295,10 @@ class GaussianProcess(Surrogate):
         c = self._on.get(pool.key)
         if c is None:
             Ms = self._scaled32(pool.X)
-            Ks = self._kernel(self._X32, Ms, self._train_norms(slice(None)))
+            blocks = BlockRows(Ms, self.groups) if self.shared_weight_ > 0 else None  # kept: the pool is fixed
+            Ks = self._train_kernel(Ms, blocks=blocks)
             V = self._linv32() @ Ks
-            c = {"Ms": Ms, "n": 0, "vv": (V * V).sum(axis=0, dtype=np.float64),
+            c = {"Ms": Ms, "Mb": blocks, "n": 0, "vv": (V * V).sum(axis=0, dtype=np.float64),
                  "Ks": np.empty((n + n // 2 + 8, len(Ms))), "V": np.empty((n + n // 2 + 8, len(Ms)), np.float32)}
             c["Ks"][:n], c["V"][:n], c["n"] = Ks, V, n
             self._on[pool.key] = c
@@ -252,7 +309,9 @@ class GaussianProcess(Surrogate):
                     grown = np.empty((n + n // 2 + 8, c[key].shape[1]), c[key].dtype)
                     grown[:n0] = c[key][:n0]
                     c[key] = grown
-            Ks_new = self._kernel(self._X32[n0:], c["Ms"], self._train_norms(slice(n0, None)))  # (k, m)
+            if c["Mb"] is None and self.shared_weight_ > 0:
+                c["Mb"] = BlockRows(c["Ms"], self.groups)
+            Ks_new = self._train_kernel(c["Ms"], slice(n0, None), c["Mb"])  # (k, m)
             L21, L22 = self._L[n0:, :n0], self._L[n0:, n0:]
             rhs = Ks_new - L21.astype(np.float32) @ c["V"][:n0]
             V_new = solve_triangular(L22, rhs, lower=True).astype(np.float32)
@@ -289,12 +348,54 @@ class GaussianProcess(Surrogate):
                     out += term
         return out
 
+    def _block_terms(self, a: BlockRows, Du: np.ndarray, b: BlockRows, rel: float, same: bool = True) -> tuple:
+        """The squared exponential (length scale ``rel`` times the blocks' typical distance) of every block of
+        ``a``'s rows against every block of ``b``'s, from ``Du``, the squared distances of their distinct
+        settings: summed over the same positions (when ``same``) and over all pairs of positions."""
+        Eu = Du * Du.dtype.type(-0.5 / (rel * self.group_typical_[0]) ** 2)
+        np.exp(Eu, out=Eu)
+        return (a.same_position(Eu, b) if same else None), a.every_pair(Eu, b)
+
+    def _shared_kernel(self, a: BlockRows, b: BlockRows) -> np.ndarray:
+        """The chosen kernel of alike blocks between rows read as blocks (:class:`BlockRows`)."""
+        rel, w, bw = self.lengthscale_rel_, self.joint_weight_, self.shared_weight_
+        Du = a.sqdist(b)
+        D = a.same_position(Du, b) if w > 0 else None  # the joint distance: the positions' sum
+        return self._combine(D, self._block_terms(a, Du, b, rel, same=bw < 1), rel, w, bw)
+
+    def _train_kernel(self, M: np.ndarray, rows: slice = slice(None), blocks: BlockRows | None = None) -> np.ndarray:
+        """The kernel between the training rows ``rows`` and scaled rows ``M`` (float32; ``blocks``: ``M`` read
+        as blocks, when known). With a shared part the training rows are read as blocks once per model."""
+        if self.shared_weight_ == 0:
+            return self._kernel(self._X32[rows], M, self._train_norms(rows))
+        if self._blocks32 is None:
+            self._blocks32 = BlockRows(self._X32, self.groups)
+        return self._shared_kernel(self._blocks32.rows(rows), blocks or BlockRows(M, self.groups))
+
+    def _combine(self, D: np.ndarray | None, terms: tuple, rel: float, w: float, b: float) -> np.ndarray:
+        """The kernel of alike blocks: ``w`` times the joint squared exponential on ``D`` plus ``1 - w`` times
+        the per-block part, ``(1 - b)`` of it position by position (``same``, unused at ``b = 1``) and
+        ``b`` over all pairs of positions (``every``)."""
+        same, every = terms
+        G = len(self.groups)
+        dt = every.dtype.type
+        out = every * dt((1.0 - w) * b / G)
+        if b < 1:
+            out += same * dt((1.0 - w) * (1.0 - b) / G)
+        if w > 0:
+            joint = D * dt(-0.5 / (rel * self.typical_) ** 2)
+            np.exp(joint, out=joint)
+            out += joint * dt(w)
+        return out
+
     def _kernel(self, A: np.ndarray, B: np.ndarray, a2: list | None = None) -> np.ndarray:
         """The chosen kernel between scaled rows ``A`` and ``B``, in their dtype; ``a2``: ``A``'s squared row
         norms per group (:meth:`_train_norms`), when known."""
         a2 = a2 if a2 is not None else [None] * (len(self.groups) if self.groups is not None else 1)
         if self.groups is None:
             return self._from_sqdist(self._sqdist(A, B, a2[0]), [], self.lengthscale_rel_, 1.0)
+        if self.shared_weight_ > 0:
+            return self._shared_kernel(BlockRows(A, self.groups), BlockRows(B, self.groups))
         parts = [self._sqdist(A[:, c], B[:, c], n) for c, n in zip(self.groups, a2)]
         D = sum(parts) if self.joint_weight_ > 0 else None  # the joint term's distances, when it has weight
         return self._from_sqdist(D, parts, self.lengthscale_rel_, self.joint_weight_)
@@ -312,7 +413,7 @@ class GaussianProcess(Surrogate):
     def _cross(self, X) -> np.ndarray:
         """Kernel between the training rows and ``X``, (n, m), in float32: candidate sets are large and
         one-hot, and the float32 rounding (~1e-7) is far below any difference the search acts on."""
-        return self._kernel(self._X32, self._scaled32(X), self._train_norms(slice(None)))
+        return self._train_kernel(self._scaled32(X))
 
     def _scaled32(self, X) -> np.ndarray:
         """:meth:`_scaled` in float32 (one-hot columns, lo 0 and span 1, come out exactly as in float64)."""

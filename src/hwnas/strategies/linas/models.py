@@ -32,6 +32,9 @@ from hwnas.strategies.cost_views import GENERIC, CostViews
 WARPS = ("rank", "log", "none")  # target transforms of a surrogate (``warp``, ``cost_warp``)
 #: the surrogate every metric starts with
 BASE_SURROGATE = "ridge"
+#: shared weights a Gaussian process chooses among when a product space's blocks are one space
+#: (:class:`~hwnas.learn.gp.GaussianProcess`: 0 a function per position, 1 one function of a block)
+SHARED_WEIGHTS = (0.0, 0.5, 1.0)
 
 
 class Encoded:
@@ -172,13 +175,18 @@ class MetricModels:
 
     def _group_option(self, kind: str, view: str, width: int) -> dict:
         """``groups``, the feature columns of each block of a product space under ``view``, for a surrogate
-        that takes them (a Gaussian process then adds a kernel per block to its joint one); else nothing."""
+        that takes them (a Gaussian process then adds a kernel per block to its joint one), and
+        ``shared_weights`` when the blocks are one space and the surrogate takes them; else nothing."""
         if "groups" not in accepted_options(SURROGATES.get(kind)):
             return {}
         groups = feature_groups(self.space, view)
         if groups is None or sum(len(g) for g in groups) != width:
             return {}
-        return {"groups": groups}
+        options = {"groups": groups}
+        blocks = getattr(self.space, "blocks", ())
+        if "shared_weights" in accepted_options(SURROGATES.get(kind)) and all(b is blocks[0] for b in blocks):
+            options["shared_weights"] = SHARED_WEIGHTS
+        return options
 
     def _choose_view(self, metric: str, genes: np.ndarray, target: np.ndarray) -> str:
         """The encoding of a metric's surrogate, re-chosen whenever the data has grown by half since the last choice."""
