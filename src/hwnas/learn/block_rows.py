@@ -36,10 +36,22 @@ class BlockRows:
         return len(self.index)
 
     def rows(self, which: slice) -> BlockRows:
-        """The rows ``which``, with the same distinct settings."""
+        """The rows ``which``, with the distinct settings they hold (a few new rows compared with a large
+        candidate pool cost a few settings' products, not every training setting's)."""
+        index = self.index[which]
+        used, inverse = np.unique(index, return_inverse=True)
         out = BlockRows.__new__(BlockRows)
-        out.unique, out.sq = self.unique, self.sq
-        out.index = self.index[which]
+        out.unique, out.sq = self.unique[used], self.sq[used]
+        out.index = inverse.reshape(index.shape)
+        return out
+
+    def scaled(self, lo: np.ndarray, scale: np.ndarray, dtype=np.float32) -> BlockRows:
+        """The same rows with every block's columns mapped to ``(x - lo) / scale`` (one block's ``lo`` and
+        ``scale``, alike for every block): distinct settings stay distinct."""
+        out = BlockRows.__new__(BlockRows)
+        out.unique = ((self.unique - lo) / scale).astype(dtype)
+        out.sq = (out.unique * out.unique).sum(axis=1)
+        out.index = self.index
         return out
 
     def sqdist(self, other: BlockRows) -> np.ndarray:

@@ -295,7 +295,7 @@ class GaussianProcess(Surrogate):
         c = self._on.get(pool.key)
         if c is None:
             Ms = self._scaled32(pool.X)
-            blocks = BlockRows(Ms, self.groups) if self.shared_weight_ > 0 else None  # kept: the pool is fixed
+            blocks = self._pool_blocks(pool) if self.shared_weight_ > 0 else None
             Ks = self._train_kernel(Ms, blocks=blocks)
             V = self._linv32() @ Ks
             c = {"Ms": Ms, "Mb": blocks, "n": 0, "vv": (V * V).sum(axis=0, dtype=np.float64),
@@ -310,7 +310,7 @@ class GaussianProcess(Surrogate):
                     grown[:n0] = c[key][:n0]
                     c[key] = grown
             if c["Mb"] is None and self.shared_weight_ > 0:
-                c["Mb"] = BlockRows(c["Ms"], self.groups)
+                c["Mb"] = self._pool_blocks(pool)
             Ks_new = self._train_kernel(c["Ms"], slice(n0, None), c["Mb"])  # (k, m)
             L21, L22 = self._L[n0:, :n0], self._L[n0:, n0:]
             rhs = Ks_new - L21.astype(np.float32) @ c["V"][:n0]
@@ -318,6 +318,15 @@ class GaussianProcess(Surrogate):
             c["Ks"][n0:n], c["V"][n0:n], c["n"] = Ks_new, V_new, n
             c["vv"] = c["vv"] + (V_new * V_new).sum(axis=0, dtype=np.float64)
         return c
+
+    def _pool_blocks(self, pool: Pool) -> BlockRows:
+        """A pool's rows read as blocks, scaled as this model scales them (the distinct settings are found once
+        per pool: they do not depend on the fit)."""
+        key = ("blocks", tuple((g.start, g.stop) for g in self.groups))
+        if key not in pool.derived:
+            pool.derived[key] = BlockRows(pool.X, self.groups)
+        block = slice(self.groups[0].start, self.groups[0].stop)
+        return pool.derived[key].scaled(self.lo_[block], self.scale_[block])
 
     @staticmethod
     def _typical(D: np.ndarray, n: int) -> float:

@@ -46,6 +46,7 @@ class Pool:
         X.flags.writeable = False
         self.X = X
         self.key = next(_POOL_KEYS)
+        self.derived: dict = {}  # what a surrogate derives from the matrix alone (not from its fit), by name
 
     def __len__(self) -> int:
         return len(self.X)

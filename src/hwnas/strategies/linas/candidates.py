@@ -118,8 +118,8 @@ class InnerSearch:
 
     def candidates(self, strategy, trials: list[Trial], taken: set,
                    predict: Callable[[np.ndarray], tuple[Encoded, Predictions]],
-                   score: Callable[[Predictions], tuple[np.ndarray, np.ndarray]]
-                   ) -> tuple[Candidates, Predictions | None]:
+                   score: Callable[[Predictions], tuple[np.ndarray, np.ndarray]],
+                   starts: np.ndarray | None = None) -> tuple[Candidates, Predictions | None]:
         """The candidates and their predictions (None when there is no candidate).
 
         ``predict(genes)``: the rows encoded and every metric's member predictions of them;
@@ -151,6 +151,8 @@ class InnerSearch:
         if copies:
             moves.append(copy_block(space, np.repeat(best, self.copies, axis=0), rng))
         generations = self.generations_at(len(trials))
+        if starts is not None and len(starts):
+            moves.append(starts)
         if generations < self.generations and self._last is not None:
             moves.append(self._last)  # continue from the last call's population
         moves = np.vstack(moves)

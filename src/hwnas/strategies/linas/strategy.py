@@ -37,12 +37,16 @@ from hwnas.spaces.base import Arch, ChoiceSpace
 from hwnas.strategies.base import Strategy
 from hwnas.strategies.cost_views import CostViews
 from hwnas.strategies.linas.acquisition import BatchEHVI, space_median
+from hwnas.strategies.ranking import best_order
 from hwnas.strategies.linas.candidates import EnumeratedPool, InnerSearch, balanced_design
 from hwnas.strategies.linas.models import WARPS, Candidates, Encoded, MetricModels, Predictions
 from hwnas.strategies.random import fresh_genes, random_unseen_genes
 
 #: spaces with at most this many members are enumerated (the candidate pool), larger ones searched
 POOL_LIMIT = 100_000
+import os
+DIAGONAL_STARTS = int(os.environ.get("DIAG_N", "16"))
+DIAGONAL_EVERY = int(os.environ.get("DIAG_EVERY", "15"))
 #: architectures drawn uniformly from the space to read a quality's median from
 REFERENCE_SIZE = 2048
 
@@ -161,6 +165,14 @@ class LinasStrategy(Strategy):
         elif len(ref_genes) > REFERENCE_SIZE:
             ref_genes = ref_genes[draw.choice(len(ref_genes), REFERENCE_SIZE, replace=False)]
         self._reference = Encoded(ref_genes, space.features(ref_genes), fixed=True)
+        self._diagonal, self._diagonal_at = None, None
+        blocks = getattr(space, "blocks", ())
+        if self.pool is None and len(blocks) > 1 and all(b is blocks[0] for b in blocks) and os.environ.get("DIAG", "1") == "1":
+            cells = blocks[0].enumerate_genes(POOL_LIMIT)
+            if cells is not None:
+                cells = np.unique(blocks[0].canonical_genes(blocks[0].function_genes(cells) if self.prune_redundant else cells), axis=0)
+                uni = np.unique(space.canonical_genes(np.tile(cells, (1, len(blocks)))), axis=0)
+                self._diagonal = Encoded(uni, space.features(uni), fixed=True)
         if self.allowed is not None:  # a table of part of the space: start among its rows
             self._design = self.pool.genes[self.rng.choice(len(self.pool), min(self.n_init, len(self.pool)),
                                                            replace=False)]
@@ -194,11 +206,23 @@ class LinasStrategy(Strategy):
         if self.pool is not None:
             cand, pred = self.pool.candidates(), None
         else:
-            cand, pred = self.inner.candidates(self, trials, taken, self._predict, self._score)
+            cand, pred = self.inner.candidates(self, trials, taken, self._predict, self._score,
+                                                 self._diagonal_starts(len(trials)))
         if len(cand) == 0:
             return [self.space.from_genes(g) for g in random_unseen_genes(self, n, taken)]
         picks = self._select(trials, cand, n, pred)
         return [self.space.from_genes(cand.genes[i]) for i in picks]
+
+    def _diagonal_starts(self, n: int) -> np.ndarray | None:
+        """The networks holding one block setting at every block that the mean predictions rank best,
+        re-ranked once ``DIAGONAL_EVERY`` evaluations have joined since the last ranking (``n`` usable now)."""
+        if self._diagonal is None:
+            return None
+        if self._diagonal_at is None or n - self._diagonal_at >= DIAGONAL_EVERY:
+            F, V = self._mean_objectives(self._diagonal)
+            self._diagonal_best = self._diagonal.genes[best_order(F, V, DIAGONAL_STARTS)]
+            self._diagonal_at = n
+        return self._diagonal_best
 
     def _initial(self, n: int, taken: set) -> list[Arch]:
         design = fresh_genes(self, self._design, taken)[:n]
@@ -236,14 +260,18 @@ class LinasStrategy(Strategy):
         front = front[nondominated_mask(front)] if len(front) else front.reshape(0, mean.shape[1])
         return self.acquisition.select(pred, mean, violation, front, ref, n)
 
+    def _mean_objectives(self, encoded: Encoded) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted mean objectives (minimised) and constraint violation of every row of an encoded set."""
+        mean = {m: self.models.units(m, self.models.predict_mean(m, encoded))[None, :] for m in self._metrics}
+        return self.acquisition.objective_members(mean)[0], self.acquisition.violation_of_mean(mean)
+
     def _reference_region(self) -> np.ndarray:
         """Predicted mean objectives (minimised) of the architectures drawn uniformly from the space, the
         predicted-feasible ones when at least 10: the region the reference quantile is read from when the
         candidates come from an inner search (they crowd around the predicted front, so a quantile of
         theirs sits far better than the space's and the batch is drawn to one end of the front)."""
-        mean = {m: self.models.units(m, self.models.predict_mean(m, self._reference))[None, :] for m in self._metrics}
-        region = self.acquisition.objective_members(mean)[0]
-        ok = self.acquisition.violation_of_mean(mean) <= 0
+        region, violation = self._mean_objectives(self._reference)
+        ok = violation <= 0
         return region[ok] if ok.sum() >= 10 else region
 
     def _space_median(self, metric: str, observed: np.ndarray) -> float:
