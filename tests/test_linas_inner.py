@@ -232,3 +232,32 @@ def test_quality_model_that_changes_encoding_takes_that_encoding_s_groups(monkey
         width = models.views.matrix(view, genes).shape[1] if view != GENERIC else space.features(genes).shape[1]
         assert (gp.groups[0].start, gp.groups[-1].stop) == (0, width)
         assert np.isfinite(gp.predict_mean(gp._X)).all()
+
+
+def test_inner_search_starts_from_the_best_predicted_uniform_networks(monkeypatch):
+    """In a product of one block space the inner search is handed the networks repeating one cell that
+    the mean predictions rank best, ranked again only once UNIFORM_EVERY evaluations have joined."""
+    import hwnas.strategies.linas.strategy as linas_strategy
+    from hwnas.strategies.ranking import best_order
+
+    monkeypatch.setattr(linas_strategy, "UNIFORM_EVERY", 10)
+    space = get_space("nb201_stages", stages=2)
+    strategy = get_strategy("linas", n_init=10)
+    handed = []
+    inner = strategy.inner.candidates
+
+    def spy(*args, **kwargs):
+        handed.append((len(args[1]), args[-1]))
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(strategy.inner, "candidates", spy)
+    Study(space, StageSum(space), OBJ, strategy, seed=2).optimize(35)  # asks at 10, 15, ..., 30 evaluations
+    assert len(strategy._uniform.genes) > 1000
+    for n, starts in handed:
+        assert starts.shape == (linas_strategy.UNIFORM_STARTS, len(space.cardinalities))
+        assert (starts[:, :6] == starts[:, 6:]).all()  # one cell at both stages
+    rankings = [n for i, (n, s) in enumerate(handed) if i == 0 or not np.array_equal(s, handed[i - 1][1])]
+    assert rankings[0] == handed[0][0] and all(b - a >= 10 for a, b in zip(rankings, rankings[1:]))
+    assert rankings == [10, 20, 30] and strategy._uniform_at == handed[-1][0] == 30
+    F, V = strategy._mean_objectives(strategy._uniform)  # the last ask ranked them with the models it fitted
+    np.testing.assert_array_equal(handed[-1][1], strategy._uniform.genes[best_order(F, V, 16)])

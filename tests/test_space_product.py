@@ -66,3 +66,20 @@ def test_feature_groups_are_each_stage_s_columns():
             np.testing.assert_array_equal(X[:, cols], cell(space.stage_genes(genes, s)))
     assert feature_groups(get_space("nb201_stages", stages=1)) is None
     assert feature_groups(get_space("nb201")) is None
+
+
+def test_uniform_genes_repeat_each_distinct_cell_at_every_stage():
+    from hwnas.spaces.product import uniform_genes
+
+    space = get_space("nb201_stages", stages=3)
+    cell = space.cell
+    every = uniform_genes(space, 100_000, prune=False)
+    stages = every.reshape(len(every), 3, -1)
+    assert (stages == stages[:, :1]).all()  # one setting at every stage
+    assert len(every) == len(np.unique(cell.canonical_genes(cell.enumerate_genes(cell.size)), axis=0))
+    pruned = uniform_genes(space, 100_000)
+    fn = cell.canonical_genes(cell.function_genes(pruned[:, :len(cell.cardinalities)]))
+    assert len(pruned) < len(every) and (fn == pruned[:, :len(cell.cardinalities)]).all()  # no cell runs dead code
+    assert uniform_genes(space, 1000) is None  # the cell space is larger than the limit
+    assert uniform_genes(get_space("nb201_stages", stages=1), 100_000) is None
+    assert uniform_genes(get_space("nb201"), 100_000) is None

@@ -123,7 +123,8 @@ class InnerSearch:
         """The candidates and their predictions (None when there is no candidate).
 
         ``predict(genes)``: the rows encoded and every metric's member predictions of them;
-        ``score(pred)``: predicted minimised objectives (n, d) and constraint violation (n,) (the fitness).
+        ``score(pred)``: predicted minimised objectives (n, d) and constraint violation (n,) (the fitness);
+        ``starts``: rows the strategy adds to the first generation's moves.
         """
         space, rng, P = strategy.space, strategy.rng, self.population
         copies = bool(copy_pairs(space))

@@ -34,19 +34,21 @@ from hwnas.core.trial import Trial
 from hwnas.evaluators.base import kind_from_name
 from hwnas.learn.surrogate import SURROGATES
 from hwnas.spaces.base import Arch, ChoiceSpace
+from hwnas.spaces.product import uniform_genes
 from hwnas.strategies.base import Strategy
 from hwnas.strategies.cost_views import CostViews
 from hwnas.strategies.linas.acquisition import BatchEHVI, space_median
-from hwnas.strategies.ranking import best_order
 from hwnas.strategies.linas.candidates import EnumeratedPool, InnerSearch, balanced_design
 from hwnas.strategies.linas.models import WARPS, Candidates, Encoded, MetricModels, Predictions
 from hwnas.strategies.random import fresh_genes, random_unseen_genes
+from hwnas.strategies.ranking import best_order
 
 #: spaces with at most this many members are enumerated (the candidate pool), larger ones searched
 POOL_LIMIT = 100_000
-import os
-DIAGONAL_STARTS = int(os.environ.get("DIAG_N", "16"))
-DIAGONAL_EVERY = int(os.environ.get("DIAG_EVERY", "15"))
+#: networks holding one block setting at every block that start the inner search (product spaces of one block space)
+UNIFORM_STARTS = 16
+#: evaluations between two rankings of those networks on the predictions
+UNIFORM_EVERY = 50
 #: architectures drawn uniformly from the space to read a quality's median from
 REFERENCE_SIZE = 2048
 
@@ -165,14 +167,12 @@ class LinasStrategy(Strategy):
         elif len(ref_genes) > REFERENCE_SIZE:
             ref_genes = ref_genes[draw.choice(len(ref_genes), REFERENCE_SIZE, replace=False)]
         self._reference = Encoded(ref_genes, space.features(ref_genes), fixed=True)
-        self._diagonal, self._diagonal_at = None, None
-        blocks = getattr(space, "blocks", ())
-        if self.pool is None and len(blocks) > 1 and all(b is blocks[0] for b in blocks) and os.environ.get("DIAG", "1") == "1":
-            cells = blocks[0].enumerate_genes(POOL_LIMIT)
-            if cells is not None:
-                cells = np.unique(blocks[0].canonical_genes(blocks[0].function_genes(cells) if self.prune_redundant else cells), axis=0)
-                uni = np.unique(space.canonical_genes(np.tile(cells, (1, len(blocks)))), axis=0)
-                self._diagonal = Encoded(uni, space.features(uni), fixed=True)
+        # a product of one enumerable block space: its networks repeating one block setting, ranked on the
+        # predictions every UNIFORM_EVERY evaluations, start the inner search (_uniform_starts)
+        uniform = uniform_genes(space, POOL_LIMIT, self.prune_redundant) if self.pool is None else None
+        self._uniform = Encoded(uniform, space.features(uniform), fixed=True) if uniform is not None else None
+        self._uniform_at: int | None = None
+        self._uniform_best: np.ndarray | None = None
         if self.allowed is not None:  # a table of part of the space: start among its rows
             self._design = self.pool.genes[self.rng.choice(len(self.pool), min(self.n_init, len(self.pool)),
                                                            replace=False)]
@@ -207,22 +207,25 @@ class LinasStrategy(Strategy):
             cand, pred = self.pool.candidates(), None
         else:
             cand, pred = self.inner.candidates(self, trials, taken, self._predict, self._score,
-                                                 self._diagonal_starts(len(trials)))
+                                                 self._uniform_starts(len(trials)))
         if len(cand) == 0:
             return [self.space.from_genes(g) for g in random_unseen_genes(self, n, taken)]
         picks = self._select(trials, cand, n, pred)
         return [self.space.from_genes(cand.genes[i]) for i in picks]
 
-    def _diagonal_starts(self, n: int) -> np.ndarray | None:
-        """The networks holding one block setting at every block that the mean predictions rank best,
-        re-ranked once ``DIAGONAL_EVERY`` evaluations have joined since the last ranking (``n`` usable now)."""
-        if self._diagonal is None:
+    def _uniform_starts(self, n: int) -> np.ndarray | None:
+        """The ``UNIFORM_STARTS`` networks repeating one block setting that the mean predictions rank best
+        (None outside a product of one enumerable block space), re-ranked once ``UNIFORM_EVERY`` evaluations
+        have joined since the last ranking (``n``: usable evaluations now). The inner search moves from the
+        evaluated networks a few genes or one block at a time; a cell the surrogates rank high but no
+        evaluated network holds at every stage is reached from here."""
+        if self._uniform is None:
             return None
-        if self._diagonal_at is None or n - self._diagonal_at >= DIAGONAL_EVERY:
-            F, V = self._mean_objectives(self._diagonal)
-            self._diagonal_best = self._diagonal.genes[best_order(F, V, DIAGONAL_STARTS)]
-            self._diagonal_at = n
-        return self._diagonal_best
+        if self._uniform_at is None or n - self._uniform_at >= UNIFORM_EVERY:
+            F, V = self._mean_objectives(self._uniform)
+            self._uniform_best = self._uniform.genes[best_order(F, V, UNIFORM_STARTS)]
+            self._uniform_at = n
+        return self._uniform_best
 
     def _initial(self, n: int, taken: set) -> list[Arch]:
         design = fresh_genes(self, self._design, taken)[:n]
