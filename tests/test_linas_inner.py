@@ -253,7 +253,7 @@ def test_inner_search_starts_from_the_best_predicted_uniform_networks(monkeypatc
     monkeypatch.setattr(strategy.inner, "candidates", spy)
     Study(space, StageSum(space), OBJ, strategy, seed=2).optimize(35)  # asks at 10, 15, ..., 30 evaluations
     assert len(strategy._uniform.genes) > 1000
-    for n, starts in handed:
+    for _n, starts in handed:
         assert starts.shape == (linas_strategy.UNIFORM_STARTS, len(space.cardinalities))
         assert (starts[:, :6] == starts[:, 6:]).all()  # one cell at both stages
     rankings = [n for i, (n, s) in enumerate(handed) if i == 0 or not np.array_equal(s, handed[i - 1][1])]
