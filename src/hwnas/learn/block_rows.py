@@ -32,9 +32,6 @@ class BlockRows:
         self.index = inverse.reshape(n, G)
         self.sq = (self.unique * self.unique).sum(axis=1)
 
-    def __len__(self) -> int:
-        return len(self.index)
-
     def rows(self, which: slice) -> BlockRows:
         """The rows ``which``, with the distinct settings they hold (a few new rows compared with a large
         candidate pool cost a few settings' products, not every training setting's)."""
