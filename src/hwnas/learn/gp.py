@@ -64,13 +64,13 @@ class GaussianProcess(Surrogate):
     for every block: the blocks' typical distances are averaged, and each column is scaled by its
     range over every block.
 
-    Growing data: the kernel (length scale, noise ratio, joint weight) is re-chosen over the grid only once the
+    Growing data: the kernel (length scale, noise ratio, joint and shared weight) is re-chosen over the grid only once the
     data has grown by half since the last choice (:attr:`regrow`); the marginal likelihood moves
     little when five rows join a hundred. Beyond :data:`~hwnas.learn.surrogate.BOUNDED_ROWS` rows the
     re-choice searches the length scales and noise ratios one grid step either side of the current
     ones. In between, :meth:`extend` keeps the whole kernel (feature scaling too) and extends the
     Cholesky factor by the new rows' block, and :meth:`refit` (new inputs) keeps the chosen length
-    scale, noise ratio and joint weight. Predictions of a :class:`~hwnas.learn.surrogate.Pool`
+    scale, noise ratio, joint and shared weight. Predictions of a :class:`~hwnas.learn.surrogate.Pool`
     keep the cross-kernel and its triangular solve, and an extended model only adds the new rows'
     part: ``O(k n m)`` for ``k`` new rows, ``n`` evaluated rows and ``m`` candidates, instead of
     ``O(n^2 m)`` per prediction.
@@ -118,8 +118,8 @@ class GaussianProcess(Surrogate):
         return self
 
     def refit(self, X, y) -> GaussianProcess:
-        """A new model on ``X, y`` with this one's length scale, noise ratio and joint weight (the grid again once the data
-        has grown by :attr:`regrow` since the last choice); feature scaling from ``X``."""
+        """A new model on ``X, y`` with this one's length scale, noise ratio, joint and shared weight (the grid
+        again once the data has grown by :attr:`regrow` since the last choice); feature scaling from ``X``."""
         new = self._like()
         if len(y) >= self.regrow * self.chosen_at_:
             if len(y) <= BOUNDED_ROWS:
@@ -379,7 +379,7 @@ class GaussianProcess(Surrogate):
             return self._kernel(self._X32[rows], M, self._train_norms(rows))
         if self._blocks32 is None:
             self._blocks32 = BlockRows(self._X32, self.groups)
-        return self._shared_kernel(self._blocks32.rows(rows), blocks or BlockRows(M, self.groups))
+        return self._shared_kernel(self._blocks32.rows(rows), blocks if blocks is not None else BlockRows(M, self.groups))
 
     def _combine(self, D: np.ndarray | None, terms: tuple, rel: float, w: float, b: float) -> np.ndarray:
         """The kernel of alike blocks: ``w`` times the joint squared exponential on ``D`` plus ``1 - w`` times

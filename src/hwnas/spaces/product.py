@@ -27,15 +27,21 @@ def copy_pairs(space) -> list[tuple[int, int]]:
     return [(s, d) for s in range(len(blocks)) for d in range(len(blocks)) if s != d and blocks[s] is blocks[d]]
 
 
+def one_block_space(space) -> bool:
+    """Whether ``space`` is a product of two or more blocks that are all one space (NB201 stages)."""
+    blocks = getattr(space, "blocks", ()) if isinstance(space, BlockProduct) else ()
+    return len(blocks) >= 2 and all(b is blocks[0] for b in blocks)
+
+
 def uniform_genes(space, limit: int, prune: bool = True) -> np.ndarray | None:
     """Every network of ``space`` holding one block setting at every block (its "diagonal"), canonical and
     distinct, when the blocks are one space of at most ``limit`` settings; else None. ``prune``: settings
     running an operation that feeds nothing are reduced to their function first (NB201: 9,445 of 15,625
     cells remain). Hand-designed networks repeat one cell; a search that has learned which cell is good
     reaches its repetition in one step."""
-    blocks = getattr(space, "blocks", ())
-    if not isinstance(space, BlockProduct) or len(blocks) < 2 or any(b is not blocks[0] for b in blocks):
+    if not one_block_space(space):
         return None
+    blocks = space.blocks
     block = blocks[0]
     settings = block.enumerate_genes(limit)
     if settings is None:

@@ -26,7 +26,7 @@ import numpy as np
 from hwnas.core.registry import accepted_options
 from hwnas.learn.surrogate import SURROGATES, Pool, Surrogate, make_surrogate
 from hwnas.learn.warp import RankWarp
-from hwnas.spaces.product import feature_groups
+from hwnas.spaces.product import feature_groups, one_block_space
 from hwnas.strategies.cost_views import GENERIC, CostViews
 
 WARPS = ("rank", "log", "none")  # target transforms of a surrogate (``warp``, ``cost_warp``)
@@ -183,8 +183,7 @@ class MetricModels:
         if groups is None or sum(len(g) for g in groups) != width:
             return {}
         options = {"groups": groups}
-        blocks = getattr(self.space, "blocks", ())
-        if "shared_weights" in accepted_options(SURROGATES.get(kind)) and all(b is blocks[0] for b in blocks):
+        if "shared_weights" in accepted_options(SURROGATES.get(kind)) and one_block_space(self.space):
             options["shared_weights"] = SHARED_WEIGHTS
         return options
 
