@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import numpy as np
 
+#: fixed weights that project a block setting to one number (sorting numbers is several times faster than
+#: sorting rows byte for byte)
+_PROJECTION = np.random.default_rng(20261207).uniform(1.0, 2.0, 4096)
+
 
 def _unique_rows(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of ``M`` and, per row, the index of its distinct row (rows compared byte for byte)."""
+    """The distinct rows of ``M`` and, per row, the index of its distinct row. Rows are told apart by a fixed
+    random projection, checked exactly: if two distinct rows ever share one (or a row is not finite), the
+    rows are compared byte for byte instead."""
     M = np.ascontiguousarray(M)
+    if M.shape[1] <= len(_PROJECTION):
+        _, first, inverse = np.unique(M @ _PROJECTION[: M.shape[1]], return_index=True, return_inverse=True)
+        if np.array_equal(M[first][inverse], M):
+            return M[first], inverse.ravel()
     keys = M.view(np.dtype((np.void, M.dtype.itemsize * M.shape[1]))).ravel()
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     return M[first], inverse.ravel()
@@ -67,11 +77,22 @@ class BlockRows:
         return out
 
     def every_pair(self, values: np.ndarray, other: BlockRows) -> np.ndarray:
-        """``sum_s sum_t values[setting of row i's block s, setting of other row j's block t]``, (n, m)."""
-        per_setting = values[:, other.index[:, 0]]  # (u, m): summed over the other rows' positions first
-        for t in range(1, other.index.shape[1]):
-            per_setting += values[:, other.index[:, t]]
-        out = per_setting[self.index[:, 0]]
-        for s in range(1, self.index.shape[1]):
-            out += per_setting[self.index[:, s]]
+        """``sum_s sum_t values[setting of row i's block s, setting of other row j's block t]``, (n, m).
+        One side's positions are summed on its distinct settings first: the side whose partial sums are
+        smaller (a large pool of few distinct settings, or few rows against many settings)."""
+        a, b = self.index, other.index
+        if len(self.unique) * len(b) <= len(a) * len(other.unique):
+            partial = values[:, b[:, 0]]  # (u, m): summed over the other rows' positions first
+            for t in range(1, b.shape[1]):
+                partial += values[:, b[:, t]]
+            out = partial[a[:, 0]]
+            for s in range(1, a.shape[1]):
+                out += partial[a[:, s]]
+            return out
+        partial = values[a[:, 0]]  # (n, u_other): summed over these rows' positions first
+        for s in range(1, a.shape[1]):
+            partial += values[a[:, s]]
+        out = partial[:, b[:, 0]]
+        for t in range(1, b.shape[1]):
+            out += partial[:, b[:, t]]
         return out

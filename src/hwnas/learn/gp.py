@@ -288,35 +288,50 @@ class GaussianProcess(Surrogate):
             self._Linv32 = solve_triangular(self._L, np.eye(len(self._L)), lower=True).astype(np.float32)
         return self._Linv32
 
+    @staticmethod
+    def _room(c: dict, key: str, n: int) -> None:
+        """Grow the buffer ``c[key]`` to hold ``n`` rows, with room for half as many again: rows are added a
+        few at a time."""
+        if n > len(c[key]):
+            grown = np.empty((n + n // 2 + 8, c[key].shape[1]), c[key].dtype)
+            grown[:len(c[key])] = c[key]
+            c[key] = grown
+
     def _cached(self, pool: Pool) -> dict:
-        """Cross-kernel ``Ks`` (n, m) with the pool, its triangular solve ``V`` and ``V``'s squared column
-        sums, kept under the pool's key and brought up to this model's rows."""
+        """Cross-kernel ``Ks`` (n, m) with the pool, kept under the pool's key and brought up to this model's
+        rows (``n``: the rows it holds)."""
         n = len(self._L)
         c = self._on.get(pool.key)
         if c is None:
             Ms = self._scaled32(pool.X)
-            blocks = self._pool_blocks(pool) if self.shared_weight_ > 0 else None
-            Ks = self._train_kernel(Ms, blocks=blocks)
-            V = self._linv32() @ Ks
-            c = {"Ms": Ms, "Mb": blocks, "n": 0, "vv": (V * V).sum(axis=0, dtype=np.float64),
-                 "Ks": np.empty((n + n // 2 + 8, len(Ms))), "V": np.empty((n + n // 2 + 8, len(Ms)), np.float32)}
-            c["Ks"][:n], c["V"][:n], c["n"] = Ks, V, n
+            c = {"Ms": Ms, "Mb": self._pool_blocks(pool) if self.shared_weight_ > 0 else None, "n": 0,
+                 "Ks": np.empty((0, len(Ms))), "nv": 0, "V": None, "vv": None}
             self._on[pool.key] = c
         n0 = c["n"]
         if n0 < n:
-            if n > len(c["V"]):  # room for half as many rows again: rows are added a few at a time
-                for key in ("Ks", "V"):
-                    grown = np.empty((n + n // 2 + 8, c[key].shape[1]), c[key].dtype)
-                    grown[:n0] = c[key][:n0]
-                    c[key] = grown
-            if c["Mb"] is None and self.shared_weight_ > 0:
-                c["Mb"] = self._pool_blocks(pool)
-            Ks_new = self._train_kernel(c["Ms"], slice(n0, None), c["Mb"])  # (k, m)
-            L21, L22 = self._L[n0:, :n0], self._L[n0:, n0:]
-            rhs = Ks_new - L21.astype(np.float32) @ c["V"][:n0]
+            self._room(c, "Ks", n)
+            c["Ks"][n0:n] = self._train_kernel(c["Ms"], slice(n0, None) if n0 else slice(None), c["Mb"])
+            c["n"] = n
+        return c
+
+    def _cached_var(self, pool: Pool) -> dict:
+        """:meth:`_cached` with the triangular solve ``V`` of the cross-kernel and ``V``'s squared column sums,
+        computed only when a variance is asked for (a ranking on the mean alone skips the O(n^2 m) solve),
+        and brought up to this model's rows by the new rows' block."""
+        c = self._cached(pool)
+        n, n0 = c["n"], c["nv"]
+        if c["V"] is None:
+            V = self._linv32() @ c["Ks"][:n].astype(np.float32)  # the kernel was computed in float32
+            c["V"] = np.empty((n + n // 2 + 8, V.shape[1]), np.float32)
+            c["V"][:n], c["vv"] = V, (V * V).sum(axis=0, dtype=np.float64)
+        elif n0 < n:
+            self._room(c, "V", n)
+            L21, L22 = self._L[n0:n, :n0], self._L[n0:n, n0:n]
+            rhs = c["Ks"][n0:n].astype(np.float32) - L21.astype(np.float32) @ c["V"][:n0]
             V_new = solve_triangular(L22, rhs, lower=True).astype(np.float32)
-            c["Ks"][n0:n], c["V"][n0:n], c["n"] = Ks_new, V_new, n
+            c["V"][n0:n] = V_new
             c["vv"] = c["vv"] + (V_new * V_new).sum(axis=0, dtype=np.float64)
+        c["nv"] = n
         return c
 
     def _pool_blocks(self, pool: Pool) -> BlockRows:
@@ -416,7 +431,7 @@ class GaussianProcess(Surrogate):
 
     def predict_members_on(self, pool: Pool, rows: np.ndarray | None = None) -> np.ndarray:
         mean = self.predict_mean_on(pool, rows)
-        var = np.maximum(1.0 - self._cached(pool)["vv"], 0.0) * self.s2_
+        var = np.maximum(1.0 - self._cached_var(pool)["vv"], 0.0) * self.s2_
         return self._members(mean, np.sqrt(var if rows is None else var[rows]))
 
     def _cross(self, X) -> np.ndarray:
