@@ -71,9 +71,9 @@ class GaussianProcess(Surrogate):
     ones. In between, :meth:`extend` keeps the whole kernel (feature scaling too) and extends the
     Cholesky factor by the new rows' block, and :meth:`refit` (new inputs) keeps the chosen length
     scale, noise ratio, joint and shared weight. Predictions of a :class:`~hwnas.learn.surrogate.Pool`
-    keep the cross-kernel and its triangular solve, and an extended model only adds the new rows'
-    part: ``O(k n m)`` for ``k`` new rows, ``n`` evaluated rows and ``m`` candidates, instead of
-    ``O(n^2 m)`` per prediction.
+    keep the cross-kernel and (once a variance is asked of that pool) its triangular solve, and an
+    extended model only adds the new rows' part: ``O(k n m)`` for ``k`` new rows, ``n`` evaluated
+    rows and ``m`` candidates, instead of ``O(n^2 m)`` per prediction.
     """
 
     #: the kernel is re-chosen over the grid when the rows reach this multiple of the rows at the last choice
