@@ -130,6 +130,24 @@ def _gp_reference(gp, X, y, Xt):
     return mu + Ks.T @ Ki @ (y - mu), np.sqrt(np.maximum(1 - np.einsum("ij,ik,kj->j", Ks, Ki, Ks), 0) * s2)
 
 
+def test_gaussian_process_pool_means_skip_the_variance_solve_until_asked():
+    """Rankings on the mean alone keep only the cross-kernel; the variance's solve is made when first asked
+    (at whatever size the model has grown to) and then grown with it: every order gives the direct answer."""
+    rng = np.random.default_rng(5)
+    X = rng.random((80, 5))
+    y = np.cos(3 * X[:, 0]) + X[:, 3] + rng.normal(0, 0.05, 80)
+    pool = Pool(rng.random((300, 5)))
+    gp = GaussianProcess(n_members=4, seed=2).fit(X[:50], y[:50])
+    for n in (50, 55, 60):  # means only, grown twice
+        gp = gp.extend(X[:n], y[:n]) if n > 50 else gp
+        np.testing.assert_allclose(gp.predict_mean_on(pool), _gp_reference(gp, X[:n], y[:n], pool.X)[0], atol=1e-4)
+    assert gp._on[pool.key]["V"] is None  # no variance asked yet: no O(n^2 m) solve made
+    for n in (60, 66, 72):  # the solve made at 60 rows, then grown by the new rows' block
+        gp = gp.extend(X[:n], y[:n]) if n > 60 else gp
+        np.testing.assert_allclose(gp.predict_members_on(pool), gp.predict_members(pool.X), atol=1e-4)
+        np.testing.assert_allclose(gp.predict(pool.X)[1], _gp_reference(gp, X[:n], y[:n], pool.X)[1], atol=1e-4)
+
+
 def test_gaussian_process_extends_with_its_kernel_and_caches_candidate_predictions():
     rng = np.random.default_rng(4)
     X = rng.random((90, 5))
