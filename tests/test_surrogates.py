@@ -141,7 +141,7 @@ def test_gaussian_process_pool_means_skip_the_variance_solve_until_asked():
     for n in (50, 55, 60):  # means only, grown twice
         gp = gp.extend(X[:n], y[:n]) if n > 50 else gp
         np.testing.assert_allclose(gp.predict_mean_on(pool), _gp_reference(gp, X[:n], y[:n], pool.X)[0], atol=1e-4)
-    assert gp._on[pool.key]["V"] is None  # no variance asked yet: no O(n^2 m) solve made
+    assert gp._on[pool.key]["nv"] == 0 and gp._on[pool.key]["vv"] is None  # no variance asked: no O(n^2 m) solve
     for n in (60, 66, 72):  # the solve made at 60 rows, then grown by the new rows' block
         gp = gp.extend(X[:n], y[:n]) if n > 60 else gp
         np.testing.assert_allclose(gp.predict_members_on(pool), gp.predict_members(pool.X), atol=1e-4)

@@ -305,12 +305,12 @@ class GaussianProcess(Surrogate):
         if c is None:
             Ms = self._scaled32(pool.X)
             c = {"Ms": Ms, "Mb": self._pool_blocks(pool) if self.shared_weight_ > 0 else None, "n": 0,
-                 "Ks": np.empty((0, len(Ms))), "nv": 0, "V": None, "vv": None}
+                 "Ks": np.empty((0, len(Ms))), "nv": 0, "V": np.empty((0, len(Ms)), np.float32), "vv": None}
             self._on[pool.key] = c
         n0 = c["n"]
         if n0 < n:
             self._room(c, "Ks", n)
-            c["Ks"][n0:n] = self._train_kernel(c["Ms"], slice(n0, None) if n0 else slice(None), c["Mb"])
+            c["Ks"][n0:n] = self._train_kernel(c["Ms"], slice(n0, None), c["Mb"])
             c["n"] = n
         return c
 
@@ -320,18 +320,18 @@ class GaussianProcess(Surrogate):
         and brought up to this model's rows by the new rows' block."""
         c = self._cached(pool)
         n, n0 = c["n"], c["nv"]
-        if c["V"] is None:
-            V = self._linv32() @ c["Ks"][:n].astype(np.float32)  # the kernel was computed in float32
-            c["V"] = np.empty((n + n // 2 + 8, V.shape[1]), np.float32)
-            c["V"][:n], c["vv"] = V, (V * V).sum(axis=0, dtype=np.float64)
-        elif n0 < n:
+        if n0 < n:
             self._room(c, "V", n)
-            L21, L22 = self._L[n0:n, :n0], self._L[n0:n, n0:n]
-            rhs = c["Ks"][n0:n].astype(np.float32) - L21.astype(np.float32) @ c["V"][:n0]
-            V_new = solve_triangular(L22, rhs, lower=True).astype(np.float32)
+            Ks_new = c["Ks"][n0:n].astype(np.float32)  # the kernel was computed in float32
+            if n0 == 0:
+                V_new = self._linv32() @ Ks_new
+            else:
+                L21, L22 = self._L[n0:n, :n0], self._L[n0:n, n0:n]
+                V_new = solve_triangular(L22, Ks_new - L21.astype(np.float32) @ c["V"][:n0], lower=True)
+                V_new = V_new.astype(np.float32)
             c["V"][n0:n] = V_new
-            c["vv"] = c["vv"] + (V_new * V_new).sum(axis=0, dtype=np.float64)
-        c["nv"] = n
+            sq = (V_new * V_new).sum(axis=0, dtype=np.float64)
+            c["vv"], c["nv"] = (sq if n0 == 0 else c["vv"] + sq), n
         return c
 
     def _pool_blocks(self, pool: Pool) -> BlockRows:
