@@ -56,12 +56,12 @@ def _parts(per):
 def test_per_network_makes_only_the_joint_search_one_precision_per_network():
     block, network = _parts("block"), _parts("network")
     assert block["joint"] is block["random"] and block["joint"][0].per == "block"
-    assert len(block["joint"][0].blocks) > 1
+    assert len(block["joint"][0].policy_blocks) > 1
     joint = network["joint"][0]
-    assert joint.per == "network" and len(joint.blocks) == 1
+    assert joint.per == "network" and len(joint.policy_blocks) == 1
     assert list(joint.precisions) == ["int4", "w4a8", "int8", "int16"]
     # the baseline and the median reference stay on the per-block space of the bar
-    assert network["random"][0].per == "block" and network["random"][0].blocks == block["random"][0].blocks
+    assert network["random"][0].per == "block" and network["random"][0].policy_blocks == block["random"][0].policy_blocks
     assert list(network["int8"][0].precisions) == ["int8"]
 
 

@@ -142,3 +142,32 @@ def test_half_the_draws_have_a_uniform_policy():
     assert 0.4 < (policy[uniform, 0] == 0).mean() < 0.6  # both precisions
     mixed = policy[~uniform]
     assert 0.45 < mixed.mean() < 0.55  # blocks independent, each precision equally likely
+
+
+def test_default_strategy_searches_a_per_block_policy_past_its_gaussian_process_switch():
+    """The policy's blocks are names, not spaces: a quantized space is no product of block spaces, so the
+    default strategy's quality GP (from ``quality_surrogate_after`` on) takes no per-block kernels and
+    the search runs to its budget."""
+    from hwnas.core.objectives import Objective
+    from hwnas.evaluators.base import Evaluator
+    from hwnas.spaces.product import feature_groups, one_block_space
+    from hwnas.strategies import get_strategy
+    from hwnas.study import Study
+
+    q = QuantizedSpace(small_signal(), ["int8", "fp32"], per="block")
+    assert len(q.policy_blocks) > 1
+    assert feature_groups(q) is None and not one_block_space(q)
+
+    class Synthetic(Evaluator):
+        metrics = ("accuracy", "latency_ms")
+
+        def evaluate(self, arch):
+            g = q.genes_matrix([arch])[0].astype(float)
+            return {"accuracy": float(50 + g.sum() + np.sin(g).sum()), "latency_ms": float(1 + (g * g).sum())}
+
+    strategy = get_strategy("linas", n_init=8, quality_surrogate_after=12)
+    study = Study(q, Synthetic(), [Objective.parse("accuracy:max"), Objective.parse("latency_ms:min")],
+                  strategy, seed=0)
+    study.optimize(25)
+    assert sum(t.ok for t in study.trials) == 25
+    assert strategy.models.kind("accuracy", 25) == "gp" and strategy.models.models["accuracy"].groups is None

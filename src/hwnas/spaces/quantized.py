@@ -50,9 +50,9 @@ class QuantizedSpace(TrainableSpace):
         self.precisions = check_precisions(precisions, target)
         self.input_shape, self.num_classes = base.input_shape, base.num_classes
         declared = getattr(base, "precision_blocks", None)
-        self.blocks: tuple[str, ...] = tuple(declared()) if (declared is not None and per == "block") else (WHOLE,)
+        self.policy_blocks: tuple[str, ...] = tuple(declared()) if (declared is not None and per == "block") else (WHOLE,)
         self._n_base = len(base.dimensions)
-        ChoiceSpace.__init__(self, [*base.dimensions, *(Dimension(PREFIX + b, self.precisions) for b in self.blocks)])
+        ChoiceSpace.__init__(self, [*base.dimensions, *(Dimension(PREFIX + b, self.precisions) for b in self.policy_blocks)])
 
     def options(self) -> dict:
         return {"base": self.base.describe(), "precisions": list(self.precisions), "per": self.per,
@@ -61,10 +61,10 @@ class QuantizedSpace(TrainableSpace):
     # ------------------------------------------------------------------ the two halves of an arch
     def validate(self, arch: Arch) -> dict:
         if isinstance(arch, dict):
-            unknown = [k for k in arch if k.startswith(PREFIX) and k[len(PREFIX):] not in self.blocks]
+            unknown = [k for k in arch if k.startswith(PREFIX) and k[len(PREFIX):] not in self.policy_blocks]
             if unknown:
                 raise InvalidArchitecture(f"policy for {unknown}: no such block in space {self.base.name!r}; its "
-                                          f"blocks are {list(self.blocks)}, each one of {list(self.precisions)}")
+                                          f"blocks are {list(self.policy_blocks)}, each one of {list(self.precisions)}")
         return super().validate(arch)
 
     def base_arch(self, arch: Arch) -> dict:
@@ -103,7 +103,7 @@ class QuantizedSpace(TrainableSpace):
         if bad:
             raise InvalidArchitecture(f"policy {bad}: not allowed; each block takes one of {list(self.precisions)}")
         arch = dict(base_arch)
-        for b in self.blocks:
+        for b in self.policy_blocks:
             arch[PREFIX + b] = policy.get(b, self.precisions[0])
         return self.canonical(arch)
 
@@ -111,7 +111,7 @@ class QuantizedSpace(TrainableSpace):
         arch = self.validate(arch)
         out = dict(self.base.canonical({d.name: arch[d.name] for d in self.base.dimensions}))
         running = set(self.running_blocks(out))
-        for b in self.blocks:
+        for b in self.policy_blocks:
             out[PREFIX + b] = arch[PREFIX + b] if b in running else self.precisions[0]
         return out
 
@@ -119,13 +119,13 @@ class QuantizedSpace(TrainableSpace):
         genes = np.array(np.atleast_2d(genes), dtype=np.int64)
         base = self.base.canonical_genes(genes[:, :self._n_base])
         out = np.concatenate([base, genes[:, self._n_base:]], axis=1)
-        if self.blocks != (WHOLE,):
+        if self.policy_blocks != (WHOLE,):
             memo: dict[bytes, np.ndarray] = {}
             for r, row in enumerate(base):
                 k = row.tobytes()
                 if k not in memo:
                     running = set(self.running_blocks(self.base.from_genes(row)))
-                    memo[k] = np.array([b not in running for b in self.blocks])
+                    memo[k] = np.array([b not in running for b in self.policy_blocks])
                 out[r, self._n_base:][memo[k]] = 0
         return out
 
