@@ -3,7 +3,10 @@
 Per task (digits: mobilenet; MNIST-1D: signal1d), one supernet trained once (``bench_quantize.task_setup``,
 cached under ``--out``) and, per seed, four searches of ``--budget`` evaluations each, all on the same
 objectives (validation accuracy of the model as deployed, in ONNX Runtime; latency of that model measured
-with the project's timer; size from its bit widths), with the same strategy (``--strategy``):
+with the project's timer; size from its bit widths), with the same strategy (``--strategy``, its options
+``--options``). ``--studies three``: one study per method on all three objectives, scored in each plane;
+``--studies plane``: per plane, one study per method on accuracy and that plane's cost (a user who deploys
+under a latency budget searches accuracy vs latency):
 
 - ``joint``: architecture + one precision per block (int8 or fp32), each sub-network post-training quantized
   by its policy;
@@ -96,10 +99,12 @@ def hv(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
 
 
 def search_points(task: str, methods, spaces: dict, evaluators: dict, objectives, strategy: str, seeds: int,
-                  budget: int, memo: Memo, archs: dict | None = None) -> dict[str, list[np.ndarray]]:
+                  budget: int, memo: Memo, archs: dict | None = None,
+                  options: dict | None = None) -> dict[str, list[np.ndarray]]:
     """Per method and seed, the objectives of every evaluation that succeeded (rows in trial order): ``strategy``
     on each method's space and evaluator, random search for ``random``. ``archs``, when given, receives per
-    method and seed the architectures of every trial (failed ones too), in trial order."""
+    method and seed the architectures of every trial (failed ones too), in trial order. ``options``: the
+    strategy's options (not random search's)."""
     from hwnas.strategies import get_strategy
     from hwnas.study import Study
 
@@ -109,7 +114,7 @@ def search_points(task: str, methods, spaces: dict, evaluators: dict, objectives
     for seed in range(seeds):
         for m in methods:
             study = Study(spaces[m], evaluators[m], objectives,
-                          get_strategy("random" if m == "random" else strategy), seed=seed)
+                          get_strategy("random") if m == "random" else get_strategy(strategy, **(options or {})), seed=seed)
             study.optimize(budget)
             trials = sorted(study.trials, key=lambda t: t.number)
             points[m].append(np.array([[t.metrics[c] for c in columns] for t in trials if t.ok]))
@@ -120,13 +125,32 @@ def search_points(task: str, methods, spaces: dict, evaluators: dict, objectives
     return points
 
 
+def score_plane(points: dict[str, list[np.ndarray]], budget: int) -> dict:
+    """Per-seed and median HV of each method's (accuracy, cost) points, of ``union`` (the first ``budget / 2``
+    evaluations of the fp32 and the int8 search joined) and ``union_2x`` (both whole), every axis scaled by its
+    range over all the points."""
+    every = np.concatenate([x for xs in points.values() for x in xs if len(x)])
+    lo, hi = every.min(axis=0), every.max(axis=0)
+    per = {m: [hv(x, lo, hi) for x in xs] for m, xs in points.items()}
+    half = budget // 2
+    per["union"] = [hv(np.concatenate([a[:half], b[:half]]), lo, hi) for a, b in zip(points["fp32"], points["int8"])]
+    per["union_2x"] = [hv(np.concatenate([a, b]), lo, hi) for a, b in zip(points["fp32"], points["int8"])]
+    med = {m: statistics.median(v) for m, v in per.items()}
+    return {"per_seed": per, "median": med, "joint_over_union": med["joint"] / med["union"],
+            "joint_over_union_2x": med["joint"] / med["union_2x"], "bar": med["joint"] >= med["union"]}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("runs/bench_quantize"))
     p.add_argument("--budget", type=int, default=20)
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--strategy", default="nsga2")
+    p.add_argument("--options", type=json.loads, default={}, help="the strategy's options, as JSON")
     p.add_argument("--tasks", nargs="+", default=list(TASKS))
+    p.add_argument("--studies", choices=("three", "plane"), default="three",
+                   help="three: one study per method on accuracy, latency and size, scored in each plane; "
+                        "plane: one study per method and plane, on that plane's two objectives")
     p.add_argument("--mnist1d-epochs", type=int, default=200)
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
@@ -136,7 +160,8 @@ def main() -> None:
     from hwnas.core.objectives import Objective
 
     torch.set_num_threads(1)
-    objectives = [Objective.parse(t) for t in ("accuracy:max", "latency_ms:min", "size_kb:min")]
+    accuracy = Objective.parse("accuracy:max")
+    cost = {plane: Objective.parse(f"{metric}:min") for plane, metric in PLANES.items()}
     report = {}
     for task in args.tasks:
         base, _, quality = task_setup(task, args.out, args.mnist1d_epochs)
@@ -146,31 +171,32 @@ def main() -> None:
                  "int8": ptq_parts(base, quality, ["int8"], "network", max_drop=2.0)}
         parts["random"] = parts["joint"]
         evaluators = {m: memo.wrap(s, ev) for m, (s, _, ev) in parts.items()}
-        points = search_points(task, METHODS, {m: parts[m][0] for m in METHODS}, evaluators, objectives,
-                               args.strategy, args.seeds, args.budget, memo)
-        every = np.concatenate([x for m in METHODS for x in points[m] if len(x)])
+        spaces = {m: parts[m][0] for m in METHODS}
+
+        if args.studies == "three":  # one study per method on all three objectives, scored in each plane
+            three = search_points(task, METHODS, spaces, evaluators, [accuracy, *cost.values()], args.strategy,
+                                  args.seeds, args.budget, memo, options=args.options)
+            scored = {plane: [[x[:, [0, c]] if len(x) else x for x in three[m]] for m in METHODS]
+                      for c, plane in enumerate(PLANES, start=1)}
+        else:  # one study per method and plane, on that plane's two objectives
+            scored = {}
+            for plane in PLANES:
+                pts = search_points(task, METHODS, spaces, evaluators, [accuracy, cost[plane]], args.strategy,
+                                    args.seeds, args.budget, memo, options=args.options)
+                scored[plane] = [pts[m] for m in METHODS]
         out = {}
-        for plane, metric in PLANES.items():
-            c = 1 if metric == "latency_ms" else 2
-            lo = np.array([every[:, 0].min(), every[:, c].min()])
-            hi = np.array([every[:, 0].max(), every[:, c].max()])
-            per = {m: [hv(x[:, [0, c]] if len(x) else x, lo, hi) for x in points[m]] for m in METHODS}
-            half = args.budget // 2
-            per["union"] = [hv(np.concatenate([a[:half], b[:half]])[:, [0, c]], lo, hi)
-                            for a, b in zip(points["fp32"], points["int8"])]
-            per["union_2x"] = [hv(np.concatenate([a, b])[:, [0, c]], lo, hi)
-                               for a, b in zip(points["fp32"], points["int8"])]
-            med = {m: statistics.median(v) for m, v in per.items()}
-            out[plane] = {"per_seed": per, "median": med, "joint_over_union": med["joint"] / med["union"],
-                          "joint_over_union_2x": med["joint"] / med["union_2x"], "bar": med["joint"] >= med["union"]}
+        for plane, per_method in scored.items():
+            points = dict(zip(METHODS, per_method))
+            out[plane] = score_plane(points, args.budget)
+            med = out[plane]["median"]
             print(f"{task} accuracy vs {plane}: median HV " + ", ".join(f"{m} {v:.4f}" for m, v in med.items())
                   + f"; joint / union {med['joint'] / med['union']:.3f}, joint / union_2x "
                   f"{med['joint'] / med['union_2x']:.3f}", flush=True)
-        int8_share = [float(np.mean([("int8" in k[1]) for k in memo.results]))]
+            out[plane]["points"] = {m: [x.tolist() for x in points[m]] for m in METHODS}
         report[task] = {"planes": out, "budget": args.budget, "seeds": args.seeds, "strategy": args.strategy,
-                        "distinct_models": len(memo.results), "share_with_int8": int8_share[0],
-                        "failed": sum("error" in v for v in memo.results.values()),
-                        "points": {m: [x.tolist() for x in points[m]] for m in METHODS}}
+                        "options": args.options, "studies": args.studies, "distinct_models": len(memo.results),
+                        "share_with_int8": float(np.mean([("int8" in k[1]) for k in memo.results])),
+                        "failed": sum("error" in v for v in memo.results.values())}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1))
