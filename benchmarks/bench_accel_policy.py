@@ -54,7 +54,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_joint_policy import Memo, hv, search_points  # noqa: E402
+from bench_joint_policy import Memo, hv, hv_from, median_reference, search_points  # noqa: E402
 from bench_quantize import TASKS, task_setup  # noqa: E402
 
 METHODS = ("joint", "int8", "random")
@@ -80,24 +80,6 @@ def method_parts(base, quality, precisions, per: str, preset: str, epochs: int =
     return {"joint": block if per == "block" else accel_parts(base, quality, precisions, per, preset, epochs),
             "int8": accel_parts(base, quality, ["int8"], "network", preset, epochs),
             "random": block}
-
-
-def median_reference(draws: list[np.ndarray]) -> np.ndarray:
-    """(accuracy, energy) at the median of the distinct random draws (each row once, every seed pooled)."""
-    pooled = np.unique(np.concatenate([x for x in draws if len(x)]), axis=0)
-    return np.median(pooled, axis=0)
-
-
-def hv_from(points: np.ndarray, ref: np.ndarray, best: np.ndarray) -> float:
-    """Hypervolume of (accuracy, energy) points up to ``ref`` (accuracy max, energy min) as a fraction of the box
-    from ``best`` (the best accuracy and the lowest energy seen) to ``ref``; points outside it count nothing."""
-    from hwnas.core.pareto import hypervolume
-
-    if len(points) == 0:
-        return 0.0
-    box = (best[0] - ref[0]) * (ref[1] - best[1])
-    f = np.column_stack([-points[:, 0], points[:, 1]])
-    return float(hypervolume(f, np.array([-ref[0], ref[1]])) / box)
 
 
 #: (every block, the one block changed) of the probe's one-block policies, where both are searched

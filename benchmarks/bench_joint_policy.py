@@ -98,6 +98,24 @@ def hv(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
     return float(hypervolume(f, np.array([1.0, 1.0])))
 
 
+def median_reference(draws: list[np.ndarray]) -> np.ndarray:
+    """(accuracy, cost) at the median of the distinct random draws (each row once, every seed pooled)."""
+    pooled = np.unique(np.concatenate([x for x in draws if len(x)]), axis=0)
+    return np.median(pooled, axis=0)
+
+
+def hv_from(points: np.ndarray, ref: np.ndarray, best: np.ndarray) -> float:
+    """Hypervolume of (accuracy, cost) points up to ``ref`` (accuracy max, cost min) as a fraction of the box
+    from ``best`` (the best accuracy and the lowest cost seen) to ``ref``; points outside it count nothing."""
+    from hwnas.core.pareto import hypervolume
+
+    if len(points) == 0:
+        return 0.0
+    box = (best[0] - ref[0]) * (ref[1] - best[1])
+    f = np.column_stack([-points[:, 0], points[:, 1]])
+    return float(hypervolume(f, np.array([-ref[0], ref[1]])) / box)
+
+
 def search_points(task: str, methods, spaces: dict, evaluators: dict, objectives, strategy: str, seeds: int,
                   budget: int, memo: Memo, archs: dict | None = None,
                   options: dict | None = None) -> dict[str, list[np.ndarray]]:
@@ -127,17 +145,50 @@ def search_points(task: str, methods, spaces: dict, evaluators: dict, objectives
 
 def score_plane(points: dict[str, list[np.ndarray]], budget: int) -> dict:
     """Per-seed and median HV of each method's (accuracy, cost) points, of ``union`` (the first ``budget / 2``
-    evaluations of the fp32 and the int8 search joined) and ``union_2x`` (both whole), every axis scaled by its
-    range over all the points."""
+    evaluations of the fp32 and the int8 search joined) and ``union_2x`` (both whole), scored two ways:
+    ``range`` (every axis scaled by its range over all the points, reference at the worst) and ``median``
+    (reference at the median of the random search's distinct draws, seeds pooled, as a fraction of the box
+    from the best accuracy and lowest cost of all the points: the project's convention)."""
     every = np.concatenate([x for xs in points.values() for x in xs if len(x)])
     lo, hi = every.min(axis=0), every.max(axis=0)
-    per = {m: [hv(x, lo, hi) for x in xs] for m, xs in points.items()}
+    ref, best = median_reference(points["random"]), np.array([hi[0], lo[1]])
     half = budget // 2
-    per["union"] = [hv(np.concatenate([a[:half], b[:half]]), lo, hi) for a, b in zip(points["fp32"], points["int8"])]
-    per["union_2x"] = [hv(np.concatenate([a, b]), lo, hi) for a, b in zip(points["fp32"], points["int8"])]
-    med = {m: statistics.median(v) for m, v in per.items()}
-    return {"per_seed": per, "median": med, "joint_over_union": med["joint"] / med["union"],
-            "joint_over_union_2x": med["joint"] / med["union_2x"], "bar": med["joint"] >= med["union"]}
+    out = {}
+    for name, score in (("range", lambda x: hv(x, lo, hi)), ("median", lambda x: hv_from(x, ref, best))):
+        per = {m: [score(x) for x in xs] for m, xs in points.items()}
+        per["union"] = [score(np.concatenate([a[:half], b[:half]])) for a, b in zip(points["fp32"], points["int8"])]
+        per["union_2x"] = [score(np.concatenate([a, b])) for a, b in zip(points["fp32"], points["int8"])]
+        med = {m: statistics.median(v) for m, v in per.items()}
+        out[name] = {"per_seed": per, "median": med, "joint_over_union": med["joint"] / med["union"],
+                     "joint_over_union_2x": med["joint"] / med["union_2x"], "bar": med["joint"] >= med["union"]}
+    out["median"]["reference"] = ref.tolist()
+    return out
+
+
+def report_plane(task: str, plane: str, scored: dict) -> None:
+    for name, s in scored.items():
+        med = s["median"]
+        print(f"{task} accuracy vs {plane} ({name} reference): median HV "
+              + ", ".join(f"{m} {v:.4f}" for m, v in med.items())
+              + f"; joint / union {s['joint_over_union']:.3f}, joint / union_2x {s['joint_over_union_2x']:.3f}",
+              flush=True)
+
+
+def rescore(path: Path) -> dict:
+    """A report this script wrote, scored again from its stored points (older reports kept them per task)."""
+    report = json.loads(path.read_text())
+    for task, r in report.items():
+        for c, plane in enumerate(PLANES, start=1):
+            stored = r["planes"][plane].get("points")
+            if stored is None:  # one three-objective study per method: columns accuracy, latency, size
+                stored = {m: [np.asarray(x)[:, [0, c]] if len(x) else np.zeros((0, 2)) for x in xs]
+                          for m, xs in r["points"].items()}
+            points = {m: [np.asarray(x, dtype=float).reshape(-1, 2) for x in stored[m]] for m in METHODS}
+            scored = score_plane(points, r["budget"])
+            report_plane(task, plane, scored)
+            r["planes"][plane] = {**scored, "points": {m: [x.tolist() for x in points[m]] for m in METHODS}}
+        r.pop("points", None)
+    return report
 
 
 def main() -> None:
@@ -153,7 +204,14 @@ def main() -> None:
                         "plane: one study per method and plane, on that plane's two objectives")
     p.add_argument("--mnist1d-epochs", type=int, default=200)
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--rescore", type=Path, default=None, help="score a report this script wrote again, from its "
+                   "stored points (written back to --json), and run nothing")
     args = p.parse_args()
+    if args.rescore is not None:
+        report = rescore(args.rescore)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1))
+        return
     os.environ.setdefault("HWNAS_CACHE", tempfile.mkdtemp(prefix="hwnas-cache-"))
     import torch
 
@@ -188,10 +246,7 @@ def main() -> None:
         for plane, per_method in scored.items():
             points = dict(zip(METHODS, per_method))
             out[plane] = score_plane(points, args.budget)
-            med = out[plane]["median"]
-            print(f"{task} accuracy vs {plane}: median HV " + ", ".join(f"{m} {v:.4f}" for m, v in med.items())
-                  + f"; joint / union {med['joint'] / med['union']:.3f}, joint / union_2x "
-                  f"{med['joint'] / med['union_2x']:.3f}", flush=True)
+            report_plane(task, plane, out[plane])
             out[plane]["points"] = {m: [x.tolist() for x in points[m]] for m in METHODS}
         report[task] = {"planes": out, "budget": args.budget, "seeds": args.seeds, "strategy": args.strategy,
                         "options": args.options, "studies": args.studies, "distinct_models": len(memo.results),

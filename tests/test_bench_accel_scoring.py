@@ -73,3 +73,22 @@ def test_an_unknown_per_is_refused_naming_the_choices(capsys):
     with pytest.raises(SystemExit):
         parser().parse_args(["--per", "layer"])
     assert "block" in capsys.readouterr().err
+
+
+def test_joint_policy_union_joins_the_first_half_budget_of_each_separate_search():
+    """bench_joint_policy's ``union`` is what two searches of half the budget each would have found: the
+    first budget / 2 evaluations of the fp32 and the int8 search; ``union_2x`` joins both whole."""
+    from bench_joint_policy import score_plane
+
+    random = [np.array([[50.0, 5.0], [70.0, 3.0], [90.0, 4.0], [60.0, 2.0]])]
+    fp32 = [np.array([[80.0, 2.0], [50.0, 5.0], [99.0, 1.0], [50.0, 5.0]])]  # its best comes after half
+    int8 = [np.array([[85.0, 2.5], [50.0, 5.0], [50.0, 5.0], [50.0, 5.0]])]
+    joint = [np.array([[80.0, 2.0], [85.0, 2.5], [50.0, 5.0], [50.0, 5.0]])]
+    scored = score_plane({"joint": joint, "fp32": fp32, "int8": int8, "random": random}, budget=4)
+    for name in ("range", "median"):
+        s = scored[name]
+        assert s["per_seed"]["union"] == s["per_seed"]["joint"]  # joint holds exactly the two halves' points
+        assert s["per_seed"]["union_2x"][0] > s["per_seed"]["union"][0]  # (99, 1) only in the whole fp32 search
+        assert s["bar"] and s["joint_over_union"] == pytest.approx(1.0)
+    assert scored["median"]["reference"] == [65.0, 3.5]  # the median of the random draws
+    assert scored["median"]["per_seed"]["union_2x"][0] == pytest.approx(1.0)  # (99, 1) is the box's best corner
