@@ -171,3 +171,46 @@ def test_default_strategy_searches_a_per_block_policy_past_its_gaussian_process_
     study.optimize(25)
     assert sum(t.ok for t in study.trials) == 25
     assert strategy.models.kind("accuracy", 25) == "gp" and strategy.models.models["accuracy"].groups is None
+
+
+def test_features_read_the_policy_as_a_whole_uniform_shares_and_precision_changes():
+    """Beyond each block's precision: the share of running blocks at each precision, whether the policy is
+    uniform, and the share of precision changes between consecutive running blocks (Quantize / Dequantize
+    pairs), all over the blocks the architecture runs."""
+    q = QuantizedSpace(MobileNetSpace(), ["int8", "fp32"])
+    base = q.base.largest()
+    blocks = list(q.running_blocks(base))
+    alternating = {b: ("int8" if i % 2 == 0 else "fp32") for i, b in enumerate(blocks)}
+    archs = [q.with_policy(base, "fp32"), q.with_policy(base, "int8"), q.with_policy(base, alternating)]
+    F = q.features(q.genes_matrix(archs))
+    width = q.base.features(q.base.genes_matrix([base])).shape[1] + int(q.cardinalities[len(q.base.dimensions):].sum())
+    assert F.shape[1] == width + 2 + 2 + 1
+    extra = F[:, width:]  # share int8, share fp32, uniform int8, uniform fp32, changes
+    n = len(blocks)
+    np.testing.assert_allclose(extra[0], [0, 1, 0, 1, 0])
+    np.testing.assert_allclose(extra[1], [1, 0, 1, 0, 0])
+    np.testing.assert_allclose(extra[2], [(n + 1) // 2 / n, n // 2 / n, 0, 0, (n - 1) / n])
+    # a block the architecture does not run counts nowhere: its gene takes the first precision when canonical
+    small = q.base.smallest()
+    assert len(q.running_blocks(small)) < len(q.policy_blocks)
+    np.testing.assert_allclose(q.features(q.genes_matrix([q.with_policy(small, "fp32")]))[0, -5:], [0, 1, 0, 1, 0])
+
+
+def test_a_strategy_s_initial_design_takes_uniform_policies_as_the_sampler_draws_them():
+    from hwnas.strategies.linas.candidates import balanced_design
+
+    q = QuantizedSpace(MobileNetSpace(), ["int8", "fp32"])
+    rng = np.random.default_rng(0)
+    design = balanced_design(q.cardinalities, 400, rng)
+    steered = q.design_genes(design, rng)
+    nb = len(q.base.dimensions)
+    assert (steered[:, :nb] == design[:, :nb]).all()  # the architecture is the design's
+    uniform = (steered[:, nb:] == steered[:, nb:nb + 1]).all(axis=1)
+    assert 0.4 < uniform.mean() < 0.6 and (design[:, nb:] == design[:, nb:nb + 1]).all(axis=1).mean() < 0.05
+    # a space without such knowledge leaves the design as it is and draws nothing
+    plain = MobileNetSpace()
+    a, b = np.random.default_rng(1), np.random.default_rng(1)
+    d = balanced_design(plain.cardinalities, 20, a)
+    assert plain.design_genes(d, a) is d
+    balanced_design(plain.cardinalities, 20, b)
+    assert a.random() == b.random()

@@ -138,6 +138,12 @@ class ChoiceSpace:
     def sample_genes(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return (rng.random((n, len(self.dimensions))) * self.cardinalities).astype(np.int64)
 
+    def design_genes(self, genes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A strategy's initial design (rows drawn dimension by dimension, e.g. balanced), adjusted where the
+        space knows members such draws would miss (:class:`~hwnas.spaces.quantized.QuantizedSpace`: uniform
+        policies); default: unchanged, and no draw is made."""
+        return genes
+
     def mutate_genes(self, genes: np.ndarray, rng: np.random.Generator, rate: float | None = None) -> np.ndarray:
         """Resample each gene with probability ``rate`` (default 1/dims); at least one gene changes per row."""
         genes = np.atleast_2d(np.array(genes, dtype=np.int64, copy=True))

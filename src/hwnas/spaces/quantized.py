@@ -52,6 +52,7 @@ class QuantizedSpace(TrainableSpace):
         declared = getattr(base, "precision_blocks", None)
         self.policy_blocks: tuple[str, ...] = tuple(declared()) if (declared is not None and per == "block") else (WHOLE,)
         self._n_base = len(base.dimensions)
+        self._running_memo: dict[bytes, np.ndarray] = {}  # base gene row -> the blocks it runs
         ChoiceSpace.__init__(self, [*base.dimensions, *(Dimension(PREFIX + b, self.precisions) for b in self.policy_blocks)])
 
     def options(self) -> dict:
@@ -120,14 +121,50 @@ class QuantizedSpace(TrainableSpace):
         base = self.base.canonical_genes(genes[:, :self._n_base])
         out = np.concatenate([base, genes[:, self._n_base:]], axis=1)
         if self.policy_blocks != (WHOLE,):
-            memo: dict[bytes, np.ndarray] = {}
-            for r, row in enumerate(base):
-                k = row.tobytes()
-                if k not in memo:
-                    running = set(self.running_blocks(self.base.from_genes(row)))
-                    memo[k] = np.array([b not in running for b in self.policy_blocks])
-                out[r, self._n_base:][memo[k]] = 0
+            out[:, self._n_base:][~self._running_mask(base)] = 0
         return out
+
+    def _running_mask(self, base: np.ndarray) -> np.ndarray:
+        """(rows, policy blocks): whether each row of base genes runs each block (kept per distinct row)."""
+        memo = self._running_memo
+        out = np.ones((len(base), len(self.policy_blocks)), dtype=bool)
+        if self.policy_blocks == (WHOLE,):
+            return out
+        for r, row in enumerate(base):
+            k = row.tobytes()
+            if k not in memo:
+                running = set(self.running_blocks(self.base.from_genes(row)))
+                memo[k] = np.array([b in running for b in self.policy_blocks])
+            out[r] = memo[k]
+        return out
+
+    def features(self, genes: np.ndarray) -> np.ndarray:
+        """The base space's features and the policy's one-hot, plus what a policy's cost follows beyond its
+        blocks one by one: the share of the running blocks at each precision, whether the policy is uniform at
+        each precision, and the share of changes of precision between consecutive running blocks (each one a
+        Quantize / Dequantize pair in the deployed model). A latency that only a uniform policy reaches (every
+        block fp32 runs no quantization code at all) is one column away, not a sum of per-block effects."""
+        genes = np.array(np.atleast_2d(genes), dtype=np.int64)
+        base, policy = genes[:, :self._n_base], genes[:, self._n_base:]
+        parts = [self.base.features(base), self.one_hot(genes)[:, self._policy_columns()]]
+        if self.policy_blocks != (WHOLE,):
+            running = self._running_mask(base)
+            n_running = np.maximum(running.sum(axis=1), 1)
+            shares = np.stack([((policy == p) & running).sum(axis=1) / n_running
+                               for p in range(len(self.precisions))], axis=1)
+            parts += [shares, (shares == 1.0).astype(np.float64)]
+            changes = np.zeros(len(genes))
+            masks, which = np.unique(running, axis=0, return_inverse=True)
+            for m, mask in enumerate(masks):
+                rows = np.flatnonzero(which.ravel() == m)
+                changes[rows] = (np.diff(policy[np.ix_(rows, np.flatnonzero(mask))], axis=1) != 0).sum(axis=1)
+            parts.append((changes / n_running)[:, None])
+        return np.concatenate(parts, axis=1).astype(np.float64)
+
+    def _policy_columns(self) -> np.ndarray:
+        """The one-hot columns of the policy dimensions (after every base dimension's)."""
+        first = int(self.cardinalities[:self._n_base].sum())
+        return np.arange(first, int(self.cardinalities.sum()))
 
     def sample_genes(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Uniform draws of the architecture; the policy is uniform (every block the same precision) in half the
@@ -137,8 +174,13 @@ class QuantizedSpace(TrainableSpace):
         policies are the references every mixed one is measured against; block-by-block draws alone would
         almost never propose them (2 of 2^blocks).
         """
-        genes = super().sample_genes(rng, n)
-        uniform = rng.random(n) < 0.5
+        return self.design_genes(super().sample_genes(rng, n), rng)
+
+    def design_genes(self, genes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Half the rows (drawn at random) take a uniform policy, one precision drawn per row: as
+        :meth:`sample_genes` draws, for a strategy's own initial design."""
+        genes = np.array(np.atleast_2d(genes), dtype=np.int64, copy=True)
+        uniform = rng.random(len(genes)) < 0.5
         genes[uniform, self._n_base:] = rng.integers(0, len(self.precisions), size=int(uniform.sum()))[:, None]
         return genes
 

@@ -177,7 +177,7 @@ class LinasStrategy(Strategy):
             self._design = self.pool.genes[self.rng.choice(len(self.pool), min(self.n_init, len(self.pool)),
                                                            replace=False)]
         else:
-            self._design = balanced_design(space.cardinalities, self.n_init, self.rng)
+            self._design = space.design_genes(balanced_design(space.cardinalities, self.n_init, self.rng), self.rng)
             if self.prune_redundant:
                 self._design = space.function_genes(self._design)
 
