@@ -4,7 +4,8 @@ Per batch (5 architectures by default): fit one surrogate per objective and cons
 every completed trial (:class:`~hwnas.strategies.linas.models.MetricModels`), predict every
 candidate (:mod:`~hwnas.strategies.linas.candidates`), and pick the batch greedily by expected
 hypervolume improvement (:class:`~hwnas.strategies.linas.acquisition.BatchEHVI`). The first
-``n_init`` architectures are a balanced design over the choices.
+``n_init`` architectures are a balanced design over the choices, as the space adjusts it
+(:meth:`~hwnas.spaces.base.ChoiceSpace.design_genes`: a quantized space gives half of them a uniform policy).
 
 Options, each with the measurement that set its default in ``benchmarks/results/bench_table.md``:
 ``n_init`` (12), ``n_members`` (16), ``batch`` (5), ``ref_quantile`` (0.4), ``warp`` (``rank``,
