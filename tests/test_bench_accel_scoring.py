@@ -92,3 +92,41 @@ def test_joint_policy_union_joins_the_first_half_budget_of_each_separate_search(
         assert s["bar"] and s["joint_over_union"] == pytest.approx(1.0)
     assert scored["median"]["reference"] == [65.0, 3.5]  # the median of the random draws
     assert scored["median"]["per_seed"]["union_2x"][0] == pytest.approx(1.0)  # (99, 1) is the box's best corner
+
+
+def test_the_ceiling_pools_every_int8_model_into_the_joint_space_and_scores_both_in_one_box():
+    from bench_accel_ceiling import pooled, ratio, stored_ceilings
+
+    int8 = [np.array([[90.0, 1.0]]), np.array([[90.0, 1.0], [85.0, 0.5]])]  # one model found twice
+    joint = [np.array([[95.0, 1.5]])]
+    j, i = pooled([{"int8": int8, "joint": joint}, {"random": [np.array([[70.0, 0.2]])]}])
+    assert i.tolist() == [[85.0, 0.5], [90.0, 1.0]]
+    assert j.tolist() == [[70.0, 0.2], [85.0, 0.5], [90.0, 1.0], [95.0, 1.5]]  # int8 models are joint models too
+    ref, best = np.array([80.0, 2.0]), np.array([100.0, 0.0])
+    r = ratio(j, i, ref, best)
+    assert r["int8"] == pytest.approx((10 * 1 + 5 * 0.5) / 40)
+    assert r["joint"] == pytest.approx((10 * 1 + 5 * 0.5 + 5 * 0.5) / 40)
+    assert r["ratio"] == pytest.approx(15 / 12.5)
+    # a stored report: runs of one task pooled per QAT setting, each scored in its own box
+    run = {"points": {"joint": joint, "int8": int8, "random": [np.array([[70.0, 2.0]])]}, "epochs": 0,
+           "median_reference": {"reference": [80.0, 2.0], "joint_over_int8": 1.1}}
+    qat = {**run, "points": {"joint": [np.array([[99.0, 0.1]])], "int8": int8, "random": []}, "epochs": 1}
+    other = {**run, "points": {"joint": [np.array([[99.0, 0.1]])], "int8": int8, "random": []}}
+    out = stored_ceilings({"digits/linas/budget40/per-block": run, "digits/linas/budget40/per-block/qat1": qat,
+                           "mnist1d/linas/budget40/per-block": other}, "digits")
+    assert set(out) == {"digits/linas/budget40/per-block", "digits/linas/budget40/per-block/qat1"}
+    assert out["digits/linas/budget40/per-block"]["ratio"] == pytest.approx(15 / 12.5)  # the QAT run not pooled in
+
+
+def test_joined_ceiling_reports_pool_their_fronts_and_refuse_other_draws():
+    from bench_accel_ceiling import joined
+
+    a = {"reference": [80.0, 2.0], "random": [[[70.0, 3.0], [90.0, 1.0]]],
+         "fronts": {"int8/nsga2": [[[90.0, 1.0]]], "joint/nsga2": [[[95.0, 1.5]]]}}
+    b = {**a, "fronts": {"joint/linas": [[[85.0, 0.5]]]}}
+    r = joined([a, b])
+    # joint pool: 90/1, 95/1.5, 85/0.5 (box from 95 %, 0.5 to 80 %, 2: 15 x 1.5); int8 pool: 90/1
+    assert r["int8"] == pytest.approx(10 * 1 / 22.5)
+    assert r["joint"] == pytest.approx((10 * 1 + 5 * 0.5 + 5 * 0.5) / 22.5)
+    with pytest.raises(SystemExit, match="references differ"):
+        joined([a, {**b, "reference": [81.0, 2.0]}])
