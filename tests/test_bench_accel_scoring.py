@@ -130,3 +130,13 @@ def test_joined_ceiling_reports_pool_their_fronts_and_refuse_other_draws():
     assert r["joint"] == pytest.approx((10 * 1 + 5 * 0.5 + 5 * 0.5) / 22.5)
     with pytest.raises(SystemExit, match="references differ"):
         joined([a, {**b, "reference": [81.0, 2.0]}])
+
+
+def test_the_bar_s_ratio_of_medians_comes_with_a_seed_bootstrap_interval():
+    from bench_joint_policy import ratio_interval
+
+    same = ratio_interval([0.5] * 5, [0.5] * 5)
+    assert same == pytest.approx([1.0, 1.0])  # no spread over seeds: no interval
+    lo, hi = ratio_interval([0.4, 0.5, 0.6, 0.7, 0.8], [0.6] * 5)
+    assert lo < 0.6 / 0.6 < hi and lo >= 0.4 / 0.6 and hi <= 0.8 / 0.6
+    assert ratio_interval([0.4, 0.5, 0.6, 0.7, 0.8], [0.6] * 5) == [lo, hi]  # seeded: the same every time
