@@ -209,3 +209,32 @@ def test_fake_quantized_w4a8_lies_between_int4_and_int8():
     assert err["int8"] < err["w4a8"] < err["int4"]  # 8-bit activations keep more of the float outputs
     out = ev.evaluate(space.with_policy(arch, "w4a8"))
     assert set(out) == set(ev.metrics) and np.isfinite(list(out.values())).all()
+
+
+def test_qat_epochs_fine_tune_each_evaluation_on_the_accelerator_target_only():
+    from hwnas.app.components import with_ptq
+    from hwnas.app.config import parse_config
+    from hwnas.core.errors import ConfigError
+    from hwnas.evaluators.supernet import SupernetEvaluator
+    from hwnas.spaces.quantized import QuantizedSpace
+
+    data = get_dataset("digits")
+    base = MobileNetSpace()
+    space = QuantizedSpace(base, ("int4", "int8"), target="accelerator")
+    torch.manual_seed(0)
+    inner = SupernetEvaluator(base.build_supernet(), data, calib_samples=64)
+    quantize = {"target": "accelerator", "precisions": ["int4", "int8"], "calibration": {"samples": 64}}
+    plain = with_ptq(parse_config({"supernet": {}, "compress": {"quantize": quantize}}, "c.yaml"), space, inner)
+    tuned = with_ptq(parse_config({"supernet": {}, "compress": {"quantize": {**quantize, "qat_epochs": 1}}},
+                                  "c.yaml"), space, inner)
+    assert plain.epochs == 0 and tuned.epochs == 1
+    plain.bind(space)
+    tuned.bind(space)
+    arch = space.with_policy(base.largest(), "int8")
+    # the supernet is untrained: one epoch of quantization-aware training lifts the model well above chance
+    before, after = plain.evaluate(arch)["accuracy"], tuned.evaluate(arch)["accuracy"]
+    assert after > before + 15
+    with pytest.raises(ConfigError, match=r"qat_epochs.*target 'accelerator'.*'onnxruntime'"):
+        parse_config({"supernet": {}, "compress": {"quantize": {"qat_epochs": 2}}}, "c.yaml")
+    with pytest.raises(ConfigError, match="qat_epochs"):
+        parse_config({"supernet": {}, "compress": {"quantize": {**quantize, "qat_epochs": -1}}}, "c.yaml")

@@ -186,7 +186,7 @@ def with_ptq(cfg: Config, space, quality):
     if space.target == "accelerator":  # no ONNX Runtime kernel for 4/16 bits: fake-quantized PyTorch accuracy
         from hwnas.evaluators.fakequant import FakeQuantEvaluator
 
-        return FakeQuantEvaluator(quality, space, calib_samples=q.calibration.samples)
+        return FakeQuantEvaluator(quality, space, calib_samples=q.calibration.samples, epochs=q.qat_epochs)
     try:
         return PTQEvaluator(quality, space, Calibration(q.calibration.method, q.calibration.samples),
                             q.max_accuracy_drop)

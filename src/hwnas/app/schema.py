@@ -191,12 +191,20 @@ class QuantizeSection(_Strict):
     calibration: CalibrationSection = Field(default_factory=CalibrationSection)
     max_accuracy_drop: float = Field(2.0, ge=0, description="a quantized model losing more accuracy points than "
                                                             "its fp32 sub-network is a failed evaluation")
+    qat_epochs: int = Field(0, ge=0, description="accelerator target: quantization-aware fine-tuning epochs of each "
+                                                 "evaluated sub-network before its fake-quantized accuracy is "
+                                                 "measured (4-bit layers keep their accuracy only with it; each "
+                                                 "epoch costs a pass over the training split per evaluation)")
 
     @model_validator(mode="after")
     def _executable(self):
         from hwnas.compress.policy import check_precisions
 
         check_precisions(self.precisions, self.target, field="precisions")
+        if self.qat_epochs and self.target != "accelerator":
+            raise ValueError(f"qat_epochs: {self.qat_epochs} is for target 'accelerator' (fake-quantized accuracy); "
+                             f"target {self.target!r} measures post-training quantized models in ONNX Runtime, and "
+                             "`hwnas qat` fine-tunes chosen front members after the search")
         return self
 
 
