@@ -1,6 +1,7 @@
 """The end-to-end train-once search on a tiny config, its config errors, and resume after kill -9."""
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -66,6 +67,7 @@ def test_end_to_end_front_models_and_plot(tmp_path, capsys):
         assert model.exists() and model.suffix == ".onnx"
         assert abs(onnx_accuracy(model, x, y) - float(r["accuracy"])) <= 0.5
         assert float(r["latency_ms"]) > 0 and int(r["macs"]) > 0 and int(r["params"]) > 0
+        assert float(r["npu_energy_mj"]) > 0  # a constrained metric is in the row it constrains
     lat = [float(r["latency_ms"]) for r in rows]
     assert lat == sorted(lat)
     # the front is Pareto-optimal on the searched split (val): slower members must be more accurate there
@@ -78,6 +80,31 @@ def test_end_to_end_front_models_and_plot(tmp_path, capsys):
     before = (tmp_path / "lat.json").read_text()
     assert run_search(_write(tmp_path, cfg), out) == 0
     assert (tmp_path / "lat.json").read_text() == before
+
+
+def test_an_accelerator_policy_front_holds_its_bits_size_energy_and_fake_quantized_accuracy(tmp_path):
+    """The accelerator target's joint search end to end: every front row says its policy, its size at those bit
+    widths and its energy (the objective), and its accuracy is the fake-quantized sub-network's, the model the
+    row describes."""
+    out = tmp_path / "out"
+    cfg = {**TINY, "targets": [{"name": "accelerator", "options": {"preset": "edge_npu"}}],
+           "compress": {"quantize": {"target": "accelerator", "precisions": ["int4", "int8", "int16"],
+                                     "calibration": {"samples": 64}}},
+           "objectives": ["accuracy:max", "energy_mj:min"], "study": {"budget": 6}}
+    assert run_search(_write(tmp_path, cfg), out) == 0
+    with open(out / "front.csv") as f:
+        rows = list(csv.DictReader(f))
+    front = json.loads((out / "front.json").read_text())
+    assert rows and front["directions"]["energy_mj"] == "min" and front["directions"]["size_kb"] == "min"
+    x, y = get_dataset("digits").split("test")
+    for r in rows:
+        assert float(r["energy_mj"]) > 0 and float(r["size_kb"]) > 0
+        policy = dict(b.split("=") for b in r["bits"].split())
+        arch = json.loads(r["arch"])
+        assert policy and all(arch[f"bits.{b}"] == p for b, p in policy.items())  # the row's own policy
+        assert abs(onnx_accuracy(out / r["model"], x, y) - float(r["accuracy"])) <= 0.5
+    energy = [float(r["energy_mj"]) for r in rows]
+    assert energy == sorted(energy)  # the front is ordered by its cost objective
 
 
 def test_few_shot_supernet_end_to_end(tmp_path, capsys):

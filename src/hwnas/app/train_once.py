@@ -46,6 +46,7 @@ from hwnas.app.study_folder import study_dir
 from hwnas.app.train import checkpoint_path, train_supernet
 from hwnas.core.errors import ConfigError
 from hwnas.core.progress import progress_bar
+from hwnas.spaces.quantized import QuantizedSpace
 from hwnas.spaces.trainable import TrainableSpace
 
 FRONT_COLUMNS = ["arch", "accuracy", "latency_ms", "macs", "params", "model"]
@@ -203,10 +204,13 @@ def export_front(cfg: Config, space: TrainableSpace, data, quality, front, out: 
     """Extract, export and check every front member; write ``front.csv`` and ``front.json``; return the rows.
 
     Each ONNX model carries its metadata (:mod:`hwnas.export.metadata`): class names, input shape and
-    layout, preprocessing, architecture, the metrics of its ``front.csv`` row and the objectives. With a
-    quantization policy (``quality.deployable``), the model is the quantized one the search scored, and the
-    row adds ``bits`` (the policy), ``size_kb`` (weights at their bit widths), ``onnx_kb`` (the file) and,
-    beside ``accuracy`` (PyTorch fp32), ``onnx_accuracy`` of the quantized model in ONNX Runtime.
+    layout, preprocessing, architecture, the metrics of its ``front.csv`` row and the objectives. A row holds
+    every objective and constrained metric the search recorded (an accelerator's ``energy_mj`` too). With a
+    quantization policy the row adds ``bits`` (the policy) and ``size_kb`` (weights at their bit widths); when
+    the policy deploys to ONNX Runtime (``quality.deployable``) the model is the quantized one the search
+    scored, with ``onnx_kb`` (the file) and, beside ``accuracy`` (PyTorch fp32), ``onnx_accuracy`` of the
+    quantized model in ONNX Runtime. An accelerator policy's model is its fake-quantized sub-network
+    (``accuracy`` is the fake-quantized one), exported as the float graph that simulates it.
     """
     from hwnas.evaluators.base import kind_from_name
     from hwnas.export.metadata import model_metadata
@@ -223,6 +227,8 @@ def export_front(cfg: Config, space: TrainableSpace, data, quality, front, out: 
     selected_on = [f"{_column(o.metric, quality_names, split)}:{o.direction}" for o in cfg.parsed_objectives()]
     class_names = list(data.class_names) or [str(i) for i in range(data.num_classes)]
     deployable = getattr(quality, "deployable", None)
+    searched = list(dict.fromkeys([o.metric for o in cfg.parsed_objectives()]
+                                  + [c.metric for c in cfg.parsed_constraints()]))
     for i, t in enumerate(front):
         module = quality.extract(t.arch)
         acc = accuracy(module, x_test, y_test)
@@ -234,7 +240,10 @@ def export_front(cfg: Config, space: TrainableSpace, data, quality, front, out: 
                "model": f"models/{name}", f"{split}_accuracy": t.metrics["accuracy"]}
         if with_soft:
             row[f"{split}_soft_accuracy"] = t.metrics["soft_accuracy"]
-        if deployable is not None:
+        for m in searched:  # every objective and constrained metric, e.g. an accelerator's energy
+            if m in t.metrics and _column(m, quality_names, split) not in row:
+                row[_column(m, quality_names, split)] = t.metrics[m]
+        if isinstance(space, QuantizedSpace):
             from hwnas.app.quantized_front import policy_columns
 
             row.update(policy_columns(space, t))
@@ -253,7 +262,7 @@ def export_front(cfg: Config, space: TrainableSpace, data, quality, front, out: 
                           f"fp32 {acc:.2f}% / onnxruntime {row['onnx_accuracy']:.2f}%")
         elif cfg.export.onnx:
             metrics = {**{_column(m, quality_names, split): v for m, v in t.metrics.items()},
-                       **{k: v for k, v in row.items() if k not in ("arch", "model")}}
+                       **{k: v for k, v in row.items() if k not in ("arch", "model", "bits", "note")}}
             props = model_metadata(class_names=class_names, input_shape=(1, *space.input_shape),
                                    preprocessing=dict(data.preprocessing), architecture=row["arch"], arch=t.arch,
                                    space=space.describe(), metrics=metrics, selected_on=selected_on)
