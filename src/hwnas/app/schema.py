@@ -203,8 +203,8 @@ class QuantizeSection(_Strict):
         check_precisions(self.precisions, self.target, field="precisions")
         if self.qat_epochs and self.target != "accelerator":
             raise ValueError(f"qat_epochs: {self.qat_epochs} is for target 'accelerator' (fake-quantized accuracy); "
-                             f"target {self.target!r} measures post-training quantized models in ONNX Runtime, and "
-                             "`hwnas qat` fine-tunes chosen front members after the search")
+                             f"target {self.target!r} measures post-training quantized models in ONNX Runtime "
+                             "(hwnas.compress.qat fine-tunes a chosen front member after the search)")
         return self
 
 
