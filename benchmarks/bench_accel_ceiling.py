@@ -14,10 +14,14 @@ runs), HV as a fraction of the box from the best accuracy and lowest energy seen
 lower bound of the true one, the pooled int8 front near its true one (the int8 space is 4^blocks times
 smaller), so the ratio errs towards the joint space.
 
-``--stored FILE`` (a ``bench_accel_policy.py`` budget report) prints the same ratio from the models its runs
-evaluated, each run's reference in turn. The JSON keeps the random draws and each search's front, without searching (its supernet may differ from the one cached here).
+The JSON keeps the random draws and each search's front. ``--stored FILE`` (a ``bench_accel_policy.py`` budget
+report) prints the same ratio from the models its runs evaluated, each run's reference in turn, without
+searching (its supernet may differ from the one cached here); ``--join A.json B.json`` pools the fronts of
+reports of this script that share their random draws.
+
     .venv/bin/python benchmarks/bench_accel_ceiling.py --out runs/bench_quantize --tasks digits mnist1d --json benchmarks/results/accel_ceiling.json
     .venv/bin/python benchmarks/bench_accel_ceiling.py --stored benchmarks/results/accel_policy_budget.json --tasks digits mnist1d
+    .venv/bin/python benchmarks/bench_accel_ceiling.py --tasks mnist1d --join benchmarks/results/accel_ceiling.json benchmarks/results/accel_ceiling_mnist1d_linas3000.json
 """
 
 from __future__ import annotations
