@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_accel_policy import method_parts  # noqa: E402
-from bench_joint_policy import Memo, hv_from, median_reference  # noqa: E402
+from bench_joint_policy import Memo, front_of, hv_from, median_reference  # noqa: E402
 from bench_quantize import TASKS, task_setup  # noqa: E402
 
 
@@ -53,15 +53,6 @@ def pooled(runs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     int8_all = np.unique(np.concatenate(int8), axis=0) if int8 else np.zeros((0, 2))
     joint_all = np.unique(np.concatenate([*joint, int8_all]), axis=0)
     return joint_all, int8_all
-
-
-def front_of(points: np.ndarray) -> np.ndarray:
-    """The non-dominated (accuracy max, energy min) rows: all a hypervolume reads."""
-    from hwnas.core.pareto import nondominated_mask
-
-    if not len(points):
-        return points
-    return points[nondominated_mask(np.column_stack([-points[:, 0], points[:, 1]]))]
 
 
 def ratio(joint: np.ndarray, int8: np.ndarray, ref: np.ndarray, best: np.ndarray) -> dict:

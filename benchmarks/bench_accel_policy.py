@@ -54,7 +54,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_joint_policy import Memo, hv, hv_from, median_reference, search_points  # noqa: E402
+from bench_joint_policy import Memo, front_of, hv, hv_from, median_reference, search_points  # noqa: E402
 from bench_quantize import TASKS, task_setup  # noqa: E402
 
 METHODS = ("joint", "int8", "random")
@@ -188,10 +188,7 @@ def main() -> None:
               "median HV (fraction of the box) " + ", ".join(f"{m} {v:.4f}" for m, v in med_m.items())
               + f"; joint / int8 {ratio_m:.3f} (bar >= 1.2: {'met' if ratio_m >= 1.2 else 'NOT met'}; "
               f"ceiling {1 / med_m['int8']:.3f})", flush=True)
-        from hwnas.core.pareto import nondominated_mask
-
-        fronts = {m: [x[nondominated_mask(np.column_stack([-x[:, 0], x[:, 1]]))].tolist() if len(x) else []
-                      for x in points[m]] for m in METHODS}
+        fronts = {m: [front_of(x).tolist() if len(x) else [] for x in points[m]] for m in METHODS}
         for m in METHODS:
             f = sorted(fronts[m][0], key=lambda r: r[1])
             print(f"{task} seed 0 {m} front (accuracy %, energy mJ): "

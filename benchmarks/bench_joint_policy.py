@@ -116,6 +116,15 @@ def hv_from(points: np.ndarray, ref: np.ndarray, best: np.ndarray) -> float:
     return float(hypervolume(f, np.array([-ref[0], ref[1]])) / box)
 
 
+def front_of(points: np.ndarray) -> np.ndarray:
+    """The non-dominated (accuracy max, cost min) rows: all a hypervolume reads."""
+    from hwnas.core.pareto import nondominated_mask
+
+    if not len(points):
+        return points
+    return points[nondominated_mask(np.column_stack([-points[:, 0], points[:, 1]]))]
+
+
 def search_points(task: str, methods, spaces: dict, evaluators: dict, objectives, strategy: str, seeds: int,
                   budget: int, memo: Memo, archs: dict | None = None,
                   options: dict | None = None) -> dict[str, list[np.ndarray]]:

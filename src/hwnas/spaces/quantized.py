@@ -120,8 +120,7 @@ class QuantizedSpace(TrainableSpace):
         genes = np.array(np.atleast_2d(genes), dtype=np.int64)
         base = self.base.canonical_genes(genes[:, :self._n_base])
         out = np.concatenate([base, genes[:, self._n_base:]], axis=1)
-        if self.policy_blocks != (WHOLE,):
-            out[:, self._n_base:][~self._running_mask(base)] = 0
+        out[:, self._n_base:][~self._running_mask(base)] = 0  # a per-network policy's one block always runs
         return out
 
     def _running_mask(self, base: np.ndarray) -> np.ndarray:
