@@ -277,6 +277,16 @@ def _alike_data(n, shared: bool, positions_seen, seed: int):
 ALIKE = [np.arange(0, 6), np.arange(6, 12), np.arange(12, 18)]
 
 
+def _alike_kernel(P, Q, w, b, ell, ell_joint):
+    """The kernel of alike blocks written out: ``w`` joint, ``1 - w`` per block, ``b`` of it over every pair of positions."""
+    sq = lambda A, B: ((A[:, None, :] - B[None, :, :]) ** 2).sum(-1)  # noqa: E731
+    out = w * np.exp(-sq(P, Q) / (2 * ell_joint ** 2))
+    for s_, cs in enumerate(ALIKE):
+        for t_, ct in enumerate(ALIKE):
+            out += (1 - w) / 3 * ((1 - b) * (s_ == t_) + b) * np.exp(-sq(P[:, cs], Q[:, ct]) / (2 * ell ** 2))
+    return out
+
+
 def test_gaussian_process_with_alike_blocks_carries_a_block_s_value_to_other_positions():
     """One function of a block, summed: choices 3-5 were only seen at positions 1 and 2, yet the shared
     kernel predicts them at position 0; a kernel per position cannot."""
@@ -312,12 +322,7 @@ def test_gaussian_process_with_alike_blocks_is_a_kernel_and_extends_with_it():
         grown.joint_weight_, grown.shared_weight_ = w, b
         K = grown._kernel(Xs, Xs)
         ell, ell_joint = grown.lengthscale_rel_ * grown.group_typical_[0], grown.lengthscale_rel_ * grown.typical_
-        sq = lambda P, Q: ((P[:, None, :] - Q[None, :, :]) ** 2).sum(-1)  # noqa: E731
-        expect = w * np.exp(-sq(Xs, Xs) / (2 * ell_joint ** 2))
-        for s_, cs in enumerate(ALIKE):
-            for t_, ct in enumerate(ALIKE):
-                expect += (1 - w) / 3 * ((1 - b) * (s_ == t_) + b) * np.exp(-sq(Xs[:, cs], Xs[:, ct]) / (2 * ell ** 2))
-        np.testing.assert_allclose(K, expect, atol=1e-10)
+        np.testing.assert_allclose(K, _alike_kernel(Xs, Xs, w, b, ell, ell_joint), atol=1e-10)
         assert np.linalg.eigvalsh(K).min() > -1e-8
     grown = GaussianProcess(n_members=4, groups=ALIKE, shared_weights=(0.0, 0.5, 1.0)).fit(X[:60], y[:60])
     pool = Pool(Xt)
@@ -336,6 +341,28 @@ def test_gaussian_process_with_alike_blocks_is_a_kernel_and_extends_with_it():
         GaussianProcess(groups=ALIKE, shared_weights=(1.5,))
     with pytest.raises(ValueError, match="equal width"):
         GaussianProcess(groups=[np.arange(0, 6), np.arange(6, 10)], shared_weights=(0.0, 1.0))
+
+
+def test_gaussian_process_with_alike_blocks_has_the_posterior_variance_of_its_kernel():
+    """The shared part compares each block with every other block of the same row, so a row's prior variance
+    is its kernel with itself (up to 3 shares for a row repeating one choice, not 1): the predicted spread is
+    s2 (k(x, x) - k_x' (K + g I)^-1 k_x), written out here in float64, by ``predict`` and on a pool alike."""
+    X, y = _alike_data(70, True, [list(range(6))] * 3, seed=7)
+    Xt, _ = _alike_data(40, True, [list(range(6))] * 3, seed=8)
+    Xt = np.vstack([Xt, np.hstack([np.eye(6)] * 3)])  # the 6 rows repeating one choice at every block
+    for w, b in ((0.0, 1.0), (0.0, 0.5), (0.5, 0.5), (0.0, 0.0)):
+        gp = GaussianProcess(n_members=16, groups=ALIKE, shared_weights=(0.0, 0.5, 1.0))
+        gp._fit(X, y, (0.7,), (0.01,), (w,), (b,))
+        A, B = gp._scaled(X), gp._scaled(Xt)
+        ell, ell_joint = gp.lengthscale_rel_ * gp.group_typical_[0], gp.lengthscale_rel_ * gp.typical_
+        Ks = _alike_kernel(A, B, w, b, ell, ell_joint)
+        K = _alike_kernel(A, A, w, b, ell, ell_joint) + (0.01 + 1e-8) * np.eye(len(A))
+        prior = np.diag(_alike_kernel(B, B, w, b, ell, ell_joint))
+        expect = gp.s2_ * (prior - (Ks * np.linalg.solve(K, Ks)).sum(0))
+        _, sd = gp.predict(Xt)
+        np.testing.assert_allclose(sd, np.sqrt(expect), rtol=2e-3, atol=1e-4)
+        # the members are mean +- sd z with one z per call: a pool's draws equal the direct ones
+        np.testing.assert_allclose(gp.predict_members_on(Pool(Xt)), gp.predict_members(Xt), rtol=1e-4, atol=1e-5)
 
 
 def test_ridge_with_residual_gp_follows_each_seen_block_s_own_deviation():

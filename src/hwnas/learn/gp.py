@@ -431,8 +431,28 @@ class GaussianProcess(Surrogate):
 
     def predict_members_on(self, pool: Pool, rows: np.ndarray | None = None) -> np.ndarray:
         mean = self.predict_mean_on(pool, rows)
-        var = np.maximum(1.0 - self._cached_var(pool)["vv"], 0.0) * self.s2_
+        c = self._cached_var(pool)
+        if c.get("prior") is None:
+            c["prior"] = self._prior(c["Mb"], len(c["Ms"]))
+        var = np.maximum(c["prior"] - c["vv"], 0.0) * self.s2_
         return self._members(mean, np.sqrt(var if rows is None else var[rows]))
+
+    def _prior(self, blocks: BlockRows | None, m: int) -> np.ndarray:
+        """Each row's kernel with itself, (m,): the prior variance over ``s2_``. 1 for every kernel but a shared
+        part, which compares each block with every other block of the same row too: a row repeating one
+        block setting has G times the shared part's share of prior variance, a row of G far-apart settings
+        1 (``blocks``: the rows read as blocks, scaled, when the shared weight is above 0)."""
+        if self.shared_weight_ == 0:
+            return np.ones(m)
+        w, b = self.joint_weight_, self.shared_weight_
+        G = blocks.index.shape[1]
+        scale = -0.5 / (self.lengthscale_rel_ * self.group_typical_[0]) ** 2
+        every = np.full(m, float(G))  # a block against itself, at each position
+        for s in range(G):
+            for t in range(s + 1, G):
+                d = blocks.unique[blocks.index[:, s]] - blocks.unique[blocks.index[:, t]]
+                every += 2.0 * np.exp(scale * (d * d).sum(axis=1, dtype=np.float64))
+        return w + (1.0 - w) * ((1.0 - b) + b * every / G)
 
     def _cross(self, X) -> np.ndarray:
         """Kernel between the training rows and ``X``, (n, m), in float32: candidate sets are large and
@@ -458,10 +478,12 @@ class GaussianProcess(Surrogate):
         return self._fitted_mean.copy()
 
     def predict(self, X):
-        Ks = self._cross(X)
+        M = self._scaled32(X)
+        blocks = BlockRows(M, self.groups) if self.shared_weight_ > 0 else None
+        Ks = self._train_kernel(M, blocks=blocks)
         mean = self._mean(Ks)
         V = self._linv32() @ Ks
-        var = np.maximum(1.0 - (V * V).sum(axis=0, dtype=np.float64), 0.0) * self.s2_
+        var = np.maximum(self._prior(blocks, len(M)) - (V * V).sum(axis=0, dtype=np.float64), 0.0) * self.s2_
         return mean, np.sqrt(var)
 
     def predict_members(self, X):
