@@ -96,7 +96,7 @@ class InnerSearch:
     shrink as each row's prediction grows dearer.
     """
 
-    def __init__(self, population: int = 64, generations: int = 12, prune: bool = True, copies: int = 3,
+    def __init__(self, population: int = 64, generations: int = 8, prune: bool = True, copies: int = 3,
                  copy_share: float = 0.25, rows_full: int = BOUNDED_ROWS, min_generations: int = 3):
         self.population, self.generations, self.prune = int(population), int(generations), bool(prune)
         self.copies, self.copy_share = int(copies), float(copy_share)
