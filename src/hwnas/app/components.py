@@ -87,8 +87,7 @@ def build_targets(cfg: Config, space) -> list:
 def quality_columns(cfg: Config, targets: list) -> list[str]:
     """Metrics the objectives and constraints need that no target gives (a table evaluator returns these)."""
     from_costs = {m for c in targets for m in c.metrics}
-    wanted = [o.metric for o in cfg.parsed_objectives()] + [c.metric for c in cfg.parsed_constraints()]
-    return [m for m in dict.fromkeys(wanted) if m not in from_costs]
+    return [m for m in cfg.searched_metrics() if m not in from_costs]
 
 
 def build_quality(cfg: Config, space, targets: list, **context: Any):

@@ -295,6 +295,11 @@ class Config(_Strict):
     def parsed_constraints(self) -> list[Constraint]:
         return [Constraint.parse(t) for t in self.constraints]
 
+    def searched_metrics(self) -> list[str]:
+        """Every metric an objective or a constraint names, once each, objectives first (what a search records)."""
+        return list(dict.fromkeys([o.metric for o in self.parsed_objectives()]
+                                  + [c.metric for c in self.parsed_constraints()]))
+
 
 def with_job_defaults(raw: dict) -> dict:
     """``raw`` with the train-once defaults filled in where it leaves them out (unchanged for a table search)."""

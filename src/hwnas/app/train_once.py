@@ -227,8 +227,7 @@ def export_front(cfg: Config, space: TrainableSpace, data, quality, front, out: 
     selected_on = [f"{_column(o.metric, quality_names, split)}:{o.direction}" for o in cfg.parsed_objectives()]
     class_names = list(data.class_names) or [str(i) for i in range(data.num_classes)]
     deployable = getattr(quality, "deployable", None)
-    searched = list(dict.fromkeys([o.metric for o in cfg.parsed_objectives()]
-                                  + [c.metric for c in cfg.parsed_constraints()]))
+    searched = cfg.searched_metrics()
     for i, t in enumerate(front):
         module = quality.extract(t.arch)
         acc = accuracy(module, x_test, y_test)

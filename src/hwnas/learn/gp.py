@@ -454,10 +454,13 @@ class GaussianProcess(Surrogate):
                 every += 2.0 * np.exp(scale * (d * d).sum(axis=1, dtype=np.float64))
         return w + (1.0 - w) * ((1.0 - b) + b * every / G)
 
-    def _cross(self, X) -> np.ndarray:
-        """Kernel between the training rows and ``X``, (n, m), in float32: candidate sets are large and
-        one-hot, and the float32 rounding (~1e-7) is far below any difference the search acts on."""
-        return self._train_kernel(self._scaled32(X))
+    def _cross(self, X) -> tuple[np.ndarray, BlockRows | None]:
+        """Kernel between the training rows and ``X``, (n, m), in float32 (candidate sets are large and
+        one-hot, and the float32 rounding (~1e-7) is far below any difference the search acts on), and
+        ``X``'s scaled rows read as blocks when the shared weight is above 0 (else None)."""
+        M = self._scaled32(X)
+        blocks = BlockRows(M, self.groups) if self.shared_weight_ > 0 else None
+        return self._train_kernel(M, blocks=blocks), blocks
 
     def _scaled32(self, X) -> np.ndarray:
         """:meth:`_scaled` in float32 (one-hot columns, lo 0 and span 1, come out exactly as in float64)."""
@@ -468,7 +471,7 @@ class GaussianProcess(Surrogate):
 
     def predict_mean(self, X) -> np.ndarray:
         """The posterior mean alone (no variance: a fraction of the cost)."""
-        return self._mean(self._cross(X))
+        return self._mean(self._cross(X)[0])
 
     def predict_mean_train(self, X) -> np.ndarray:
         """The posterior mean at the training rows, from the fit: ``O(n)`` instead of a kernel of every
@@ -478,12 +481,10 @@ class GaussianProcess(Surrogate):
         return self._fitted_mean.copy()
 
     def predict(self, X):
-        M = self._scaled32(X)
-        blocks = BlockRows(M, self.groups) if self.shared_weight_ > 0 else None
-        Ks = self._train_kernel(M, blocks=blocks)
+        Ks, blocks = self._cross(X)
         mean = self._mean(Ks)
         V = self._linv32() @ Ks
-        var = np.maximum(self._prior(blocks, len(M)) - (V * V).sum(axis=0, dtype=np.float64), 0.0) * self.s2_
+        var = np.maximum(self._prior(blocks, Ks.shape[1]) - (V * V).sum(axis=0, dtype=np.float64), 0.0) * self.s2_
         return mean, np.sqrt(var)
 
     def predict_members(self, X):
