@@ -188,7 +188,7 @@ def main() -> None:
               "median HV (fraction of the box) " + ", ".join(f"{m} {v:.4f}" for m, v in med_m.items())
               + f"; joint / int8 {ratio_m:.3f} (bar >= 1.2: {'met' if ratio_m >= 1.2 else 'NOT met'}; "
               f"ceiling {1 / med_m['int8']:.3f})", flush=True)
-        fronts = {m: [front_of(x).tolist() if len(x) else [] for x in points[m]] for m in METHODS}
+        fronts = {m: [front_of(x).tolist() for x in points[m]] for m in METHODS}
         for m in METHODS:
             f = sorted(fronts[m][0], key=lambda r: r[1])
             print(f"{task} seed 0 {m} front (accuracy %, energy mJ): "
